@@ -1,0 +1,30 @@
+/**
+ * The whole API surface, declared once. Entity groups carry their entity type; the others are
+ * served by the runner itself (singleton host, health, debug).
+ */
+import { activity } from "./activity.ts";
+import { counter } from "./counter.ts";
+import { cross } from "./cross.ts";
+import { kv } from "./kv.ts";
+import { singleton } from "./singleton.ts";
+import { system } from "./system.ts";
+import { timer } from "./timer.ts";
+import { trait } from "./trait.ts";
+import { workflow } from "./workflow.ts";
+
+export const entities = { counter, kv, workflow, activity, trait, timer, cross };
+export const services = { singleton, system };
+export const contract = { ...entities, ...services };
+export type Contract = typeof contract;
+
+export { ActivityRecord } from "./activity.ts";
+export { Message } from "./cross.ts";
+export * from "./entity.ts";
+export * from "./procedure.ts";
+export { LeaderRecord } from "./singleton.ts";
+export { EntityInfo, Health, ShardInfo } from "./system.ts";
+export { PendingTimer, TimerFire } from "./timer.ts";
+export { AuditEntry } from "./trait.ts";
+export * from "./values.ts";
+export { WorkflowExecution } from "./workflow.ts";
+export { activity, counter, cross, kv, singleton, system, timer, trait, workflow };

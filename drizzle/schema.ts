@@ -1,0 +1,34 @@
+import { bigint, index, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+
+/**
+ * One row per entity that has ever committed a turn. `state` is the JSON text exactly as the
+ * runtime serialized it (text, not jsonb, so key order and content round-trip byte for byte).
+ * `version` is the storage fence: every write is a compare-and-set on it.
+ */
+export const entityState = pgTable(
+  "entity_state",
+  {
+    entityType: text("entity_type").notNull(),
+    entityId: text("entity_id").notNull(),
+    state: text("state").notNull(),
+    version: bigint("version", { mode: "number" }).notNull(),
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.entityType, t.entityId] })],
+);
+
+/**
+ * Replies of mutations that carried a request id, committed in the same transaction as the state
+ * they produced: a retried call finds its reply here instead of applying twice.
+ */
+export const entityReplies = pgTable(
+  "entity_replies",
+  {
+    entityType: text("entity_type").notNull(),
+    entityId: text("entity_id").notNull(),
+    requestId: text("request_id").notNull(),
+    reply: text("reply").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.entityType, t.entityId, t.requestId] }), index("entity_replies_created_at").on(t.createdAt)],
+);

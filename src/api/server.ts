@@ -1,0 +1,34 @@
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import type { Hono } from "hono";
+
+export interface HttpServer {
+  /** The port actually bound (useful when asked for port 0). */
+  readonly port: number;
+  /** Stops accepting connections and waits for in-flight requests (at most `graceMs`). */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Serves `app` through `node:http`, which Node and Deno both provide. */
+export function listen(app: Hono, host: string, port: number): Promise<HttpServer> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, hostname: host, port }, (info: AddressInfo) => {
+      resolve({
+        port: info.port,
+        close: (graceMs = 5_000) =>
+          new Promise<void>((done) => {
+            const force = setTimeout(() => {
+              if ("closeAllConnections" in server) server.closeAllConnections();
+              done();
+            }, graceMs);
+            server.close(() => {
+              clearTimeout(force);
+              done();
+            });
+            if ("closeIdleConnections" in server) server.closeIdleConnections();
+          }),
+      });
+    });
+    server.once("error", reject);
+  });
+}

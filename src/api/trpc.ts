@@ -1,0 +1,107 @@
+import { initTRPC, type TRPC_ERROR_CODE_KEY, TRPCError } from "@trpc/server";
+import { type EntityContract, entities, type Procedure, services as serviceContracts } from "../../contract/index.ts";
+import { ClusterError, type ClusterErrorCode } from "../cluster/errors.ts";
+import type { ApiContext, ApiServices } from "./services.ts";
+
+const t = initTRPC.context<ApiContext>().create();
+
+type Resolver = (input: Record<string, unknown>, ctx: ApiContext) => Promise<unknown>;
+
+/** Features that later issues add, named in the 501 answered until they exist. */
+const MISSING_FEATURE: Record<string, string> = {
+  WorkflowTest: "durable workflows",
+  ActivityTest: "transactional activities",
+  TraitTest: "entity traits",
+  TimerTest: "durable timers",
+  CrossEntity: "entity-to-entity calls",
+};
+
+const TRPC_CODE: Record<ClusterErrorCode, TRPC_ERROR_CODE_KEY> = {
+  BAD_REQUEST: "BAD_REQUEST",
+  NOT_FOUND: "NOT_FOUND",
+  CONFLICT: "CONFLICT",
+  NOT_OWNER: "SERVICE_UNAVAILABLE",
+  UNAVAILABLE: "SERVICE_UNAVAILABLE",
+  TIMEOUT: "GATEWAY_TIMEOUT",
+  NOT_IMPLEMENTED: "NOT_IMPLEMENTED",
+  UNAUTHENTICATED: "UNAUTHORIZED",
+  INTERNAL: "INTERNAL_SERVER_ERROR",
+};
+
+/** Framework errors become tRPC errors with the matching HTTP status. */
+export function toTrpcError(error: unknown): unknown {
+  if (error instanceof ClusterError) return new TRPCError({ code: TRPC_CODE[error.code], message: error.message, cause: error });
+  return error;
+}
+
+function entityResolver(contract: EntityContract, rpc: string, services: ApiServices): Resolver {
+  return async ({ id, ...args }, ctx) => {
+    if (!services.hasEntity(contract.type)) {
+      const feature = MISSING_FEATURE[contract.type] ?? contract.type;
+      throw new TRPCError({ code: "NOT_IMPLEMENTED", message: `${contract.type} is not implemented yet: it needs ${feature}` });
+    }
+    return services.callEntity(contract.type, id as string, rpc, args, ctx.requestId);
+  };
+}
+
+function serviceResolvers(services: ApiServices): Record<string, Record<string, Resolver>> {
+  const singleton = (pick: (s: NonNullable<ApiServices["singleton"]>) => Promise<unknown>): Resolver => {
+    return async () => {
+      if (!services.singleton)
+        throw new TRPCError({ code: "NOT_IMPLEMENTED", message: "SingletonTest is not implemented yet: it needs cluster singletons" });
+      return pick(services.singleton);
+    };
+  };
+  return {
+    singleton: {
+      nextSequence: singleton((s) => s.nextSequence()),
+      leaderHistory: singleton((s) => s.leaderHistory()),
+      currentRunner: singleton((s) => s.currentRunner()),
+      clearHistory: singleton((s) => s.clearHistory()),
+      resetSequence: singleton((s) => s.resetSequence()),
+    },
+    system: {
+      health: async () => services.health(),
+      shards: async () => services.shards(),
+      entities: async (input) => services.entities(input.local === "true"),
+    },
+  };
+}
+
+function build(procedure: Procedure, resolve: Resolver) {
+  const base = t.procedure.input(procedure.input).output(procedure.output);
+  const handler = async ({ input, ctx }: { input: Record<string, unknown>; ctx: ApiContext }) => {
+    try {
+      return await resolve(input, ctx);
+    } catch (error) {
+      throw toTrpcError(error);
+    }
+  };
+  return procedure.kind === "query" ? base.query(handler) : base.mutation(handler);
+}
+
+/** The tRPC router, built from the contract: one procedure per declared RPC, nothing else. */
+export function buildRouter(services: ApiServices) {
+  const groups: Record<string, ReturnType<typeof t.router>> = {};
+  for (const [group, contract] of Object.entries(entities) as [string, EntityContract][]) {
+    const procedures = Object.fromEntries(
+      Object.entries(contract.rpcs).map(([rpc, p]) => [rpc, build(p, entityResolver(contract, rpc, services))]),
+    );
+    groups[group] = t.router(procedures);
+  }
+  const resolvers = serviceResolvers(services);
+  for (const [group, procedures] of Object.entries(serviceContracts) as [string, Record<string, Procedure>][]) {
+    const built = Object.fromEntries(
+      Object.entries(procedures).map(([name, p]) => {
+        const resolve = resolvers[group]?.[name];
+        if (!resolve) throw new Error(`no resolver for ${group}.${name}`);
+        return [name, build(p, resolve)];
+      }),
+    );
+    groups[group] = t.router(built);
+  }
+  return t.router(groups);
+}
+
+export type ApiRouter = ReturnType<typeof buildRouter>;
+export const createCallerFactory = t.createCallerFactory;

@@ -1,0 +1,60 @@
+import type { z } from "zod";
+import type { EntityAddress } from "./address.ts";
+import type { EntityProtocol, RpcProtocol } from "./protocol.ts";
+
+/** What a handler may use besides its state and arguments. */
+export interface EntityContext {
+  readonly self: EntityAddress;
+  /** The id of the call being handled, when the caller gave one (retries reuse it). */
+  readonly requestId: string | undefined;
+  /** The turn's clock: one instant per turn, so a handler's timestamps agree with each other. */
+  readonly now: Date;
+}
+
+/**
+ * A handler reads and (for mutations) changes `state` in place, and returns the reply. If it
+ * throws, its changes are rolled back and the caller gets the error.
+ */
+export type Handler<S, A, O> = (state: S, args: A, ctx: EntityContext) => O | Promise<O>;
+
+export type Handlers<P extends EntityProtocol, S> = {
+  readonly [K in keyof P["rpcs"]]: Handler<S, z.output<P["rpcs"][K]["args"]>, z.input<P["rpcs"][K]["output"]>>;
+};
+
+/** An RPC as the runtime sees it, with types erased. */
+export interface RpcImplementation {
+  readonly kind: RpcProtocol["kind"];
+  readonly args: z.ZodType;
+  readonly handler: Handler<unknown, unknown, unknown>;
+}
+
+/** An entity type as the runtime sees it. */
+export interface EntityType {
+  readonly name: string;
+  readonly rpcs: ReadonlyMap<string, RpcImplementation>;
+  /** Validates state loaded from storage (and fills defaults added since it was written). */
+  readonly decodeState: (raw: unknown) => unknown;
+  readonly initialState: () => unknown;
+}
+
+export interface EntityDefinitionInput<P extends EntityProtocol, S> {
+  readonly state: z.ZodType<S>;
+  readonly initial: () => S;
+  readonly handlers: Handlers<P, S>;
+}
+
+/** Binds handlers to an entity's declared RPCs. Every declared RPC must have a handler. */
+export function defineEntity<P extends EntityProtocol, S>(protocol: P, definition: EntityDefinitionInput<P, S>): EntityType {
+  const rpcs = new Map<string, RpcImplementation>();
+  for (const [name, declared] of Object.entries(protocol.rpcs)) {
+    const handler = (definition.handlers as Record<string, Handler<unknown, unknown, unknown> | undefined>)[name];
+    if (!handler) throw new Error(`entity ${protocol.type}: no handler for RPC ${name}`);
+    rpcs.set(name, { kind: declared.kind, args: declared.args, handler });
+  }
+  return {
+    name: protocol.type,
+    rpcs,
+    decodeState: (raw) => definition.state.parse(raw),
+    initialState: definition.initial,
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * Every failure the framework reports carries one of these codes; the API maps them to HTTP
+ * statuses and the transport carries them between runners unchanged.
+ */
+export type ClusterErrorCode =
+  | "BAD_REQUEST" // the caller's input is wrong; retrying will not help
+  | "NOT_FOUND"
+  | "CONFLICT" // the entity's state moved underneath this runner (storage fence)
+  | "NOT_OWNER" // this runner does not own the target's shard
+  | "UNAVAILABLE" // transient: storage, peer or ownership trouble; safe to retry with the same request id
+  | "TIMEOUT"
+  | "NOT_IMPLEMENTED"
+  | "UNAUTHENTICATED"
+  | "INTERNAL";
+
+export class ClusterError extends Error {
+  override readonly name = "ClusterError";
+  constructor(
+    readonly code: ClusterErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export const badRequest = (message: string) => new ClusterError("BAD_REQUEST", message);
+export const notFound = (message: string) => new ClusterError("NOT_FOUND", message);
+
+/** Errors that a caller may retry with the same request id. */
+export function isRetryable(error: unknown): boolean {
+  return error instanceof ClusterError && (error.code === "NOT_OWNER" || error.code === "UNAVAILABLE" || error.code === "CONFLICT");
+}
+
+export function toClusterError(error: unknown): ClusterError {
+  if (error instanceof ClusterError) return error;
+  return new ClusterError("INTERNAL", error instanceof Error ? error.message : String(error), { cause: error });
+}

@@ -1,0 +1,167 @@
+import type { EntityAddress } from "./address.ts";
+import { formatAddress } from "./address.ts";
+import type { EntityContext, EntityType, RpcImplementation } from "./entity.ts";
+import { ClusterError, toClusterError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import type { EntityStore, ReplyRecord } from "./storage/entity-store.ts";
+
+/** A call waiting for its turn. */
+export interface Envelope {
+  readonly rpc: string;
+  readonly impl: RpcImplementation;
+  readonly args: unknown;
+  readonly requestId: string | undefined;
+  resolve(reply: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** Most calls applied between two commits. */
+const MAX_BATCH = 256;
+
+type Outcome = { ok: true; reply: unknown } | { ok: false; error: unknown };
+
+/**
+ * The single-threaded heart of an active entity: calls are applied one at a time, in arrival
+ * order. Calls that queue up while a commit is in flight are applied back to back and committed
+ * together (group commit); no reply leaves before the state it saw is durable, so batching is
+ * invisible to callers except in throughput.
+ */
+export class Mailbox {
+  private state: unknown;
+  /** The last committed state, serialized: the rollback point and the change detector. */
+  private committedJson = "";
+  private version = 0;
+  private loaded = false;
+  private readonly queue: Envelope[] = [];
+  private running = false;
+  private idleWaiters: (() => void)[] = [];
+  lastActive = Date.now();
+
+  constructor(
+    readonly address: EntityAddress,
+    private readonly type: EntityType,
+    private readonly store: EntityStore,
+    private readonly log: Logger,
+  ) {}
+
+  get idle(): boolean {
+    return !this.running && this.queue.length === 0;
+  }
+
+  post(envelope: Envelope): void {
+    this.queue.push(envelope);
+    this.lastActive = Date.now();
+    if (!this.running) void this.drain();
+  }
+
+  /** Resolves once every queued call has been settled. */
+  whenIdle(): Promise<void> {
+    return this.idle ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        try {
+          if (!this.loaded) await this.load();
+          await this.apply(batch);
+        } catch (error) {
+          const failure = toClusterError(error);
+          if (failure.code === "INTERNAL") this.log.error({ err: error, entity: formatAddress(this.address) }, "turn failed");
+          for (const envelope of batch) envelope.reject(failure);
+        }
+      }
+    } finally {
+      this.running = false;
+      this.lastActive = Date.now();
+      for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  private async load(): Promise<void> {
+    const stored = await this.store.load(this.address.type, this.address.id).catch((error: unknown) => {
+      throw new ClusterError("UNAVAILABLE", `cannot load ${formatAddress(this.address)}: ${String(error)}`, { cause: error });
+    });
+    this.state = stored ? this.type.decodeState(JSON.parse(stored.json)) : this.type.initialState();
+    this.committedJson = stored ? stored.json : JSON.stringify(this.state);
+    this.version = stored?.version ?? 0;
+    this.loaded = true;
+  }
+
+  private async apply(batch: Envelope[]): Promise<void> {
+    const stored = await this.storedReplies(batch);
+    const outcomes: Outcome[] = [];
+    const replies: ReplyRecord[] = [];
+    const repliedInBatch = new Map<string, Outcome>();
+    let json = this.committedJson;
+
+    for (const envelope of batch) {
+      const { requestId, impl } = envelope;
+      const mutation = impl.kind === "mutation";
+      const earlier = requestId && mutation ? (repliedInBatch.get(requestId) ?? storedOutcome(stored.get(requestId))) : undefined;
+      if (earlier) {
+        outcomes.push(earlier);
+        continue;
+      }
+      const ctx: EntityContext = { self: this.address, requestId, now: new Date() };
+      let outcome: Outcome;
+      try {
+        const reply = (await impl.handler(this.state, envelope.args, ctx)) ?? null;
+        if (mutation) {
+          json = JSON.stringify(this.state);
+          if (requestId) replies.push({ requestId, json: JSON.stringify(reply) });
+        }
+        outcome = { ok: true, reply };
+      } catch (error) {
+        // Undo whatever the handler changed before it threw.
+        if (mutation) this.state = this.type.decodeState(JSON.parse(json));
+        outcome = { ok: false, error };
+      }
+      outcomes.push(outcome);
+      if (requestId && mutation) repliedInBatch.set(requestId, outcome);
+    }
+
+    if (json !== this.committedJson || replies.length > 0) await this.commit(json, replies);
+    batch.forEach((envelope, i) => {
+      const outcome = outcomes[i] as Outcome;
+      if (outcome.ok) envelope.resolve(outcome.reply);
+      else envelope.reject(outcome.error);
+    });
+  }
+
+  private async storedReplies(batch: readonly Envelope[]): Promise<Map<string, string>> {
+    const ids = batch.flatMap((e) => (e.requestId && e.impl.kind === "mutation" ? [e.requestId] : []));
+    if (ids.length === 0) return new Map();
+    return this.store.findReplies(this.address.type, this.address.id, ids).catch((error: unknown) => {
+      throw new ClusterError("UNAVAILABLE", `cannot read stored replies: ${String(error)}`, { cause: error });
+    });
+  }
+
+  private async commit(json: string, replies: ReplyRecord[]): Promise<void> {
+    let version: number | undefined;
+    try {
+      version = await this.store.commit(this.address.type, this.address.id, this.version, json, replies);
+    } catch (error) {
+      this.rollback();
+      throw new ClusterError("UNAVAILABLE", `cannot commit ${formatAddress(this.address)}: ${String(error)}`, { cause: error });
+    }
+    if (version === undefined) {
+      // Someone else wrote this entity: this runner's copy is stale. Drop it; the next call reloads.
+      this.loaded = false;
+      this.log.warn({ entity: formatAddress(this.address), version: this.version }, "state version conflict; reloading");
+      throw new ClusterError("CONFLICT", `${formatAddress(this.address)} was changed elsewhere; retry the call`);
+    }
+    this.version = version;
+    this.committedJson = json;
+  }
+
+  private rollback(): void {
+    this.state = this.type.decodeState(JSON.parse(this.committedJson));
+  }
+}
+
+function storedOutcome(json: string | undefined): Outcome | undefined {
+  return json === undefined ? undefined : { ok: true, reply: JSON.parse(json) };
+}

@@ -1,0 +1,103 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PGlite } from "@electric-sql/pglite";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
+import postgres from "postgres";
+import * as schema from "../../../drizzle/schema.ts";
+import type { Logger } from "../log.ts";
+
+/** One Drizzle handle, whichever driver is underneath: the rest of the code has one path. */
+export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export interface Storage {
+  readonly db: Database;
+  readonly driver: "pglite" | "postgres";
+  close(): Promise<void>;
+}
+
+const migrationsFolder = fileURLToPath(new URL("../../../drizzle", import.meta.url));
+/** Any constant: serializes concurrent start-ups of several runners on one database. */
+const MIGRATION_LOCK_KEY = 7_201_911;
+
+export interface StorageOptions {
+  /** Real Postgres when set; otherwise embedded PGlite in `dataDir`. */
+  readonly postgresUrl: string | undefined;
+  readonly dataDir: string;
+  readonly poolSize?: number;
+  readonly log: Logger;
+}
+
+export async function openStorage(options: StorageOptions): Promise<Storage> {
+  return options.postgresUrl ? openPostgres(options.postgresUrl, options) : openPglite(options.dataDir, options.log);
+}
+
+async function openPostgres(url: string, options: StorageOptions): Promise<Storage> {
+  const quiet = { onnotice: () => {} };
+  // Migrations run on a single dedicated connection holding an advisory lock, so runners starting
+  // together apply each migration once.
+  const migrator = postgres(url, { ...quiet, max: 1 });
+  try {
+    await migrator`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
+    await migratePostgres(drizzlePostgres({ client: migrator }), { migrationsFolder });
+    await migrator`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
+  } finally {
+    await migrator.end();
+  }
+  const client = postgres(url, { ...quiet, max: options.poolSize ?? 10 });
+  options.log.info({ driver: "postgres" }, "storage ready");
+  return { db: drizzlePostgres({ client, schema }), driver: "postgres", close: () => client.end({ timeout: 5 }) };
+}
+
+async function openPglite(dataDir: string, log: Logger): Promise<Storage> {
+  mkdirSync(dataDir, { recursive: true });
+  const releaseLock = lockDataDir(dataDir);
+  try {
+    const client = await PGlite.create(join(dataDir, "pglite"));
+    const db = drizzlePglite({ client, schema });
+    await migratePglite(db, { migrationsFolder });
+    log.info({ driver: "pglite", dataDir }, "storage ready");
+    return {
+      db,
+      driver: "pglite",
+      close: async () => {
+        await client.close();
+        releaseLock();
+      },
+    };
+  } catch (error) {
+    releaseLock();
+    throw error;
+  }
+}
+
+/**
+ * PGlite is a single-process database: two runners on one data directory would corrupt it.
+ * A pid file refuses the second one; a stale file (its process is gone) is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const lockFile = join(dataDir, "runner.pid");
+  try {
+    const holder = Number(readFileSync(lockFile, "utf8").trim());
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+      throw new Error(`DATA_DIR ${dataDir} is in use by process ${holder}; stop it or choose another DATA_DIR`);
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  writeFileSync(lockFile, String(process.pid));
+  return () => rmSync(lockFile, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,0 +1,77 @@
+import { and, eq, inArray, lt, sql } from "drizzle-orm";
+import { entityReplies, entityState } from "../../../drizzle/schema.ts";
+import type { Database } from "./database.ts";
+
+export interface StoredState {
+  readonly json: string;
+  readonly version: number;
+}
+
+export interface ReplyRecord {
+  readonly requestId: string;
+  readonly json: string;
+}
+
+/** Entity state and stored replies, with the version compare-and-set that fences stale owners. */
+export class EntityStore {
+  constructor(private readonly db: Database) {}
+
+  async load(type: string, id: string): Promise<StoredState | undefined> {
+    const rows = await this.db
+      .select({ json: entityState.state, version: entityState.version })
+      .from(entityState)
+      .where(and(eq(entityState.entityType, type), eq(entityState.entityId, id)));
+    return rows[0];
+  }
+
+  /**
+   * Writes `json` as version `expected + 1` only if the stored version is still `expected`
+   * (0 = never stored), together with the replies. Returns the new version, or `undefined` when
+   * someone else wrote first — then nothing was written.
+   */
+  async commit(type: string, id: string, expected: number, json: string, replies: readonly ReplyRecord[]): Promise<number | undefined> {
+    const write = async (db: Database) => {
+      const rows = await db
+        .insert(entityState)
+        .values({ entityType: type, entityId: id, state: json, version: expected + 1 })
+        .onConflictDoUpdate({
+          target: [entityState.entityType, entityState.entityId],
+          set: { state: json, version: sql`${entityState.version} + 1`, updatedAt: sql`now()` },
+          setWhere: eq(entityState.version, expected),
+        })
+        .returning({ version: entityState.version });
+      return rows[0]?.version;
+    };
+    if (replies.length === 0) return write(this.db);
+    return this.db
+      .transaction(async (tx) => {
+        const version = await write(tx);
+        if (version === undefined) throw new CasConflict();
+        await tx
+          .insert(entityReplies)
+          .values(replies.map((r) => ({ entityType: type, entityId: id, requestId: r.requestId, reply: r.json })))
+          .onConflictDoNothing();
+        return version;
+      })
+      .catch((error: unknown) => {
+        if (error instanceof CasConflict) return undefined;
+        throw error;
+      });
+  }
+
+  /** Stored replies among `requestIds`, by request id. */
+  async findReplies(type: string, id: string, requestIds: readonly string[]): Promise<Map<string, string>> {
+    const rows = await this.db
+      .select({ requestId: entityReplies.requestId, json: entityReplies.reply })
+      .from(entityReplies)
+      .where(and(eq(entityReplies.entityType, type), eq(entityReplies.entityId, id), inArray(entityReplies.requestId, [...requestIds])));
+    return new Map(rows.map((r) => [r.requestId, r.json]));
+  }
+
+  /** Forgets replies older than `cutoff`: retries are expected within minutes, not days. */
+  async pruneReplies(cutoff: Date): Promise<void> {
+    await this.db.delete(entityReplies).where(lt(entityReplies.createdAt, cutoff));
+  }
+}
+
+class CasConflict extends Error {}

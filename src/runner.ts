@@ -1,0 +1,71 @@
+import { hostname } from "node:os";
+import { createApp } from "./api/app.ts";
+import { type HttpServer, listen } from "./api/server.ts";
+import type { ApiServices } from "./api/services.ts";
+import { Cluster } from "./cluster/cluster.ts";
+import type { Logger } from "./cluster/log.ts";
+import { openStorage } from "./cluster/storage/database.ts";
+import type { Config } from "./config.ts";
+import { testEntities } from "./entities/index.ts";
+
+export interface Runner {
+  readonly cluster: Cluster;
+  readonly http: HttpServer;
+  /** Base URL of the HTTP API, on loopback when bound to all interfaces. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+function services(cluster: Cluster, config: Config): ApiServices {
+  return {
+    callEntity: (type, id, rpc, args, requestId) => cluster.call(type, id, rpc, args, { requestId }),
+    hasEntity: (type) => cluster.has(type),
+    health: () => ({
+      status: "ok",
+      runner: cluster.runnerId,
+      mode: cluster.mode,
+      shards_owned: cluster.shardsOwned,
+      active_entities: cluster.activeEntityCount,
+      entity_idle_ms: config.entityIdleMs,
+    }),
+    shards: () => cluster.shards(),
+    entities: async () => cluster.localEntities(),
+    singleton: undefined,
+  };
+}
+
+/** Opens storage, joins the cluster, registers the test entities and serves the HTTP API. */
+export async function startRunner(config: Config, log: Logger): Promise<Runner> {
+  const runnerId = config.runnerAddress ?? `${hostname()}:${config.listen.port}`;
+  const storage = await openStorage({ postgresUrl: config.postgresUrl, dataDir: config.dataDir, log });
+  const cluster = new Cluster({
+    mode: config.mode,
+    runnerId,
+    shardCount: config.shardCount,
+    entityIdleMs: config.entityIdleMs,
+    storage,
+    log,
+    entities: testEntities,
+  });
+  cluster.start();
+  const app = createApp(services(cluster, config), { maxBodyBytes: config.maxBodyBytes, log });
+  let http: HttpServer;
+  try {
+    http = await listen(app, config.listen.host, config.listen.port);
+  } catch (error) {
+    await cluster.shutdown();
+    throw error;
+  }
+  const host = ["0.0.0.0", "::"].includes(config.listen.host) ? "127.0.0.1" : config.listen.host;
+  log.info({ mode: config.mode, runner: runnerId, listen: `${config.listen.host}:${http.port}` }, "runner ready");
+  return {
+    cluster,
+    http,
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${http.port}`,
+    stop: async () => {
+      await http.close();
+      await cluster.shutdown();
+      log.info("runner stopped");
+    },
+  };
+}
