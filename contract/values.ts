@@ -13,9 +13,21 @@ export const SafeInt = z.number().int().refine(Number.isSafeInteger, { message: 
 
 export const NonNegativeInt = SafeInt.refine((n) => n >= 0, { message: "must be ≥ 0" });
 
-export const EntityId = z.string().min(1, "id must not be empty").max(MAX_ID_LENGTH, `id longer than ${MAX_ID_LENGTH} characters`);
+/** `.` and `..` are dot segments: URL parsers remove them from paths, so they can never be addressed. */
+const notDotSegment = (s: string) => s !== "." && s !== "..";
+const DOT_SEGMENT = 'cannot be "." or ".." (URLs drop such path segments)';
 
-export const Name = z.string().min(1, "must not be empty").max(MAX_NAME_LENGTH, `longer than ${MAX_NAME_LENGTH} characters`);
+export const EntityId = z
+  .string()
+  .min(1, "id must not be empty")
+  .max(MAX_ID_LENGTH, `id longer than ${MAX_ID_LENGTH} characters`)
+  .refine(notDotSegment, DOT_SEGMENT);
+
+export const Name = z
+  .string()
+  .min(1, "must not be empty")
+  .max(MAX_NAME_LENGTH, `longer than ${MAX_NAME_LENGTH} characters`)
+  .refine(notDotSegment, DOT_SEGMENT);
 
 /** Any JSON value. Numbers are checked for exactness by the body parser before this runs. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };

@@ -51,7 +51,12 @@ export class Mailbox {
   post(envelope: Envelope): void {
     this.queue.push(envelope);
     this.lastActive = Date.now();
-    if (!this.running) void this.drain();
+    if (!this.running) {
+      // Start on the next turn of the event loop, so calls that arrived together (one poll phase
+      // of sockets) are applied as one batch even when storage blocks the thread (PGlite).
+      this.running = true;
+      setImmediate(() => void this.drain());
+    }
   }
 
   /** Resolves once every queued call has been settled. */
@@ -60,7 +65,6 @@ export class Mailbox {
   }
 
   private async drain(): Promise<void> {
-    this.running = true;
     try {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, MAX_BATCH);
@@ -95,7 +99,13 @@ export class Mailbox {
     const outcomes: Outcome[] = [];
     const replies: ReplyRecord[] = [];
     const repliedInBatch = new Map<string, Outcome>();
-    let json = this.committedJson;
+    // Rollback without a copy per call: `base` is a serialized checkpoint and `replay` the
+    // synchronous mutations applied since. A failed mutation restores `base` and re-applies `replay`
+    // (handlers are deterministic given state, args and ctx). Asynchronous handlers may have effects
+    // beyond the state, so they are never replayed: a checkpoint follows each one.
+    let base = this.committedJson;
+    let replay: [Envelope, EntityContext][] = [];
+    let mutated = false;
 
     for (const envelope of batch) {
       const { requestId, impl } = envelope;
@@ -108,27 +118,44 @@ export class Mailbox {
       const ctx: EntityContext = { self: this.address, requestId, now: new Date() };
       let outcome: Outcome;
       try {
-        const reply = (await impl.handler(this.state, envelope.args, ctx)) ?? null;
+        const pending = impl.handler(this.state, envelope.args, ctx);
+        const isAsync = pending instanceof Promise;
+        const reply = (isAsync ? await pending : pending) ?? null;
         if (mutation) {
-          json = JSON.stringify(this.state);
+          mutated = true;
+          if (isAsync) {
+            base = JSON.stringify(this.state);
+            replay = [];
+          } else {
+            replay.push([envelope, ctx]);
+          }
           if (requestId) replies.push({ requestId, json: JSON.stringify(reply) });
         }
         outcome = { ok: true, reply };
       } catch (error) {
-        // Undo whatever the handler changed before it threw.
-        if (mutation) this.state = this.type.decodeState(JSON.parse(json));
+        if (mutation) this.restore(base, replay);
         outcome = { ok: false, error };
       }
       outcomes.push(outcome);
       if (requestId && mutation) repliedInBatch.set(requestId, outcome);
     }
 
+    const json = mutated ? JSON.stringify(this.state) : this.committedJson;
     if (json !== this.committedJson || replies.length > 0) await this.commit(json, replies);
     batch.forEach((envelope, i) => {
       const outcome = outcomes[i] as Outcome;
       if (outcome.ok) envelope.resolve(outcome.reply);
       else envelope.reject(outcome.error);
     });
+  }
+
+  /** Back to the checkpoint, then forward through the mutations that succeeded since. */
+  private restore(base: string, replay: readonly [Envelope, EntityContext][]): void {
+    this.state = this.type.decodeState(JSON.parse(base));
+    for (const [envelope, ctx] of replay) {
+      const again = envelope.impl.handler(this.state, envelope.args, ctx);
+      if (again instanceof Promise) throw new ClusterError("INTERNAL", `replay of ${envelope.rpc} became asynchronous`);
+    }
   }
 
   private async storedReplies(batch: readonly Envelope[]): Promise<Map<string, string>> {

@@ -1,0 +1,122 @@
+/**
+ * A typed client for the runner's API, derived from the contract: every procedure of the contract
+ * is a method here, with the contract's input and output types. It speaks either the REST routes
+ * (what the bash suite uses) or `/trpc`.
+ */
+import {
+  type Contract,
+  contract,
+  type EntityContract,
+  type InputOf,
+  type OutputOf,
+  type Procedure,
+  pathParams,
+} from "../contract/index.ts";
+
+export interface CallOptions {
+  /** Sent as `Idempotency-Key`: a retried call with the same key applies once. */
+  readonly idempotencyKey?: string;
+  readonly signal?: AbortSignal;
+}
+
+type Method<P> = (input: InputOf<P>, options?: CallOptions) => Promise<OutputOf<P>>;
+type Group<G> = G extends EntityContract
+  ? { readonly [K in keyof G["rpcs"]]: Method<G["rpcs"][K]> }
+  : { readonly [K in keyof G]: Method<G[K]> };
+
+export type Client = { readonly [G in keyof Contract]: Group<Contract[G]> };
+
+export type Transport = "rest" | "trpc";
+
+/** A non-2xx answer: the HTTP status and the JSON error body. */
+export class ApiError extends Error {
+  override readonly name = "ApiError";
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly body: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export interface ClientOptions {
+  readonly transport?: Transport;
+  readonly fetch?: typeof fetch;
+}
+
+export function createClient(baseUrl: string, options: ClientOptions = {}): Client {
+  const base = baseUrl.replace(/\/+$/, "");
+  const doFetch = options.fetch ?? fetch;
+  const send = options.transport === "trpc" ? trpcCall : restCall;
+  const client: Record<string, Record<string, Method<Procedure>>> = {};
+  for (const [group, procedures] of Object.entries(contract)) {
+    const entries: [string, Procedure][] = "rpcs" in procedures ? Object.entries(procedures.rpcs) : Object.entries(procedures);
+    client[group] = Object.fromEntries(
+      entries.map(([name, procedure]) => [
+        name,
+        (input: unknown, callOptions: CallOptions = {}) =>
+          send(doFetch, base, `${group}.${name}`, procedure, (input ?? {}) as Record<string, unknown>, callOptions),
+      ]),
+    );
+  }
+  return client as unknown as Client;
+}
+
+function headers(options: CallOptions, json: boolean): Record<string, string> {
+  const h: Record<string, string> = json ? { "content-type": "application/json" } : {};
+  if (options.idempotencyKey) h["idempotency-key"] = options.idempotencyKey;
+  return h;
+}
+
+async function restCall(
+  doFetch: typeof fetch,
+  base: string,
+  _name: string,
+  procedure: Procedure,
+  input: Record<string, unknown>,
+  options: CallOptions,
+): Promise<never> {
+  const inPath = pathParams(procedure.path);
+  const path = procedure.path.replace(/\{(\w+)\}/g, (_, p: string) => encodeURIComponent(String(input[p])));
+  const query = new URLSearchParams(procedure.query.flatMap((q) => (input[q] === undefined ? [] : [[q, String(input[q])]])));
+  let body: string | undefined;
+  const mapping = procedure.body;
+  if (mapping === "object") {
+    body = JSON.stringify(Object.fromEntries(Object.entries(input).filter(([k]) => !inPath.includes(k) && !procedure.query.includes(k))));
+  } else if (mapping !== "none") {
+    body = JSON.stringify(input[mapping.field]);
+  }
+  const url = `${base}${path}${query.size > 0 ? `?${query}` : ""}`;
+  const response = await doFetch(url, {
+    method: procedure.method,
+    headers: headers(options, body !== undefined),
+    body,
+    signal: options.signal,
+  });
+  const text = await response.text();
+  const parsed: unknown = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new ApiError(response.status, (parsed as { error?: string } | null)?.error ?? response.statusText, parsed);
+  return parsed as never;
+}
+
+async function trpcCall(
+  doFetch: typeof fetch,
+  base: string,
+  name: string,
+  procedure: Procedure,
+  input: Record<string, unknown>,
+  options: CallOptions,
+): Promise<never> {
+  const encoded = JSON.stringify(input);
+  const response =
+    procedure.kind === "query"
+      ? await doFetch(`${base}/trpc/${name}?input=${encodeURIComponent(encoded)}`, {
+          headers: headers(options, false),
+          signal: options.signal,
+        })
+      : await doFetch(`${base}/trpc/${name}`, { method: "POST", headers: headers(options, true), body: encoded, signal: options.signal });
+  const parsed = (await response.json()) as { result?: { data: unknown }; error?: { message: string } };
+  if (!response.ok || parsed.error) throw new ApiError(response.status, parsed.error?.message ?? response.statusText, parsed);
+  return (parsed.result?.data ?? null) as never;
+}

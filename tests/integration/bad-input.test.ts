@@ -1,0 +1,162 @@
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { MAX_ID_LENGTH } from "../../contract/index.ts";
+import { createClient } from "../../src/client.ts";
+import type { Runner } from "../../src/runner.ts";
+import { BACKENDS, uniqueId } from "../support/backends.ts";
+
+const MAX_BODY = 64 * 1024;
+
+interface Case {
+  readonly name: string;
+  readonly method: string;
+  readonly path: string;
+  readonly body?: string;
+  readonly headers?: Record<string, string>;
+  readonly status: number;
+  /** The error message must name the problem. */
+  readonly error: RegExp;
+}
+
+const id = uniqueId("bad");
+const cases: Case[] = [
+  { name: "invalid JSON", method: "POST", path: `/counter/${id}/increment`, body: "{not json", status: 400, error: /invalid JSON/ },
+  { name: "string as increment", method: "POST", path: `/counter/${id}/increment`, body: '"abc"', status: 400, error: /amount/ },
+  { name: "float as increment", method: "POST", path: `/counter/${id}/increment`, body: "1.5", status: 400, error: /amount/ },
+  { name: "2^53 as increment", method: "POST", path: `/counter/${id}/increment`, body: "9007199254740992", status: 400, error: /2\^53/ },
+  { name: "2^53+1 as increment", method: "POST", path: `/counter/${id}/increment`, body: "9007199254740993", status: 400, error: /2\^53/ },
+  {
+    name: "−(2^53+1) as decrement",
+    method: "POST",
+    path: `/counter/${id}/decrement`,
+    body: "-9007199254740993",
+    status: 400,
+    error: /2\^53/,
+  },
+  { name: "huge exponent", method: "POST", path: `/counter/${id}/increment`, body: "1e400", status: 400, error: /amount/ },
+  { name: "missing increment body", method: "POST", path: `/counter/${id}/increment`, status: 400, error: /missing JSON body/ },
+  { name: "object as increment", method: "POST", path: `/counter/${id}/increment`, body: '{"amount":1}', status: 400, error: /amount/ },
+  { name: "reset with a body", method: "POST", path: `/counter/${id}/reset`, body: "5", status: 400, error: /no body/ },
+  { name: "kv set without value", method: "POST", path: `/kv/${id}/set`, body: '{"key":"a"}', status: 400, error: /value/ },
+  { name: "kv set without key", method: "POST", path: `/kv/${id}/set`, body: '{"value":1}', status: 400, error: /key/ },
+  { name: "kv set with numeric key", method: "POST", path: `/kv/${id}/set`, body: '{"key":5,"value":1}', status: 400, error: /key/ },
+  { name: "kv set with array body", method: "POST", path: `/kv/${id}/set`, body: "[1,2]", status: 400, error: /object/ },
+  {
+    name: "kv set with inexact integer value",
+    method: "POST",
+    path: `/kv/${id}/set`,
+    body: '{"key":"a","value":{"n":[123456789012345678901]}}',
+    status: 400,
+    error: /2\^53/,
+  },
+  {
+    name: "kv set nested too deep",
+    method: "POST",
+    path: `/kv/${id}/set`,
+    body: `{"key":"a","value":${"[".repeat(200)}${"]".repeat(200)}}`,
+    status: 400,
+    error: /deeper/,
+  },
+  { name: "kv set with empty key", method: "POST", path: `/kv/${id}/set`, body: '{"key":"","value":1}', status: 400, error: /key/ },
+  {
+    name: "kv set with dot-segment key",
+    method: "POST",
+    path: `/kv/${id}/set`,
+    body: '{"key":"..","value":1}',
+    status: 400,
+    error: /"\."/,
+  },
+  {
+    name: "id over the length limit",
+    method: "POST",
+    path: `/counter/${"x".repeat(MAX_ID_LENGTH + 1)}/increment`,
+    body: "1",
+    status: 400,
+    error: /id/,
+  },
+  { name: "unknown route", method: "GET", path: "/nope", status: 404, error: /no route/ },
+  { name: "unknown entity route", method: "POST", path: `/counter/${id}/explode`, body: "1", status: 404, error: /no route/ },
+  { name: "wrong method", method: "GET", path: `/counter/${id}/increment`, status: 405, error: /POST/ },
+  { name: "wrong method on kv delete", method: "POST", path: `/kv/${id}/delete/a`, status: 405, error: /DELETE/ },
+  {
+    name: "oversize body",
+    method: "POST",
+    path: `/kv/${id}/set`,
+    body: JSON.stringify({ key: "a", value: "x".repeat(MAX_BODY) }),
+    status: 413,
+    error: /larger than/,
+  },
+  {
+    name: "idempotency key too long",
+    method: "POST",
+    path: `/counter/${id}/increment`,
+    body: "1",
+    headers: { "idempotency-key": "k".repeat(300) },
+    status: 400,
+    error: /Idempotency-Key/,
+  },
+  { name: "bad query value", method: "GET", path: "/debug/entities?local=maybe", status: 400, error: /local/ },
+  {
+    name: "not-yet-built entity",
+    method: "POST",
+    path: `/workflow/${id}/run-simple`,
+    body: '{"exec_id":"e"}',
+    status: 501,
+    error: /durable workflows/,
+  },
+  { name: "tRPC unknown procedure", method: "POST", path: "/trpc/counter.explode", body: "{}", status: 404, error: /./ },
+];
+
+for (const backend of BACKENDS) {
+  const it = suite<{ runner?: Runner }>(`Bad input [${backend.name}]`, {});
+  it.before(async (ctx) => {
+    ctx.runner = await backend.start({ MAX_BODY_BYTES: String(MAX_BODY) });
+    const api = createClient(ctx.runner.url);
+    await api.counter.increment({ id, amount: 10 });
+    await api.kv.set({ id, key: "a", value: "kept" });
+  });
+  it.after(async (ctx) => {
+    await ctx.runner?.stop();
+  });
+
+  for (const c of cases) {
+    it(`${c.name} → ${c.status} JSON naming the problem`, async ({ runner }) => {
+      const url = `${runner?.url}${c.path}`;
+      const response = await fetch(url, { method: c.method, body: c.body, headers: { "content-type": "application/json", ...c.headers } });
+      assert.is(response.status, c.status);
+      assert.match(response.headers.get("content-type") ?? "", /application\/json/);
+      const body = (await response.json()) as { error?: unknown };
+      const message = typeof body.error === "string" ? body.error : JSON.stringify(body.error);
+      assert.match(message, c.error);
+    });
+  }
+
+  it("nothing changed and the runner is alive", async ({ runner }) => {
+    const api = createClient(runner?.url as string);
+    assert.is((await api.system.health({})).status, "ok");
+    assert.is(await api.counter.get({ id }), 10);
+    assert.equal(await api.kv.keys({ id }), ["a"]);
+    assert.is(await api.kv.get({ id, key: "a" }), "kept");
+  });
+
+  it("reset accepts {}, null and an empty body", async ({ runner }) => {
+    const api = createClient(runner?.url as string);
+    const other = uniqueId("reset");
+    for (const body of ["{}", "null", "", " "]) {
+      await api.counter.increment({ id: other, amount: 3 });
+      const response = await fetch(`${runner?.url}/counter/${encodeURIComponent(other)}/reset`, { method: "POST", body });
+      assert.is(response.status, 200, `body ${JSON.stringify(body)}`);
+      assert.is(await response.text(), "null");
+      assert.is(await api.counter.get({ id: other }), 0);
+    }
+  });
+
+  it("an id of exactly the length limit works", async ({ runner }) => {
+    const api = createClient(runner?.url as string);
+    const longest = "é".repeat(MAX_ID_LENGTH);
+    assert.is(await api.counter.increment({ id: longest, amount: 2 }), 2);
+    assert.is(await api.counter.get({ id: longest }), 2);
+  });
+
+  it.run();
+}

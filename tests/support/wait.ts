@@ -1,0 +1,24 @@
+/**
+ * Polls `probe` until it returns a value other than `undefined`, or fails after `timeoutMs`.
+ * For conditions that no event announces (an entity evicted by a timer, a peer restarted).
+ */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+  everyMs = 25,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
