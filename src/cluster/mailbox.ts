@@ -3,7 +3,7 @@ import { formatAddress } from "./address.ts";
 import type { EntityContext, EntityType, RpcImplementation } from "./entity.ts";
 import { ClusterError, toClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
-import type { EntityStore, ReplyRecord } from "./storage/entity-store.ts";
+import type { ReplyRecord, StateStore } from "./storage/entity-store.ts";
 
 /** A call waiting for its turn. */
 export interface Envelope {
@@ -40,7 +40,7 @@ export class Mailbox {
   constructor(
     readonly address: EntityAddress,
     private readonly type: EntityType,
-    private readonly store: EntityStore,
+    private readonly store: StateStore,
     private readonly log: Logger,
   ) {}
 

@@ -4,14 +4,14 @@ import { badRequest, ClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { Mailbox } from "./mailbox.ts";
 import type { ShardId } from "./shard.ts";
-import type { EntityStore } from "./storage/entity-store.ts";
+import type { StateStore } from "./storage/entity-store.ts";
 
 export interface CallOptions {
   readonly requestId?: string | undefined;
 }
 
 export interface RuntimeOptions {
-  readonly store: EntityStore;
+  readonly store: StateStore;
   readonly log: Logger;
   /** Evict an entity after this long without calls. */
   readonly idleMs: number;

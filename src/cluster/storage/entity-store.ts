@@ -12,8 +12,15 @@ export interface ReplyRecord {
   readonly json: string;
 }
 
+/** What a mailbox needs from storage. */
+export interface StateStore {
+  load(type: string, id: string): Promise<StoredState | undefined>;
+  commit(type: string, id: string, expected: number, json: string, replies: readonly ReplyRecord[]): Promise<number | undefined>;
+  findReplies(type: string, id: string, requestIds: readonly string[]): Promise<Map<string, string>>;
+}
+
 /** Entity state and stored replies, with the version compare-and-set that fences stale owners. */
-export class EntityStore {
+export class EntityStore implements StateStore {
   constructor(private readonly db: Database) {}
 
   async load(type: string, id: string): Promise<StoredState | undefined> {
