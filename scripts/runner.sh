@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# One runner process in the background, for tests and benchmarks.
+#
+#   scripts/runner.sh start STATE_DIR [node|deno]   start (configuration from the environment)
+#   scripts/runner.sh stop STATE_DIR                SIGTERM, wait for a graceful exit
+#   scripts/runner.sh kill STATE_DIR                SIGKILL
+#   scripts/runner.sh restart STATE_DIR             stop, then start again with the same settings
+#
+# `start` binds LISTEN_ADDR (default: a free port on 127.0.0.1), keeps DATA_DIR under STATE_DIR
+# unless set, and writes STATE_DIR/env with RUNNER_URL, RUNNER_PID, RUNNER_LOG and the settings it
+# used, so that `restart` brings the same runner back. It returns once /health answers.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
+REPO="$(cd -- "$SCRIPT_DIR/.." && pwd -P)"
+STOP_TIMEOUT="${RUNNER_STOP_TIMEOUT:-20}"
+START_TIMEOUT="${RUNNER_START_TIMEOUT:-60}"
+LOG_NAME=runner
+# shellcheck source=lib/proc.sh
+source "$SCRIPT_DIR/lib/proc.sh"
+
+# The runner's configuration variables (DESIGN.md), saved for restarts.
+CONFIG_VARS=(LISTEN_ADDR POSTGRES_URL ETCD_ENDPOINTS RUNNER_ADDRESS LOG_LEVEL RUST_LOG SHARD_COUNT LEASE_TTL_MS
+  ENTITY_IDLE_MS DATA_DIR ETCD_PREFIX CLUSTER_SECRET MAX_BODY_BYTES)
+
+runtime_comm() { [[ "$1" == deno ]] && echo deno || echo node; }
+
+launch() {
+  local state="$1" runtime="$2"
+  local log="$state/runner.log"
+  cd "$REPO"
+  if [[ "$runtime" == deno ]]; then
+    node_modules/deno/deno run --allow-env --allow-net --allow-read --allow-write --allow-sys --allow-run src/main.ts \
+      </dev/null >>"$log" 2>&1 &
+  else
+    node --import tsx src/main.ts </dev/null >>"$log" 2>&1 &
+  fi
+  echo $!
+}
+
+wait_healthy() {
+  local url="$1" pid="$2" comm="$3" log="$4" dl
+  dl="$(deadline_in "$START_TIMEOUT")"
+  until curl -sf -o /dev/null --max-time 2 "$url/health"; do
+    alive "$pid" "$comm" || { tail_log "$log"; die "runner (pid $pid) exited during start-up"; }
+    before "$dl" || { tail_log "$log"; die "runner (pid $pid) not healthy after ${START_TIMEOUT}s"; }
+    sleep 0.1
+  done
+}
+
+cmd_start() {
+  local state="$1" runtime="${2:-node}"
+  mkdir -p "$state"
+  state="$(cd "$state" && pwd -P)"
+  if [[ -f "$state/env" ]]; then
+    # shellcheck disable=SC1091
+    (source "$state/env"; alive "$RUNNER_PID" "$(runtime_comm "$RUNNER_RUNTIME")") && die "runner in $state is already running"
+  fi
+  export LISTEN_ADDR="${LISTEN_ADDR:-127.0.0.1:$(free_ports 1)}"
+  export DATA_DIR="${DATA_DIR:-$state/data}"
+  local pid comm url
+  pid="$(launch "$state" "$runtime")"
+  comm="$(runtime_comm "$runtime")"
+  url="http://${LISTEN_ADDR/0.0.0.0/127.0.0.1}"
+  {
+    echo "export RUNNER_RUNTIME=$runtime RUNNER_PID=$pid RUNNER_URL=$url RUNNER_LOG=$state/runner.log"
+    for v in "${CONFIG_VARS[@]}"; do [[ -n "${!v:-}" ]] && printf 'export %s=%q\n' "$v" "${!v}"; done
+  } >"$state/env"
+  wait_healthy "$url" "$pid" "$comm" "$state/runner.log"
+  log "$runtime runner up: $url (pid $pid)"
+}
+
+load_state() {
+  [[ -f "$1/env" ]] || die "no runner state in $1"
+  # shellcheck disable=SC1091
+  source "$1/env"
+}
+
+cmd_stop() {
+  local state="$1" signal="${2:-TERM}"
+  load_state "$state"
+  stop_pid "$RUNNER_PID" "$(runtime_comm "$RUNNER_RUNTIME")" "$signal" "runner $RUNNER_URL"
+}
+
+cmd_restart() {
+  local state="$1"
+  cmd_stop "$state"
+  # Start with exactly the saved settings (same port, same data).
+  (
+    load_state "$state"
+    rm -f "$state/env"
+    cmd_start "$state" "$RUNNER_RUNTIME"
+  )
+}
+
+case "${1:-}" in
+  start) cmd_start "${2:?state dir}" "${3:-node}" ;;
+  stop) cmd_stop "${2:?state dir}" TERM ;;
+  kill) cmd_stop "${2:?state dir}" KILL ;;
+  restart) cmd_restart "${2:?state dir}" ;;
+  *) echo "usage: $0 {start STATE_DIR [node|deno]|stop STATE_DIR|kill STATE_DIR|restart STATE_DIR}" >&2; exit 2 ;;
+esac

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The test command (`npm test`): typecheck, lint, unit and integration suites (PGlite and a
+# throw-away Postgres), then the bash e2e suite against a runner on Node (embedded PGlite) and
+# against a runner on Deno (Postgres). Every stage ends with `N passed, N failed`; so does this.
+set -uo pipefail
+REPO="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
+cd "$REPO"
+RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/cluster-test.XXXXXX")"
+total_passed=0
+total_failed=0
+failed_stages=()
+started=$(date +%s)
+
+cleanup() {
+  for state in "$RUN_DIR"/runner-*; do
+    [ -f "$state/env" ] && scripts/runner.sh stop "$state" >/dev/null 2>&1
+  done
+  [ -f "$RUN_DIR/services/env" ] && scripts/services.sh down "$RUN_DIR/services" >/dev/null 2>&1
+  rm -rf "$RUN_DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# stage NAME COMMAND...: runs COMMAND, adds its closing `N passed, N failed` to the totals.
+stage() {
+  local name="$1"
+  shift
+  local log="$RUN_DIR/$name.log" t0
+  t0=$(date +%s)
+  printf '\n\033[1m▶ %s\033[0m\n' "$name"
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local line passed=0 failed=0
+  line="$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)"
+  if [ -n "$line" ]; then
+    passed=$(cut -d' ' -f1 <<<"$line")
+    failed=$(cut -d' ' -f3 <<<"$line")
+  fi
+  if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+  if [ "$rc" -eq 0 ] && [ -z "$line" ]; then passed=1; fi
+  total_passed=$((total_passed + passed))
+  total_failed=$((total_failed + failed))
+  [ "$failed" -gt 0 ] && failed_stages+=("$name")
+  printf '  %s: %s passed, %s failed (%ss)\n' "$name" "$passed" "$failed" "$(($(date +%s) - t0))"
+}
+
+# e2e RUNTIME NAME [VAR=VALUE...]: starts a runner with that configuration, runs tests/e2e.sh
+# against it (with a restart command for the persistence suite), stops it.
+e2e() {
+  local runtime="$1" name="$2"
+  shift 2
+  local state="$RUN_DIR/runner-$name"
+  env "$@" ENTITY_IDLE_MS=500 LOG_LEVEL=warn scripts/runner.sh start "$state" "$runtime" || return 1
+  # shellcheck disable=SC1091
+  local url
+  url="$(source "$state/env" && echo "$RUNNER_URL")"
+  CLUSTER_TESTS_URL="$url" CLUSTER_RESTART_CMD="scripts/runner.sh restart $state" tests/e2e.sh
+  local rc=$?
+  scripts/runner.sh stop "$state" || rc=1
+  return $rc
+}
+
+stage typecheck npx --no-install tsc --noEmit -p .
+stage lint npx --no-install biome check .
+stage services scripts/services.sh up "$RUN_DIR/services"
+# Read, not exported: each stage says which services it uses.
+# shellcheck disable=SC1091
+PG_URL="$(source "$RUN_DIR/services/env" && echo "$POSTGRES_URL")"
+stage unit scripts/uvu.sh tests/unit
+stage integration env POSTGRES_URL="$PG_URL" scripts/uvu.sh tests/integration
+stage e2e-node-embedded e2e node node-embedded
+stage e2e-deno-postgres e2e deno deno-postgres POSTGRES_URL="$PG_URL"
+
+printf '\n========================================\n'
+if [ ${#failed_stages[@]} -gt 0 ]; then echo "FAILED stages: ${failed_stages[*]}"; fi
+echo "test command finished in $(($(date +%s) - started))s"
+echo "$total_passed passed, $total_failed failed"
+[ "$total_failed" -eq 0 ]
