@@ -26,7 +26,7 @@ const LOAD_SLACK = 0.05;
  *
  * Plain rendezvous moves only the shards of a runner that joins or leaves, but its loads are
  * binomial: with 3 runners × 300 shards, 4 runner sets in 10 miss an even split by more than 10%.
- * The bound keeps every load within about ±10% at the cost of a few extra moves (≈1% of shards)
+ * The bound keeps every load within about ±10% at the cost of a few extra moves (at most ~5% of shards)
  * when the set changes. A pure function of its inputs: every runner computes the same table.
  */
 export function assignShards(shardCount: number, runners: Iterable<string>): string[] {

@@ -43,7 +43,7 @@ test("a runner joining takes about 1/n of the shards; other shards barely move",
     const moved = before.filter((o, s) => o !== after[s]).length;
     const elsewhere = before.filter((o, s) => o !== after[s] && after[s] !== joined).length;
     assert.ok(moved >= 60 && moved <= 90, `moved ${moved} (even share is 75)`);
-    assert.ok(elsewhere <= 9, `${elsewhere} shards moved between runners that stayed`);
+    assert.ok(elsewhere <= 15, `${elsewhere} shards moved between runners that stayed`);
   }
 });
 
@@ -55,8 +55,8 @@ test("a runner leaving hands over only about its own shards", () => {
     const own = before.filter((o) => o === left).length;
     const elsewhere = before.filter((o, s) => o !== after[s] && o !== left).length;
     assert.ok(after.every((o) => o !== left));
-    // Its own shards move, plus at most 3% that the bound pushes between the others.
-    assert.ok(elsewhere <= 9, `${elsewhere} shards moved between runners that stayed (the leaver had ${own})`);
+    // Its own shards move, plus at most 5% that the bound pushes between the others.
+    assert.ok(elsewhere <= 15, `${elsewhere} shards moved between runners that stayed (the leaver had ${own})`);
   }
 });
 
