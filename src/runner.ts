@@ -29,7 +29,7 @@ function services(cluster: Cluster, config: Config): ApiServices {
       entity_idle_ms: config.entityIdleMs,
     }),
     shards: () => cluster.shards(),
-    entities: async () => cluster.localEntities(),
+    entities: async (localOnly) => (localOnly ? cluster.localEntities() : cluster.allEntities()),
     singleton: undefined,
   };
 }
@@ -46,8 +46,16 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
     storage,
     log,
     entities: testEntities,
+    etcd:
+      config.mode === "cluster" ? { endpoints: config.etcdEndpoints, prefix: config.etcdPrefix, leaseTtlMs: config.leaseTtlMs } : undefined,
+    secret: config.clusterSecret,
   });
-  cluster.start();
+  try {
+    await cluster.start();
+  } catch (error) {
+    await cluster.shutdown().catch(() => {});
+    throw error;
+  }
   const app = createApp(services(cluster, config), { maxBodyBytes: config.maxBodyBytes, log });
   let http: HttpServer;
   try {

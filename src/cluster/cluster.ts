@@ -1,12 +1,15 @@
-import { type EntityAddress, formatAddress } from "./address.ts";
+import type { EntityAddress } from "./address.ts";
 import type { EntityType } from "./entity.ts";
 import { ClusterError } from "./errors.ts";
+import { EtcdOwnership } from "./etcd-ownership.ts";
 import type { Logger } from "./log.ts";
 import { type Ownership, SoleOwnership } from "./ownership.ts";
-import { type CallOptions, EntityRuntime } from "./runtime.ts";
+import { type RouteOptions, Router } from "./router.ts";
+import { EntityRuntime } from "./runtime.ts";
 import { shardOf } from "./shard.ts";
 import type { Storage } from "./storage/database.ts";
 import { EntityStore } from "./storage/entity-store.ts";
+import { GrpcTransport, type InboundHandler } from "./transport/grpc.ts";
 
 export type ClusterMode = "embedded" | "single" | "cluster";
 
@@ -18,6 +21,10 @@ export interface ClusterOptions {
   readonly storage: Storage;
   readonly log: Logger;
   readonly entities: readonly EntityType[];
+  /** Cluster mode: membership and shard locks in etcd, calls forwarded over gRPC. */
+  readonly etcd?: { readonly endpoints: readonly string[]; readonly prefix: string; readonly leaseTtlMs: number };
+  /** Shared secret peers present on gRPC calls. */
+  readonly secret?: string | undefined;
 }
 
 export interface ShardView {
@@ -36,6 +43,9 @@ export interface ActiveEntityView {
 /** How long stored replies are kept for retries to find. */
 const REPLY_RETENTION_MS = 24 * 3600 * 1000;
 
+/** How long `/debug/entities` waits for each peer. */
+const PEER_QUERY_TIMEOUT_MS = 2_000;
+
 /**
  * A runner's view of the cluster: it routes each call to the owner of the entity's shard and
  * runs the calls for the shards it owns.
@@ -44,13 +54,32 @@ export class Cluster {
   private readonly runtime: EntityRuntime;
   private readonly store: EntityStore;
   private readonly ownership: Ownership;
+  private readonly transport: GrpcTransport | undefined;
+  private readonly router: Router;
   private pruner: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ClusterOptions) {
+    const { log, etcd } = options;
     this.store = new EntityStore(options.storage.db);
-    this.runtime = new EntityRuntime({ store: this.store, log: options.log, idleMs: options.entityIdleMs });
+    this.runtime = new EntityRuntime({
+      store: this.store,
+      log,
+      idleMs: options.entityIdleMs,
+      mayCommit: (shard) => this.ownership.mayCommit(shard),
+    });
     for (const type of options.entities) this.runtime.register(type);
-    this.ownership = new SoleOwnership(options.runnerId, options.shardCount);
+    this.transport = etcd ? new GrpcTransport({ address: options.runnerId, secret: options.secret, log }) : undefined;
+    this.ownership = etcd
+      ? new EtcdOwnership({
+          ...etcd,
+          runnerId: options.runnerId,
+          shardCount: options.shardCount,
+          log,
+          onRunnerGone: (runner) => this.transport?.forget(runner),
+        })
+      : new SoleOwnership(options.runnerId, options.shardCount);
+    this.ownership.subscribe({ released: (shards) => this.runtime.release(new Set(shards)) });
+    this.router = new Router(this.ownership, this.runtime, this.transport, log);
   }
 
   get runnerId(): string {
@@ -61,8 +90,11 @@ export class Cluster {
     return this.options.mode;
   }
 
-  start(): void {
+  /** Serves peers, joins the cluster and takes this runner's share of the shards. */
+  async start(): Promise<void> {
     this.runtime.start();
+    await this.transport?.listen(this.inbound());
+    await this.ownership.start();
     const prune = () =>
       this.store
         .pruneReplies(new Date(Date.now() - REPLY_RETENTION_MS))
@@ -80,12 +112,22 @@ export class Cluster {
   }
 
   /** Calls `rpc` on the entity `(type, id)`, wherever it lives. */
-  async call(type: string, id: string, rpc: string, args: unknown, options: CallOptions = {}): Promise<unknown> {
-    const address = this.address(type, id);
-    if (!this.ownership.isLocal(address.shard)) {
-      throw new ClusterError("UNAVAILABLE", `no runner serves shard ${address.shard} of ${formatAddress(address)}`);
-    }
-    return this.runtime.call(address, rpc, args, options);
+  call(type: string, id: string, rpc: string, args: unknown, options: RouteOptions = {}): Promise<unknown> {
+    return this.router.call(this.address(type, id), rpc, args, options);
+  }
+
+  /** What peers may ask of this runner: calls for the shards it serves, and its active entities. */
+  private inbound(): InboundHandler {
+    return {
+      call: (envelope) => {
+        const address = this.address(envelope.entityType, envelope.entityId);
+        if (!this.ownership.isLocal(address.shard)) {
+          return Promise.reject(new ClusterError("NOT_OWNER", `${this.runnerId} does not serve shard ${address.shard}`));
+        }
+        return this.runtime.call(address, envelope.rpc, envelope.payload, { requestId: envelope.requestId, fresh: envelope.fresh });
+      },
+      activeEntities: () => this.runtime.activeEntities().map((a) => ({ entity_type: a.type, entity_id: a.id, shard_id: a.shard })),
+    };
   }
 
   shards(): ShardView[] {
@@ -101,6 +143,25 @@ export class Cluster {
     return this.runtime.activeEntities().map((a) => ({ entity_type: a.type, entity_id: a.id, shard_id: a.shard, runner: this.runnerId }));
   }
 
+  /** Entities active anywhere in the cluster (peers that do not answer in time are left out, and logged). */
+  async allEntities(): Promise<ActiveEntityView[]> {
+    const transport = this.transport;
+    const peers = this.ownership.runners().filter((r) => r !== this.runnerId);
+    if (!transport || peers.length === 0) return this.localEntities();
+    const remote = await Promise.all(
+      peers.map((peer) =>
+        transport.activeEntities(peer, PEER_QUERY_TIMEOUT_MS).then(
+          (list) => list.map((e) => ({ ...e, runner: peer })),
+          (err: unknown) => {
+            this.options.log.warn({ err, peer }, "peer did not list its entities");
+            return [];
+          },
+        ),
+      ),
+    );
+    return [...this.localEntities(), ...remote.flat()];
+  }
+
   get shardsOwned(): number {
     return this.ownership.ownedCount();
   }
@@ -109,11 +170,12 @@ export class Cluster {
     return this.runtime.activeCount;
   }
 
-  /** Finishes in-flight turns, leaves the cluster, closes storage. */
+  /** Hands the shards over (in-flight turns finish first), leaves the cluster, closes storage. */
   async shutdown(): Promise<void> {
     clearInterval(this.pruner);
-    await this.runtime.stop();
     await this.ownership.stop();
+    await this.runtime.stop();
+    await this.transport?.close();
     await this.options.storage.close();
   }
 }

@@ -3,6 +3,7 @@ import { formatAddress } from "./address.ts";
 import type { EntityContext, EntityType, RpcImplementation } from "./entity.ts";
 import { ClusterError, toClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import type { ShardId } from "./shard.ts";
 import type { ReplyRecord, StateStore } from "./storage/entity-store.ts";
 
 /** A call waiting for its turn. */
@@ -11,6 +12,7 @@ export interface Envelope {
   readonly impl: RpcImplementation;
   readonly args: unknown;
   readonly requestId: string | undefined;
+  readonly fresh: boolean;
   resolve(reply: unknown): void;
   reject(error: unknown): void;
 }
@@ -42,6 +44,7 @@ export class Mailbox {
     private readonly type: EntityType,
     private readonly store: StateStore,
     private readonly log: Logger,
+    private readonly mayCommit: (shard: ShardId) => boolean,
   ) {}
 
   get idle(): boolean {
@@ -69,6 +72,7 @@ export class Mailbox {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, MAX_BATCH);
         try {
+          this.checkOwnership();
           if (!this.loaded) await this.load();
           await this.apply(batch);
         } catch (error) {
@@ -159,14 +163,27 @@ export class Mailbox {
   }
 
   private async storedReplies(batch: readonly Envelope[]): Promise<Map<string, string>> {
-    const ids = batch.flatMap((e) => (e.requestId && e.impl.kind === "mutation" ? [e.requestId] : []));
+    const ids = batch.flatMap((e) => (e.requestId && !e.fresh && e.impl.kind === "mutation" ? [e.requestId] : []));
     if (ids.length === 0) return new Map();
     return this.store.findReplies(this.address.type, this.address.id, ids).catch((error: unknown) => {
       throw new ClusterError("UNAVAILABLE", `cannot read stored replies: ${String(error)}`, { cause: error });
     });
   }
 
+  /** The shard moved away (or the lease fence is down): no turn may start or commit here. */
+  private checkOwnership(): void {
+    if (this.mayCommit(this.address.shard)) return;
+    this.loaded = false;
+    throw new ClusterError("NOT_OWNER", `this runner no longer serves shard ${this.address.shard}`);
+  }
+
   private async commit(json: string, replies: ReplyRecord[]): Promise<void> {
+    try {
+      this.checkOwnership();
+    } catch (error) {
+      this.rollback();
+      throw error;
+    }
     let version: number | undefined;
     try {
       version = await this.store.commit(this.address.type, this.address.id, this.version, json, replies);

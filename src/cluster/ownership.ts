@@ -1,33 +1,71 @@
 import type { ShardId } from "./shard.ts";
 
+/** Told when this runner starts or stops serving shards (timers, workflows, singletons hook in). */
+export interface ShardListener {
+  /** The shards are now served here; runs before calls for them are accepted. */
+  acquired?(shards: readonly ShardId[]): void | Promise<void>;
+  /** The shards are leaving: new calls are already refused; settle in-flight work for them. */
+  released?(shards: readonly ShardId[]): void | Promise<void>;
+}
+
 /**
  * Who serves which shard. Embedded and single mode own every shard; cluster mode derives ownership
  * from etcd membership and shard locks.
  */
 export interface Ownership {
   readonly runnerId: string;
+  start(): Promise<void>;
   /** The runner that serves `shard`, if any runner does right now. */
   ownerOf(shard: ShardId): string | undefined;
-  /** True only while this runner may serve `shard` (it holds the lock and its lease is alive). */
+  /** True only while this runner accepts calls for `shard`. */
   isLocal(shard: ShardId): boolean;
+  /** True while this runner may still write state of `shard` (also while handing it over). */
+  mayCommit(shard: ShardId): boolean;
   ownedCount(): number;
+  /** The live runners, this one included. */
+  runners(): readonly string[];
+  subscribe(listener: ShardListener): void;
+  /** Hands every shard over (in-flight work finishes first) and leaves. */
   stop(): Promise<void>;
 }
 
 /** The runner is the whole cluster: it owns every shard, always. */
 export class SoleOwnership implements Ownership {
+  private readonly listeners: ShardListener[] = [];
+  private stopped = false;
+
   constructor(
     readonly runnerId: string,
     private readonly shardCount: number,
   ) {}
+
+  private get all(): ShardId[] {
+    return Array.from({ length: this.shardCount }, (_, s) => s);
+  }
+
+  async start(): Promise<void> {
+    for (const l of this.listeners) await l.acquired?.(this.all);
+  }
   ownerOf(): string {
     return this.runnerId;
   }
   isLocal(): boolean {
+    return !this.stopped;
+  }
+  mayCommit(): boolean {
     return true;
   }
   ownedCount(): number {
-    return this.shardCount;
+    return this.stopped ? 0 : this.shardCount;
   }
-  async stop(): Promise<void> {}
+  runners(): readonly string[] {
+    return [this.runnerId];
+  }
+  subscribe(listener: ShardListener): void {
+    this.listeners.push(listener);
+  }
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const l of this.listeners) await l.released?.(this.all);
+  }
 }

@@ -8,6 +8,8 @@ import type { StateStore } from "./storage/entity-store.ts";
 
 export interface CallOptions {
   readonly requestId?: string | undefined;
+  /** The request id was minted for this very attempt: no stored reply can exist, skip the lookup. */
+  readonly fresh?: boolean;
 }
 
 export interface RuntimeOptions {
@@ -15,6 +17,8 @@ export interface RuntimeOptions {
   readonly log: Logger;
   /** Evict an entity after this long without calls. */
   readonly idleMs: number;
+  /** Whether state of `shard` may still be written here (the ownership fence). */
+  readonly mayCommit?: (shard: ShardId) => boolean;
 }
 
 /**
@@ -55,7 +59,15 @@ export class EntityRuntime {
     const parsed = impl.args.safeParse(args);
     if (!parsed.success) return Promise.reject(badRequest(`invalid arguments for ${address.type}.${rpc}: ${parsed.error.message}`));
     return new Promise((resolve, reject) => {
-      this.mailbox(address, type).post({ rpc, impl, args: parsed.data, requestId: options.requestId, resolve, reject });
+      this.mailbox(address, type).post({
+        rpc,
+        impl,
+        args: parsed.data,
+        requestId: options.requestId,
+        fresh: options.fresh === true,
+        resolve,
+        reject,
+      });
     });
   }
 
@@ -85,7 +97,7 @@ export class EntityRuntime {
     const key = addressKey(address.type, address.id);
     let mailbox = this.active.get(key);
     if (!mailbox) {
-      mailbox = new Mailbox(address, type, this.options.store, this.options.log);
+      mailbox = new Mailbox(address, type, this.options.store, this.options.log, this.options.mayCommit ?? (() => true));
       this.active.set(key, mailbox);
     }
     return mailbox;

@@ -1,0 +1,222 @@
+import { Etcd3 } from "etcd3";
+import { assignShards } from "./assignment.ts";
+import { FencedLease } from "./lease.ts";
+import type { Logger } from "./log.ts";
+import type { Ownership, ShardListener } from "./ownership.ts";
+import type { ShardId } from "./shard.ts";
+import { Topology, type TopologyChange } from "./topology.ts";
+
+export interface EtcdOwnershipOptions {
+  readonly endpoints: readonly string[];
+  readonly prefix: string;
+  readonly runnerId: string;
+  readonly shardCount: number;
+  readonly leaseTtlMs: number;
+  readonly log: Logger;
+  /** Told when a runner leaves, so calls in flight to it can fail over at once. */
+  readonly onRunnerGone?: (runner: string) => void;
+}
+
+/** Most concurrent lock transactions while acquiring shards. */
+const ACQUIRE_CONCURRENCY = 32;
+
+/**
+ * Cluster-mode ownership. Membership is an etcd lease per runner with the runner's key under it;
+ * the shard table is bounded-load rendezvous over the live runners; serving a shard requires its
+ * lock, a key created only if absent, under this runner's lease. A reconcile loop moves the runner
+ * towards the table whenever the topology changes: it hands over shards it should no longer serve
+ * (after their in-flight calls finish) and takes the ones it should, as their locks come free.
+ * Past the lease's fencing deadline nothing is served, before any other runner can take over.
+ */
+export class EtcdOwnership implements Ownership {
+  private readonly client: Etcd3;
+  private readonly topology: Topology;
+  private readonly listeners: ShardListener[] = [];
+  private lease: FencedLease | undefined;
+  /** Locks this runner holds under its current lease. */
+  private readonly held = new Set<ShardId>();
+  /** Held shards being handed over: no new calls, in-flight ones may still commit. */
+  private readonly leaving = new Set<ShardId>();
+  private table: string[] = [];
+  private reconciling: Promise<void> | undefined;
+  private again = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private knownRunners = new Set<string>();
+
+  constructor(private readonly options: EtcdOwnershipOptions) {
+    this.client = new Etcd3({ hosts: [...options.endpoints], dialTimeout: 5_000 });
+    this.topology = new Topology(this.client, options.prefix, options.log, (change) => this.onTopology(change));
+  }
+
+  get runnerId(): string {
+    return this.options.runnerId;
+  }
+
+  async start(): Promise<void> {
+    await this.join();
+    await this.topology.start();
+    await this.reconciling;
+  }
+
+  ownerOf(shard: ShardId): string | undefined {
+    return this.topology.holders.get(shard)?.runner ?? this.table[shard];
+  }
+
+  isLocal(shard: ShardId): boolean {
+    return this.held.has(shard) && !this.leaving.has(shard) && !this.stopping && this.lease?.alive === true;
+  }
+
+  mayCommit(shard: ShardId): boolean {
+    return this.held.has(shard) && this.lease?.alive === true;
+  }
+
+  ownedCount(): number {
+    let n = 0;
+    for (const s of this.held) if (this.isLocal(s)) n++;
+    return n;
+  }
+
+  runners(): readonly string[] {
+    return [...this.topology.runners].sort();
+  }
+
+  subscribe(listener: ShardListener): void {
+    this.listeners.push(listener);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.retryTimer);
+    await this.reconciling;
+    await this.handOver([...this.held]);
+    // Revoking deletes the runner key and every lock at once: the others take over immediately.
+    await this.lease?.revoke().catch((err: unknown) => this.options.log.warn({ err }, "lease revoke failed"));
+    this.held.clear();
+    await this.topology.stop();
+    this.client.close();
+  }
+
+  /** Grants a lease and registers this runner under it. */
+  private async join(): Promise<void> {
+    const { log, runnerId, prefix, leaseTtlMs } = this.options;
+    const lease = await FencedLease.grant(this.client, leaseTtlMs, log, () => void this.onLeaseLost(lease));
+    await this.client.put(Topology.runnerKey(prefix, runnerId)).value(runnerId).lease(lease.id).exec();
+    this.lease = lease;
+    log.info({ lease: lease.id }, "joined the cluster");
+  }
+
+  /** The lease expired (etcd unreachable too long, or this process was paused): start over. */
+  private async onLeaseLost(lost: FencedLease): Promise<void> {
+    if (this.stopping || this.lease !== lost) return;
+    this.lease = undefined;
+    const dropped = [...this.held];
+    this.held.clear();
+    this.leaving.clear();
+    // Nothing can be committed any more (the fence is down); just forget the entities.
+    await this.notifyReleased(dropped);
+    for (let attempt = 1; !this.stopping; attempt++) {
+      try {
+        await this.join();
+        this.schedule();
+        return;
+      } catch (err) {
+        this.options.log.warn({ err, attempt }, "cannot rejoin the cluster yet");
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 200 * attempt)));
+      }
+    }
+  }
+
+  private onTopology(change: TopologyChange): void {
+    if (change.runnersChanged) {
+      const now = new Set(this.topology.runners);
+      for (const gone of this.knownRunners) if (!now.has(gone)) this.options.onRunnerGone?.(gone);
+      this.knownRunners = now;
+      this.schedule();
+    } else if (change.freed.some((s) => this.table[s] === this.runnerId && !this.held.has(s))) {
+      this.schedule();
+    }
+  }
+
+  /** Runs the reconcile loop, or asks the running one to go round again. */
+  private schedule(): void {
+    if (this.reconciling) {
+      this.again = true;
+      return;
+    }
+    this.reconciling = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.reconcile();
+        } catch (err) {
+          this.options.log.warn({ err }, "shard reconcile failed; retrying");
+          clearTimeout(this.retryTimer);
+          this.retryTimer = setTimeout(() => this.schedule(), 500);
+        }
+      } while (this.again && !this.stopping);
+      this.reconciling = undefined;
+    })();
+  }
+
+  private async reconcile(): Promise<void> {
+    const lease = this.lease;
+    if (this.stopping || !lease) return;
+    this.table = assignShards(this.options.shardCount, this.topology.runners);
+    const me = this.runnerId;
+    await this.handOver([...this.held].filter((s) => this.table[s] !== me));
+
+    const wanted: ShardId[] = [];
+    this.table.forEach((owner, shard) => {
+      const holder = this.topology.holders.get(shard);
+      if (owner === me && !this.held.has(shard) && (!holder || holder.lease === lease.id)) wanted.push(shard);
+    });
+    const acquired: ShardId[] = [];
+    for (let i = 0; i < wanted.length; i += ACQUIRE_CONCURRENCY) {
+      const chunk = wanted.slice(i, i + ACQUIRE_CONCURRENCY);
+      const results = await Promise.all(chunk.map((s) => this.lock(s, lease)));
+      chunk.forEach((s, j) => results[j] && acquired.push(s));
+    }
+    if (this.lease !== lease) return;
+    if (acquired.length > 0) {
+      for (const listener of this.listeners) await listener.acquired?.(acquired);
+      for (const s of acquired) this.held.add(s);
+      this.options.log.info({ acquired: acquired.length, owned: this.held.size }, "shards acquired");
+    }
+  }
+
+  /** Creates the shard's lock under our lease if no one holds it. */
+  private async lock(shard: ShardId, lease: FencedLease): Promise<boolean> {
+    const key = Topology.shardKey(this.options.prefix, shard);
+    const result = await this.client.if(key, "Create", "==", 0).then(this.client.put(key).value(this.runnerId).lease(lease.id)).commit();
+    if (result.succeeded) return true;
+    // Held under our own lease already (a retried transaction that did succeed).
+    return this.topology.holders.get(shard)?.lease === lease.id;
+  }
+
+  /** Stops accepting calls for `shards`, lets their in-flight work finish, then frees their locks. */
+  private async handOver(shards: ShardId[]): Promise<void> {
+    if (shards.length === 0) return;
+    for (const s of shards) this.leaving.add(s);
+    await this.notifyReleased(shards);
+    const leaseId = this.lease?.id;
+    await Promise.all(
+      shards.map(async (s) => {
+        const key = Topology.shardKey(this.options.prefix, s);
+        if (leaseId) await this.client.if(key, "Lease", "==", leaseId).then(this.client.delete().key(key)).commit();
+        this.held.delete(s);
+        this.leaving.delete(s);
+      }),
+    );
+    this.options.log.info({ released: shards.length, owned: this.held.size }, "shards handed over");
+  }
+
+  private async notifyReleased(shards: readonly ShardId[]): Promise<void> {
+    if (shards.length === 0) return;
+    for (const listener of this.listeners) {
+      await Promise.resolve(listener.released?.(shards)).catch((err: unknown) =>
+        this.options.log.error({ err }, "shard release listener failed"),
+      );
+    }
+  }
+}

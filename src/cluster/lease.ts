@@ -1,0 +1,72 @@
+import type { Etcd3, Lease } from "etcd3";
+import type { Logger } from "./log.ts";
+
+/**
+ * A runner's etcd lease, and the self-fencing deadline that goes with it: the instant until which
+ * the lease is certainly alive. Each keep-alive that etcd confirms proves the lease lived when the
+ * request was *sent*, so the deadline is that send time + TTL − margin. Past it the runner must not
+ * serve: another runner may already hold its shards. Times are monotonic (performance.now).
+ */
+export class FencedLease {
+  private deadline: number;
+  private readonly sent: number[] = [];
+
+  private constructor(
+    private readonly lease: Lease,
+    readonly id: string,
+    private readonly ttlMs: number,
+    private readonly marginMs: number,
+    grantSentAt: number,
+  ) {
+    this.deadline = grantSentAt + ttlMs - marginMs;
+    lease.on("keepaliveFired", () => this.sent.push(performance.now()));
+    lease.on("keepaliveSucceeded", () => this.confirm(this.sent.shift()));
+    // A broken stream never answers the requests it carried.
+    lease.on("keepaliveFailed", () => this.sent.splice(0));
+  }
+
+  /** Grants a lease of `ttlMs` (whole seconds in etcd, rounded up) with automatic keep-alive. */
+  static async grant(client: Etcd3, ttlMs: number, log: Logger, onLost: (error: Error) => void): Promise<FencedLease> {
+    const ttlSeconds = Math.max(1, Math.ceil(ttlMs / 1000));
+    const sentAt = performance.now();
+    const lease = client.lease(ttlSeconds, { autoKeepAlive: true });
+    let granted: FencedLease | undefined;
+    lease.on("lost", (error: Error) => {
+      granted?.expire();
+      log.warn({ err: error }, "etcd lease lost");
+      onLost(error);
+    });
+    const id = await lease.grant();
+    // A margin for clock-rate differences and scheduling delays, never less than 100 ms.
+    granted = new FencedLease(lease, id, ttlSeconds * 1000, Math.max(100, ttlSeconds * 100), sentAt);
+    return granted;
+  }
+
+  get etcdLease(): Lease {
+    return this.lease;
+  }
+
+  /** True while the lease is certainly alive. */
+  get alive(): boolean {
+    return performance.now() < this.deadline;
+  }
+
+  /** Milliseconds of certain life left (negative once past the deadline). */
+  get remainingMs(): number {
+    return this.deadline - performance.now();
+  }
+
+  /** Gives the lease back: etcd deletes every key attached to it at once. */
+  async revoke(): Promise<void> {
+    this.expire();
+    await this.lease.revoke();
+  }
+
+  private confirm(sentAt: number | undefined): void {
+    if (sentAt !== undefined) this.deadline = Math.max(this.deadline, sentAt + this.ttlMs - this.marginMs);
+  }
+
+  private expire(): void {
+    this.deadline = Number.NEGATIVE_INFINITY;
+  }
+}
