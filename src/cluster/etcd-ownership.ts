@@ -175,7 +175,7 @@ export class EtcdOwnership implements Ownership {
     for (let i = 0; i < wanted.length; i += ACQUIRE_CONCURRENCY) {
       const chunk = wanted.slice(i, i + ACQUIRE_CONCURRENCY);
       const results = await Promise.all(chunk.map((s) => this.lock(s, lease)));
-      chunk.forEach((s, j) => results[j] && acquired.push(s));
+      acquired.push(...chunk.filter((_, j) => results[j]));
     }
     if (this.lease !== lease) return;
     if (acquired.length > 0) {

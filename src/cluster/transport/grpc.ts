@@ -200,8 +200,8 @@ export class GrpcTransport {
     const metadata = new grpc.Metadata();
     if (this.options.secret) metadata.set(SECRET_HEADER, this.options.secret);
     return new Promise<T>((resolve, reject) => {
-      let calls = this.inflight.get(peer);
-      if (!calls) this.inflight.set(peer, (calls = new Set()));
+      const calls = this.inflight.get(peer) ?? new Set();
+      this.inflight.set(peer, calls);
       const call = start(this.client(peer), metadata, { deadline: new Date(deadline) }, (error, value) => {
         calls.delete(call);
         if (error) reject(fromGrpcError(peer, error));
