@@ -5,6 +5,8 @@
 #   scripts/runner.sh stop STATE_DIR                SIGTERM, wait for a graceful exit
 #   scripts/runner.sh kill STATE_DIR                SIGKILL
 #   scripts/runner.sh restart STATE_DIR             stop, then start again with the same settings
+#   scripts/runner.sh resume STATE_DIR              start again with the saved settings (after a stop
+#                                                   or a kill; refuses if it is still running)
 #
 # `start` binds LISTEN_ADDR (default: a free port on 127.0.0.1), keeps DATA_DIR under STATE_DIR
 # unless set, and writes STATE_DIR/env with RUNNER_URL, RUNNER_PID, RUNNER_LOG and the settings it
@@ -63,7 +65,7 @@ cmd_start() {
   comm="$(runtime_comm "$runtime")"
   url="http://${LISTEN_ADDR/0.0.0.0/127.0.0.1}"
   {
-    echo "export RUNNER_RUNTIME=$runtime RUNNER_PID=$pid RUNNER_URL=$url RUNNER_LOG=$state/runner.log"
+    printf 'export RUNNER_RUNTIME=%q RUNNER_PID=%q RUNNER_URL=%q RUNNER_LOG=%q\n' "$runtime" "$pid" "$url" "$state/runner.log"
     for v in "${CONFIG_VARS[@]}"; do [[ -n "${!v:-}" ]] && printf 'export %s=%q\n' "$v" "${!v}"; done
   } >"$state/env"
   wait_healthy "$url" "$pid" "$comm" "$state/runner.log"
@@ -82,15 +84,22 @@ cmd_stop() {
   stop_pid "$RUNNER_PID" "$(runtime_comm "$RUNNER_RUNTIME")" "$signal" "runner $RUNNER_URL"
 }
 
-cmd_restart() {
+# Start with exactly the saved settings (same ports, same data, same runtime): the caller's
+# configuration variables are dropped first so none of them leaks into the runner.
+cmd_resume() {
   local state="$1"
-  cmd_stop "$state"
-  # Start with exactly the saved settings (same port, same data).
   (
+    for v in "${CONFIG_VARS[@]}"; do unset "$v"; done
     load_state "$state"
+    alive "$RUNNER_PID" "$(runtime_comm "$RUNNER_RUNTIME")" && die "runner in $state is still running (pid $RUNNER_PID)"
     rm -f "$state/env"
     cmd_start "$state" "$RUNNER_RUNTIME"
   )
+}
+
+cmd_restart() {
+  cmd_stop "$1"
+  cmd_resume "$1"
 }
 
 case "${1:-}" in
@@ -98,5 +107,6 @@ case "${1:-}" in
   stop) cmd_stop "${2:?state dir}" TERM ;;
   kill) cmd_stop "${2:?state dir}" KILL ;;
   restart) cmd_restart "${2:?state dir}" ;;
-  *) echo "usage: $0 {start STATE_DIR [node|deno]|stop STATE_DIR|kill STATE_DIR|restart STATE_DIR}" >&2; exit 2 ;;
+  resume) cmd_resume "${2:?state dir}" ;;
+  *) echo "usage: $0 {start STATE_DIR [node|deno]|stop STATE_DIR|kill STATE_DIR|restart STATE_DIR|resume STATE_DIR}" >&2; exit 2 ;;
 esac

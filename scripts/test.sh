@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (`npm test`): typecheck, lint, unit and integration suites (PGlite and a
-# throw-away Postgres), then the bash e2e suite against a runner on Node (embedded PGlite) and
-# against a runner on Deno (Postgres). Every stage ends with `N passed, N failed`; so does this.
+# throw-away Postgres), the bash e2e suite against a runner on Node (embedded PGlite), against a
+# runner on Deno (Postgres) and against a 3-runner cluster (etcd, one runner on Deno), then the
+# cluster failure tests. Every stage ends with `N passed, N failed`; so does this.
 set -uo pipefail
 REPO="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$REPO"
@@ -12,6 +13,13 @@ failed_stages=()
 started=$(date +%s)
 
 cleanup() {
+  if [ "$total_failed" -gt 0 ]; then
+    # What the runners said, for diagnosing a failure after their directories are gone.
+    for log in "$RUN_DIR"/runner-*/runner.log; do
+      [ -f "$log" ] && { echo "----- warnings and errors in $log -----"; grep -v '"level":"info"' "$log" | tail -n 40; }
+    done
+  fi
+  [ -f "$RUN_DIR/env" ] && scripts/cluster.sh down --state "$RUN_DIR" >/dev/null 2>&1
   for state in "$RUN_DIR"/runner-*; do
     [ -f "$state/env" ] && scripts/runner.sh stop "$state" >/dev/null 2>&1
   done
@@ -60,6 +68,17 @@ e2e() {
   return $rc
 }
 
+# cluster_e2e: the bash suite against a 3-runner cluster (one runner on Deno), sharing the
+# services above; entering through runner 1, with every runner's URL for the sharding suite.
+cluster_e2e() {
+  env LEASE_TTL_MS=2000 ENTITY_IDLE_MS=500 LOG_LEVEL=warn scripts/cluster.sh up --runners 3 --deno 1 --state "$RUN_DIR" || return 1
+  (
+    # shellcheck disable=SC1091
+    source "$RUN_DIR/env"
+    CLUSTER_TESTS_URL="$CLUSTER_TESTS_URL" CLUSTER_URLS="$CLUSTER_URLS" CLUSTER_RESTART_CMD="$CLUSTER_RESTART_CMD" tests/e2e.sh
+  )
+}
+
 stage typecheck npx --no-install tsc --noEmit -p .
 stage lint npx --no-install biome check .
 stage services scripts/services.sh up "$RUN_DIR/services"
@@ -70,6 +89,8 @@ stage unit scripts/uvu.sh tests/unit
 stage integration env POSTGRES_URL="$PG_URL" scripts/uvu.sh tests/integration
 stage e2e-node-embedded e2e node node-embedded
 stage e2e-deno-postgres e2e deno deno-postgres POSTGRES_URL="$PG_URL"
+stage e2e-cluster cluster_e2e
+stage cluster-failover env CLUSTER_STATE="$RUN_DIR" LEASE_TTL_MS=2000 scripts/uvu.sh tests/cluster
 
 printf '\n========================================\n'
 if [ ${#failed_stages[@]} -gt 0 ]; then echo "FAILED stages: ${failed_stages[*]}"; fi

@@ -50,18 +50,20 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
       config.mode === "cluster" ? { endpoints: config.etcdEndpoints, prefix: config.etcdPrefix, leaseTtlMs: config.leaseTtlMs } : undefined,
     secret: config.clusterSecret,
   });
-  try {
-    await cluster.start();
-  } catch (error) {
-    await cluster.shutdown().catch(() => {});
-    throw error;
-  }
   const app = createApp(services(cluster, config), { maxBodyBytes: config.maxBodyBytes, log });
+  // Bind the HTTP port before joining: a runner that cannot serve must not take shards.
   let http: HttpServer;
   try {
     http = await listen(app, config.listen.host, config.listen.port);
   } catch (error) {
-    await cluster.shutdown();
+    await cluster.shutdown().catch(() => {});
+    throw error;
+  }
+  try {
+    await cluster.start();
+  } catch (error) {
+    await http.close();
+    await cluster.shutdown().catch(() => {});
     throw error;
   }
   const host = ["0.0.0.0", "::"].includes(config.listen.host) ? "127.0.0.1" : config.listen.host;

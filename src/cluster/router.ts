@@ -44,7 +44,8 @@ export class Router {
           return await this.runtime.call(address, rpc, args, { requestId, fresh: false });
         }
         const owner = this.ownership.ownerOf(address.shard);
-        if (!owner || !this.transport) throw new ClusterError("UNAVAILABLE", `no runner serves shard ${address.shard} yet`);
+        // Nothing was attempted, so waiting for an owner is always safe.
+        if (!owner || !this.transport) throw new ClusterError("NOT_OWNER", `no runner serves shard ${address.shard} yet`);
         if (!requestId) {
           requestId = randomUUID();
           minted = true;
