@@ -15,7 +15,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "shutting down: finishing in-flight calls");
-    runner.stop().then(
+    runner.stop({ exiting: true }).then(
       () => process.exit(0),
       (error: unknown) => {
         log.error({ err: error }, "unclean shutdown");

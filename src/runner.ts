@@ -13,7 +13,8 @@ export interface Runner {
   readonly http: HttpServer;
   /** Base URL of the HTTP API, on loopback when bound to all interfaces. */
   readonly url: string;
-  stop(): Promise<void>;
+  /** Graceful stop; `exiting` when the process ends right after (see Cluster.shutdown). */
+  stop(options?: { exiting?: boolean }): Promise<void>;
 }
 
 function services(cluster: Cluster, config: Config): ApiServices {
@@ -72,9 +73,9 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
     cluster,
     http,
     url: `http://${host.includes(":") ? `[${host}]` : host}:${http.port}`,
-    stop: async () => {
+    stop: async (options = {}) => {
       await http.close();
-      await cluster.shutdown();
+      await cluster.shutdown(options);
       log.info("runner stopped");
     },
   };

@@ -170,12 +170,17 @@ export class Cluster {
     return this.runtime.activeCount;
   }
 
-  /** Hands the shards over (in-flight turns finish first), leaves the cluster, closes storage. */
-  async shutdown(): Promise<void> {
+  /**
+   * Hands the shards over (in-flight turns finish first), leaves the cluster, closes storage.
+   * `exiting`: the process ends right after, so peer connections are left for the kernel to
+   * close. A graceful gRPC shutdown sends HTTP/2 GOAWAY frames, and Deno's HTTP/2 client aborts
+   * the whole process on some of them (nghttp2 assertion in find_stream_on_goaway_func).
+   */
+  async shutdown(options: { exiting?: boolean } = {}): Promise<void> {
     clearInterval(this.pruner);
     await this.ownership.stop();
     await this.runtime.stop();
-    await this.transport?.close();
+    if (!options.exiting) await this.transport?.close();
     await this.options.storage.close();
   }
 }
