@@ -1,6 +1,10 @@
 import type { z } from "zod";
 import type { EntityAddress } from "./address.ts";
 import type { EntityProtocol, RpcProtocol } from "./protocol.ts";
+import type { Database } from "./storage/database.ts";
+
+/** A storage write that commits (or not) together with a turn's state. */
+export type TxWrite = (tx: Database) => Promise<void>;
 
 /** What a handler may use besides its state and arguments. */
 export interface EntityContext {
@@ -9,6 +13,13 @@ export interface EntityContext {
   readonly requestId: string | undefined;
   /** The turn's clock: one instant per turn, so a handler's timestamps agree with each other. */
   readonly now: Date;
+  /**
+   * Runs `write` in the transaction that commits this call's state change: both happen or neither
+   * does. Dropped if the handler throws. Mutations only.
+   */
+  transact(write: TxWrite): void;
+  /** Runs `effect` once this call's state change is durable; dropped if it never becomes so. */
+  afterCommit(effect: () => void): void;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { EntityAddress } from "./address.ts";
 import { formatAddress } from "./address.ts";
-import type { EntityContext, EntityType, RpcImplementation } from "./entity.ts";
+import type { EntityContext, EntityType, RpcImplementation, TxWrite } from "./entity.ts";
 import { ClusterError, toClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { ShardId } from "./shard.ts";
@@ -102,6 +102,8 @@ export class Mailbox {
     const stored = await this.storedReplies(batch);
     const outcomes: Outcome[] = [];
     const replies: ReplyRecord[] = [];
+    const writes: TxWrite[] = [];
+    const effects: (() => void)[] = [];
     const repliedInBatch = new Map<string, Outcome>();
     // Rollback without a copy per call: `base` is a serialized checkpoint and `replay` the
     // synchronous mutations applied since. A failed mutation restores `base` and re-applies `replay`
@@ -119,7 +121,15 @@ export class Mailbox {
         outcomes.push(earlier);
         continue;
       }
-      const ctx: EntityContext = { self: this.address, requestId, now: new Date() };
+      const turnWrites: TxWrite[] = [];
+      const turnEffects: (() => void)[] = [];
+      const ctx: EntityContext = {
+        self: this.address,
+        requestId,
+        now: new Date(),
+        transact: (write) => turnWrites.push(write),
+        afterCommit: (effect) => turnEffects.push(effect),
+      };
       let outcome: Outcome;
       try {
         const pending = impl.handler(this.state, envelope.args, ctx);
@@ -127,6 +137,8 @@ export class Mailbox {
         const reply = (isAsync ? await pending : pending) ?? null;
         if (mutation) {
           mutated = true;
+          writes.push(...turnWrites);
+          effects.push(...turnEffects);
           if (isAsync) {
             base = JSON.stringify(this.state);
             replay = [];
@@ -145,7 +157,14 @@ export class Mailbox {
     }
 
     const json = mutated ? JSON.stringify(this.state) : this.committedJson;
-    if (json !== this.committedJson || replies.length > 0) await this.commit(json, replies);
+    if (json !== this.committedJson || replies.length > 0 || writes.length > 0) await this.commit(json, replies, writes);
+    for (const effect of effects) {
+      try {
+        effect();
+      } catch (err) {
+        this.log.error({ err, entity: formatAddress(this.address) }, "after-commit effect failed");
+      }
+    }
     batch.forEach((envelope, i) => {
       const outcome = outcomes[i] as Outcome;
       if (outcome.ok) envelope.resolve(outcome.reply);
@@ -156,8 +175,10 @@ export class Mailbox {
   /** Back to the checkpoint, then forward through the mutations that succeeded since. */
   private restore(base: string, replay: readonly [Envelope, EntityContext][]): void {
     this.state = this.type.decodeState(JSON.parse(base));
+    // Their writes and effects were collected the first time round.
+    const ignore = () => {};
     for (const [envelope, ctx] of replay) {
-      const again = envelope.impl.handler(this.state, envelope.args, ctx);
+      const again = envelope.impl.handler(this.state, envelope.args, { ...ctx, transact: ignore, afterCommit: ignore });
       if (again instanceof Promise) throw new ClusterError("INTERNAL", `replay of ${envelope.rpc} became asynchronous`);
     }
   }
@@ -177,7 +198,7 @@ export class Mailbox {
     throw new ClusterError("NOT_OWNER", `this runner no longer serves shard ${this.address.shard}`);
   }
 
-  private async commit(json: string, replies: ReplyRecord[]): Promise<void> {
+  private async commit(json: string, replies: ReplyRecord[], writes: TxWrite[]): Promise<void> {
     try {
       this.checkOwnership();
     } catch (error) {
@@ -186,7 +207,7 @@ export class Mailbox {
     }
     let version: number | undefined;
     try {
-      version = await this.store.commit(this.address.type, this.address.id, this.version, json, replies);
+      version = await this.store.commit(this.address.type, this.address.id, this.version, json, replies, writes);
     } catch (error) {
       this.rollback();
       throw new ClusterError("UNAVAILABLE", `cannot commit ${formatAddress(this.address)}: ${String(error)}`, { cause: error });

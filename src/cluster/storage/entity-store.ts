@@ -1,5 +1,6 @@
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { entityReplies, entityState } from "../../../drizzle/schema.ts";
+import type { TxWrite } from "../entity.ts";
 import type { Database } from "./database.ts";
 
 export interface StoredState {
@@ -15,7 +16,14 @@ export interface ReplyRecord {
 /** What a mailbox needs from storage. */
 export interface StateStore {
   load(type: string, id: string): Promise<StoredState | undefined>;
-  commit(type: string, id: string, expected: number, json: string, replies: readonly ReplyRecord[]): Promise<number | undefined>;
+  commit(
+    type: string,
+    id: string,
+    expected: number,
+    json: string,
+    replies: readonly ReplyRecord[],
+    writes?: readonly TxWrite[],
+  ): Promise<number | undefined>;
   findReplies(type: string, id: string, requestIds: readonly string[]): Promise<Map<string, string>>;
 }
 
@@ -33,10 +41,18 @@ export class EntityStore implements StateStore {
 
   /**
    * Writes `json` as version `expected + 1` only if the stored version is still `expected`
-   * (0 = never stored), together with the replies. Returns the new version, or `undefined` when
-   * someone else wrote first — then nothing was written.
+   * (0 = never stored), together with the replies and the handlers' own writes, in one
+   * transaction. Returns the new version, or `undefined` when someone else wrote first — then
+   * nothing was written.
    */
-  async commit(type: string, id: string, expected: number, json: string, replies: readonly ReplyRecord[]): Promise<number | undefined> {
+  async commit(
+    type: string,
+    id: string,
+    expected: number,
+    json: string,
+    replies: readonly ReplyRecord[],
+    writes: readonly TxWrite[] = [],
+  ): Promise<number | undefined> {
     const write = async (db: Database) => {
       const rows = await db
         .insert(entityState)
@@ -49,15 +65,18 @@ export class EntityStore implements StateStore {
         .returning({ version: entityState.version });
       return rows[0]?.version;
     };
-    if (replies.length === 0) return write(this.db);
+    if (replies.length === 0 && writes.length === 0) return write(this.db);
     return this.db
       .transaction(async (tx) => {
         const version = await write(tx);
         if (version === undefined) throw new CasConflict();
-        await tx
-          .insert(entityReplies)
-          .values(replies.map((r) => ({ entityType: type, entityId: id, requestId: r.requestId, reply: r.json })))
-          .onConflictDoNothing();
+        if (replies.length > 0) {
+          await tx
+            .insert(entityReplies)
+            .values(replies.map((r) => ({ entityType: type, entityId: id, requestId: r.requestId, reply: r.json })))
+            .onConflictDoNothing();
+        }
+        for (const w of writes) await w(tx);
         return version;
       })
       .catch((error: unknown) => {
