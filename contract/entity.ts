@@ -2,12 +2,17 @@ import { z } from "zod";
 import { type Method, type Procedure, type ProcedureOptions, procedure } from "./procedure.ts";
 import { EntityId } from "./values.ts";
 
-/** One RPC of an entity as the contract declares it: route relative to the entity's base path. */
-export interface RpcDeclaration<A extends z.ZodRawShape = z.ZodRawShape, O extends z.ZodType = z.ZodType> {
+/**
+ * One RPC of an entity as the contract declares it: route relative to the entity's base path.
+ * `workflow`: the RPC runs as a durable workflow keyed by an exec id in its arguments (running the
+ * same exec id again returns or resumes that execution instead of starting another).
+ */
+export interface RpcDeclaration<A extends z.ZodRawShape = z.ZodRawShape, O extends z.ZodType = z.ZodType, W extends boolean = boolean> {
   readonly route: Method | `${Method} /${string}`;
   readonly args: A;
   readonly output: O;
   readonly options: ProcedureOptions;
+  readonly workflow: W;
 }
 
 export function rpc<A extends z.ZodRawShape, O extends z.ZodType>(
@@ -15,19 +20,33 @@ export function rpc<A extends z.ZodRawShape, O extends z.ZodType>(
   args: A,
   output: O,
   options: ProcedureOptions = {},
-): RpcDeclaration<A, O> {
-  return { route, args, output, options };
+): RpcDeclaration<A, O, false> {
+  return { route, args, output, options, workflow: false };
+}
+
+/** A workflow RPC (see RpcDeclaration); always a POST. */
+export function workflowRpc<A extends z.ZodRawShape, O extends z.ZodType>(
+  route: `POST /${string}`,
+  args: A,
+  output: O,
+  options: ProcedureOptions = {},
+): RpcDeclaration<A, O, true> {
+  return { route, args, output, options, workflow: true };
 }
 
 type IdShape = { id: typeof EntityId };
 
 /** An entity RPC: a procedure whose input is `{ id, ...args }`, plus the args schema alone. */
-export type EntityRpc<A extends z.ZodRawShape = z.ZodRawShape, O extends z.ZodType = z.ZodType> = Procedure<z.ZodObject<IdShape & A>, O> & {
+export type EntityRpc<A extends z.ZodRawShape = z.ZodRawShape, O extends z.ZodType = z.ZodType, W extends boolean = boolean> = Procedure<
+  z.ZodObject<IdShape & A>,
+  O
+> & {
   readonly args: z.ZodObject<A>;
+  readonly workflow: W;
 };
 
 export type EntityRpcs<D extends Record<string, RpcDeclaration>> = {
-  readonly [K in keyof D]: D[K] extends RpcDeclaration<infer A, infer O> ? EntityRpc<A, O> : never;
+  readonly [K in keyof D]: D[K] extends RpcDeclaration<infer A, infer O, infer W> ? EntityRpc<A, O, W> : never;
 };
 
 export interface EntityContract<T extends string = string, R extends Record<string, EntityRpc> = Record<string, EntityRpc>> {
@@ -37,7 +56,8 @@ export interface EntityContract<T extends string = string, R extends Record<stri
 
 /**
  * Declares an entity type and its RPCs under `base` (which holds the `{id}` placeholder).
- * The framework reads `type`, and each RPC's `args`, `output` and `kind`; the API reads the routes.
+ * The framework reads `type`, and each RPC's `args`, `output`, `kind` and `workflow`; the API reads
+ * the routes.
  */
 export function entity<T extends string, D extends Record<string, RpcDeclaration>>(
   type: T,
@@ -49,7 +69,7 @@ export function entity<T extends string, D extends Record<string, RpcDeclaration
     const [method, rest = ""] = decl.route.split(" ") as [Method, string?];
     const args = z.object(decl.args);
     const input = z.object({ id: EntityId, ...decl.args });
-    rpcs[name] = { ...procedure(`${method} ${base}${rest}`, input, decl.output, decl.options), args };
+    rpcs[name] = { ...procedure(`${method} ${base}${rest}`, input, decl.output, decl.options), args, workflow: decl.workflow };
   }
   return { type, rpcs: rpcs as EntityRpcs<D> };
 }

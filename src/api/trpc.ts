@@ -9,8 +9,6 @@ type Resolver = (input: Record<string, unknown>, ctx: ApiContext) => Promise<unk
 
 /** Features that later issues add, named in the 501 answered until they exist. */
 const MISSING_FEATURE: Record<string, string> = {
-  WorkflowTest: "durable workflows",
-  ActivityTest: "transactional activities",
   TraitTest: "entity traits",
   TimerTest: "durable timers",
   CrossEntity: "entity-to-entity calls",
@@ -20,6 +18,8 @@ const TRPC_CODE: Record<ClusterErrorCode, TRPC_ERROR_CODE_KEY> = {
   BAD_REQUEST: "BAD_REQUEST",
   NOT_FOUND: "NOT_FOUND",
   CONFLICT: "CONFLICT",
+  ALREADY_EXISTS: "CONFLICT",
+  WORKFLOW_FAILED: "UNPROCESSABLE_CONTENT",
   NOT_OWNER: "SERVICE_UNAVAILABLE",
   UNAVAILABLE: "SERVICE_UNAVAILABLE",
   TIMEOUT: "GATEWAY_TIMEOUT",

@@ -9,6 +9,7 @@ import { EntityRuntime } from "./runtime.ts";
 import { shardOf } from "./shard.ts";
 import type { Storage } from "./storage/database.ts";
 import { EntityStore } from "./storage/entity-store.ts";
+import { WorkflowStore } from "./storage/workflow-store.ts";
 import { GrpcTransport, type InboundHandler } from "./transport/grpc.ts";
 
 export type ClusterMode = "embedded" | "single" | "cluster";
@@ -66,6 +67,7 @@ export class Cluster {
       log,
       idleMs: options.entityIdleMs,
       mayCommit: (shard) => this.ownership.mayCommit(shard),
+      workflows: { store: new WorkflowStore(options.storage.db), address: (type, id) => this.address(type, id) },
     });
     for (const type of options.entities) this.runtime.register(type);
     this.transport = etcd ? new GrpcTransport({ address: options.runnerId, secret: options.secret, log }) : undefined;
@@ -78,7 +80,11 @@ export class Cluster {
           onRunnerGone: (runner) => this.transport?.forget(runner),
         })
       : new SoleOwnership(options.runnerId, options.shardCount);
-    this.ownership.subscribe({ released: (shards) => this.runtime.release(new Set(shards)) });
+    this.ownership.subscribe({
+      // Executions left running by a crash, a handover or a restart continue here.
+      serving: (shards) => this.runtime.resume(shards),
+      released: (shards) => this.runtime.release(new Set(shards)),
+    });
     this.router = new Router(this.ownership, this.runtime, this.transport, log);
   }
 

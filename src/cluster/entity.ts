@@ -2,6 +2,7 @@ import type { z } from "zod";
 import type { EntityAddress } from "./address.ts";
 import type { EntityProtocol, RpcProtocol } from "./protocol.ts";
 import type { Database } from "./storage/database.ts";
+import type { ExecutionReader, WorkflowDefinition, WorkflowImplementation } from "./workflow.ts";
 
 /** A storage write that commits (or not) together with a turn's state. */
 export type TxWrite = (tx: Database) => Promise<void>;
@@ -13,6 +14,8 @@ export interface EntityContext {
   readonly requestId: string | undefined;
   /** The turn's clock: one instant per turn, so a handler's timestamps agree with each other. */
   readonly now: Date;
+  /** This entity's workflow executions, as storage has them now. */
+  readonly workflows: ExecutionReader;
   /**
    * Runs `write` in the transaction that commits this call's state change: both happen or neither
    * does. Dropped if the handler throws. Mutations only.
@@ -28,15 +31,42 @@ export interface EntityContext {
  */
 export type Handler<S, A, O> = (state: S, args: A, ctx: EntityContext) => O | Promise<O>;
 
+type ArgsOf<R extends RpcProtocol> = z.output<R["args"]>;
+type ReplyOf<R extends RpcProtocol> = z.input<R["output"]>;
+
+type IsWorkflow<R extends RpcProtocol> = R extends { readonly workflow: true } ? true : false;
+
+/** A handler for every RPC that is not a workflow. */
 export type Handlers<P extends EntityProtocol, S> = {
-  readonly [K in keyof P["rpcs"]]: Handler<S, z.output<P["rpcs"][K]["args"]>, z.input<P["rpcs"][K]["output"]>>;
+  readonly [K in keyof P["rpcs"] as IsWorkflow<P["rpcs"][K]> extends true ? never : K]: Handler<
+    S,
+    ArgsOf<P["rpcs"][K]>,
+    ReplyOf<P["rpcs"][K]>
+  >;
 };
 
-/** An RPC as the runtime sees it, with types erased. */
-export interface RpcImplementation {
+/** A definition for every RPC that is a workflow. */
+export type Workflows<P extends EntityProtocol, S> = {
+  readonly [K in keyof P["rpcs"] as IsWorkflow<P["rpcs"][K]> extends true ? K : never]: WorkflowDefinition<
+    S,
+    ArgsOf<P["rpcs"][K]>,
+    ReplyOf<P["rpcs"][K]>
+  >;
+};
+
+/** Something to apply in an entity's mailbox: an RPC handler, or a turn the framework makes (an activity). */
+export interface Turn {
   readonly kind: RpcProtocol["kind"];
-  readonly args: z.ZodType;
   readonly handler: Handler<unknown, unknown, unknown>;
+}
+
+/** An RPC as the runtime sees it, with types erased: a turn in the mailbox, or a workflow. */
+export type RpcImplementation = (Turn & { readonly args: z.ZodType }) | WorkflowRpc;
+
+export interface WorkflowRpc {
+  readonly kind: "workflow";
+  readonly args: z.ZodType;
+  readonly workflow: WorkflowImplementation;
 }
 
 /** An entity type as the runtime sees it. */
@@ -48,19 +78,28 @@ export interface EntityType {
   readonly initialState: () => unknown;
 }
 
-export interface EntityDefinitionInput<P extends EntityProtocol, S> {
+export type EntityDefinitionInput<P extends EntityProtocol, S> = {
   readonly state: z.ZodType<S>;
   readonly initial: () => S;
   readonly handlers: Handlers<P, S>;
-}
+} & (keyof Workflows<P, S> extends never ? { readonly workflows?: undefined } : { readonly workflows: Workflows<P, S> });
 
-/** Binds handlers to an entity's declared RPCs. Every declared RPC must have a handler. */
+/** Binds handlers and workflows to an entity's declared RPCs. */
 export function defineEntity<P extends EntityProtocol, S>(protocol: P, definition: EntityDefinitionInput<P, S>): EntityType {
+  const handlers = definition.handlers as Record<string, Handler<unknown, unknown, unknown> | undefined>;
+  const workflows = (definition.workflows ?? {}) as Record<string, WorkflowImplementation | undefined>;
   const rpcs = new Map<string, RpcImplementation>();
   for (const [name, declared] of Object.entries(protocol.rpcs)) {
-    const handler = (definition.handlers as Record<string, Handler<unknown, unknown, unknown> | undefined>)[name];
-    if (!handler) throw new Error(`entity ${protocol.type}: no handler for RPC ${name}`);
-    rpcs.set(name, { kind: declared.kind, args: declared.args, handler });
+    // The types make these complete; the checks catch definitions that bypassed them.
+    if (declared.workflow) {
+      const workflow = workflows[name];
+      if (!workflow) throw new Error(`entity ${protocol.type}: no workflow for RPC ${name}`);
+      rpcs.set(name, { kind: "workflow", args: declared.args, workflow });
+    } else {
+      const handler = handlers[name];
+      if (!handler) throw new Error(`entity ${protocol.type}: no handler for RPC ${name}`);
+      rpcs.set(name, { kind: declared.kind, args: declared.args, handler });
+    }
   }
   return {
     name: protocol.type,

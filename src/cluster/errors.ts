@@ -2,16 +2,21 @@
  * Every failure the framework reports carries one of these codes; the API maps them to HTTP
  * statuses and the transport carries them between runners unchanged.
  */
-export type ClusterErrorCode =
-  | "BAD_REQUEST" // the caller's input is wrong; retrying will not help
-  | "NOT_FOUND"
-  | "CONFLICT" // the entity's state moved underneath this runner (storage fence)
-  | "NOT_OWNER" // this runner does not own the target's shard
-  | "UNAVAILABLE" // transient: storage, peer or ownership trouble; safe to retry with the same request id
-  | "TIMEOUT"
-  | "NOT_IMPLEMENTED"
-  | "UNAUTHENTICATED"
-  | "INTERNAL";
+export const CLUSTER_ERROR_CODES = [
+  "BAD_REQUEST", // the caller's input is wrong; retrying will not help
+  "NOT_FOUND",
+  "CONFLICT", // the entity's state moved underneath this runner (storage fence)
+  "ALREADY_EXISTS", // the name is taken by something else (an exec id run with other arguments)
+  "WORKFLOW_FAILED", // the workflow itself failed; running the exec id again resumes it
+  "NOT_OWNER", // this runner does not own the target's shard
+  "UNAVAILABLE", // transient: storage, peer or ownership trouble; safe to retry with the same request id
+  "TIMEOUT",
+  "NOT_IMPLEMENTED",
+  "UNAUTHENTICATED",
+  "INTERNAL",
+] as const;
+
+export type ClusterErrorCode = (typeof CLUSTER_ERROR_CODES)[number];
 
 export class ClusterError extends Error {
   override readonly name = "ClusterError";
@@ -35,4 +40,14 @@ export function isRetryable(error: unknown): boolean {
 export function toClusterError(error: unknown): ClusterError {
   if (error instanceof ClusterError) return error;
   return new ClusterError("INTERNAL", error instanceof Error ? error.message : String(error), { cause: error });
+}
+
+/** A workflow step or activity whose body threw: the workflow fails unless it handles this. */
+export class StepFailed extends ClusterError {
+  constructor(
+    readonly step: string,
+    cause: unknown,
+  ) {
+    super("WORKFLOW_FAILED", `${step} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
 }

@@ -181,6 +181,7 @@ export class EtcdOwnership implements Ownership {
     if (acquired.length > 0) {
       for (const listener of this.listeners) await listener.acquired?.(acquired);
       for (const s of acquired) this.held.add(s);
+      for (const listener of this.listeners) listener.serving?.(acquired);
       this.options.log.info({ acquired: acquired.length, owned: this.held.size }, "shards acquired");
     }
   }

@@ -1,15 +1,16 @@
 import type { EntityAddress } from "./address.ts";
 import { formatAddress } from "./address.ts";
-import type { EntityContext, EntityType, RpcImplementation, TxWrite } from "./entity.ts";
+import type { EntityContext, EntityType, Turn, TxWrite } from "./entity.ts";
 import { ClusterError, toClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { ShardId } from "./shard.ts";
 import type { ReplyRecord, StateStore } from "./storage/entity-store.ts";
+import type { ExecutionReader } from "./workflow.ts";
 
 /** A call waiting for its turn. */
 export interface Envelope {
   readonly rpc: string;
-  readonly impl: RpcImplementation;
+  readonly impl: Turn;
   readonly args: unknown;
   readonly requestId: string | undefined;
   readonly fresh: boolean;
@@ -45,6 +46,7 @@ export class Mailbox {
     private readonly store: StateStore,
     private readonly log: Logger,
     private readonly mayCommit: (shard: ShardId) => boolean,
+    private readonly workflows: ExecutionReader,
   ) {}
 
   get idle(): boolean {
@@ -127,6 +129,7 @@ export class Mailbox {
         self: this.address,
         requestId,
         now: new Date(),
+        workflows: this.workflows,
         transact: (write) => turnWrites.push(write),
         afterCommit: (effect) => turnEffects.push(effect),
       };

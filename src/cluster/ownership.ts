@@ -4,6 +4,11 @@ import type { ShardId } from "./shard.ts";
 export interface ShardListener {
   /** The shards are now served here; runs before calls for them are accepted. */
   acquired?(shards: readonly ShardId[]): void | Promise<void>;
+  /**
+   * The shards are served here and calls for them accepted: start background work that makes
+   * such calls (resumed workflows). Not awaited.
+   */
+  serving?(shards: readonly ShardId[]): void;
   /** The shards are leaving: new calls are already refused; settle in-flight work for them. */
   released?(shards: readonly ShardId[]): void | Promise<void>;
 }
@@ -45,6 +50,7 @@ export class SoleOwnership implements Ownership {
 
   async start(): Promise<void> {
     for (const l of this.listeners) await l.acquired?.(this.all);
+    for (const l of this.listeners) l.serving?.(this.all);
   }
   ownerOf(): string {
     return this.runnerId;

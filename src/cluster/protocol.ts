@@ -9,6 +9,8 @@ export interface RpcProtocol {
   readonly output: z.ZodType;
   /** Queries never change state: they skip serialization and commit. */
   readonly kind: "query" | "mutation";
+  /** Runs as a durable workflow of the entity (see workflow.ts) rather than as a turn. */
+  readonly workflow?: boolean;
 }
 
 export interface EntityProtocol {

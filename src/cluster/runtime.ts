@@ -1,10 +1,13 @@
 import { addressKey, type EntityAddress } from "./address.ts";
-import type { EntityType } from "./entity.ts";
+import type { EntityType, Turn } from "./entity.ts";
 import { badRequest, ClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { Mailbox } from "./mailbox.ts";
 import type { ShardId } from "./shard.ts";
 import type { StateStore } from "./storage/entity-store.ts";
+import type { WorkflowStore } from "./storage/workflow-store.ts";
+import type { ExecutionReader } from "./workflow.ts";
+import { WorkflowEngine } from "./workflow-engine.ts";
 
 export interface CallOptions {
   readonly requestId?: string | undefined;
@@ -19,18 +22,44 @@ export interface RuntimeOptions {
   readonly idleMs: number;
   /** Whether state of `shard` may still be written here (the ownership fence). */
   readonly mayCommit?: (shard: ShardId) => boolean;
+  /** Where workflow executions are recorded; without it, workflow RPCs answer NOT_IMPLEMENTED. */
+  readonly workflows?: {
+    readonly store: WorkflowStore;
+    /** The address of an entity, for resuming executions found in storage. */
+    readonly address: (type: string, id: string) => EntityAddress;
+  };
 }
 
+const noWorkflows = () => Promise.reject(new ClusterError("NOT_IMPLEMENTED", "this runtime has no workflow storage"));
+const NO_EXECUTIONS: ExecutionReader = { get: noWorkflows, list: noWorkflows };
+
 /**
- * The entities active on this runner: one mailbox each, created on first call, evicted when idle.
- * The runtime does not know about ownership; the router only sends it calls for local shards.
+ * The entities active on this runner: one mailbox each, created on first call, evicted when idle,
+ * and the workflow executions of its shards. The runtime does not know about ownership; the router
+ * only sends it calls for local shards, and the cluster tells it which shards come and go.
  */
 export class EntityRuntime {
   private readonly types = new Map<string, EntityType>();
   private readonly active = new Map<string, Mailbox>();
+  private readonly workflows: WorkflowEngine | undefined;
   private sweeper: NodeJS.Timeout | undefined;
 
-  constructor(private readonly options: RuntimeOptions) {}
+  constructor(private readonly options: RuntimeOptions) {
+    const { workflows } = options;
+    this.workflows = workflows
+      ? new WorkflowEngine({
+          store: workflows.store,
+          log: options.log,
+          address: workflows.address,
+          turn: (address, turn) => this.turn(address, turn),
+          workflowOf: (type, rpc) => {
+            const impl = this.types.get(type)?.rpcs.get(rpc);
+            return impl?.kind === "workflow" ? impl : undefined;
+          },
+          mayRun: options.mayCommit ?? (() => true),
+        })
+      : undefined;
+  }
 
   register(type: EntityType): void {
     if (this.types.has(type.name)) throw new Error(`entity type ${type.name} registered twice`);
@@ -48,8 +77,8 @@ export class EntityRuntime {
   }
 
   /**
-   * Applies one call to the entity at `address`. `args` are validated against the RPC's schema
-   * here, at the owner, whoever sent them.
+   * Applies one call to the entity at `address`: a turn in its mailbox, or (workflow RPCs) a run of
+   * the workflow. `args` are validated against the RPC's schema here, at the owner, whoever sent them.
    */
   call(address: EntityAddress, rpc: string, args: unknown, options: CallOptions = {}): Promise<unknown> {
     const type = this.types.get(address.type);
@@ -58,17 +87,23 @@ export class EntityRuntime {
     if (!impl) return Promise.reject(badRequest(`entity type ${address.type} has no RPC ${rpc}`));
     const parsed = impl.args.safeParse(args);
     if (!parsed.success) return Promise.reject(badRequest(`invalid arguments for ${address.type}.${rpc}: ${parsed.error.message}`));
-    return new Promise((resolve, reject) => {
-      this.mailbox(address, type).post({
-        rpc,
-        impl,
-        args: parsed.data,
-        requestId: options.requestId,
-        fresh: options.fresh === true,
-        resolve,
-        reject,
-      });
-    });
+    if (impl.kind === "workflow") {
+      // The exec id is the workflow's idempotency key; request ids play no part.
+      return this.workflows ? this.workflows.run(address, rpc, impl.workflow, parsed.data) : noWorkflows();
+    }
+    return this.post(address, type, rpc, impl, parsed.data, options);
+  }
+
+  /** Applies a turn the framework makes (an activity) to the entity at `address`. */
+  turn(address: EntityAddress, turn: Turn): Promise<unknown> {
+    const type = this.types.get(address.type);
+    if (!type) return Promise.reject(new ClusterError("NOT_IMPLEMENTED", `entity type ${address.type} is not registered`));
+    return this.post(address, type, "(activity)", turn, undefined, {});
+  }
+
+  /** Resumes the running workflow executions of `shards`, in the background. */
+  resume(shards: readonly ShardId[]): void {
+    this.workflows?.resume(shards);
   }
 
   /** Addresses of the entities active here now. */
@@ -80,24 +115,45 @@ export class EntityRuntime {
     return this.active.size;
   }
 
-  /** Lets the running turns of these shards finish, then forgets their entities. */
+  /**
+   * Stops the workflow executions of these shards, lets their running turns finish, then forgets
+   * their entities.
+   */
   async release(shards: ReadonlySet<ShardId>): Promise<void> {
+    await this.workflows?.release(shards);
     const leaving = [...this.active.entries()].filter(([, m]) => shards.has(m.address.shard));
     await Promise.all(leaving.map(([, m]) => m.whenIdle()));
     for (const [key, m] of leaving) if (this.active.get(key) === m && m.idle) this.active.delete(key);
   }
 
-  /** Stops evicting and waits for every in-flight turn to finish. */
+  /** Stops evicting and running workflows, and waits for every in-flight turn to finish. */
   async stop(): Promise<void> {
     clearInterval(this.sweeper);
+    await this.workflows?.stop();
     await Promise.all([...this.active.values()].map((m) => m.whenIdle()));
+  }
+
+  private post(address: EntityAddress, type: EntityType, rpc: string, impl: Turn, args: unknown, options: CallOptions): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.mailbox(address, type).post({
+        rpc,
+        impl,
+        args,
+        requestId: options.requestId,
+        fresh: options.fresh === true,
+        resolve,
+        reject,
+      });
+    });
   }
 
   private mailbox(address: EntityAddress, type: EntityType): Mailbox {
     const key = addressKey(address.type, address.id);
     let mailbox = this.active.get(key);
     if (!mailbox) {
-      mailbox = new Mailbox(address, type, this.options.store, this.options.log, this.options.mayCommit ?? (() => true));
+      const { store, log, mayCommit } = this.options;
+      const executions = this.workflows?.reader(address) ?? NO_EXECUTIONS;
+      mailbox = new Mailbox(address, type, store, log, mayCommit ?? (() => true), executions);
       this.active.set(key, mailbox);
     }
     return mailbox;

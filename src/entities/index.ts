@@ -1,6 +1,8 @@
 import type { EntityType } from "../cluster/entity.ts";
+import { ActivityTest } from "./activity.ts";
 import { Counter } from "./counter.ts";
 import { KVStore } from "./kv.ts";
+import { WorkflowTest } from "./workflow.ts";
 
 /** The test entities this runner hosts. */
-export const testEntities: readonly EntityType[] = [Counter, KVStore];
+export const testEntities: readonly EntityType[] = [Counter, KVStore, WorkflowTest, ActivityTest];

@@ -2,7 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { ClusterError, type ClusterErrorCode, toClusterError } from "../errors.ts";
+import { CLUSTER_ERROR_CODES, ClusterError, type ClusterErrorCode, toClusterError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 
 /** A call crossing from one runner to another. */
@@ -71,17 +71,7 @@ const RunnerService = (grpc.loadPackageDefinition(definition) as unknown as { cl
   .Runner;
 
 const SECRET_HEADER = "x-cluster-secret";
-const CODES = new Set<string>([
-  "BAD_REQUEST",
-  "NOT_FOUND",
-  "CONFLICT",
-  "NOT_OWNER",
-  "UNAVAILABLE",
-  "TIMEOUT",
-  "NOT_IMPLEMENTED",
-  "UNAUTHENTICATED",
-  "INTERNAL",
-]);
+const CODES = new Set<string>(CLUSTER_ERROR_CODES);
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   // Notice a dead peer within seconds even when no call is in flight.
   "grpc.keepalive_time_ms": 5_000,

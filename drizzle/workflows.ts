@@ -1,0 +1,61 @@
+import { sql } from "drizzle-orm";
+import { check, foreignKey, index, integer, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+
+/**
+ * One row per workflow execution, keyed by the entity it belongs to and the caller's exec id.
+ * `input` is the JSON text of the validated arguments: running an exec id again with another
+ * workflow or other arguments is refused. `attempts` counts the runs that claimed the execution
+ * (first run, resumes, retries); it is also the fence: journal writes of an older attempt are refused.
+ */
+export const workflowExecutions = pgTable(
+  "workflow_executions",
+  {
+    entityType: text("entity_type").notNull(),
+    entityId: text("entity_id").notNull(),
+    execId: text("exec_id").notNull(),
+    workflow: text("workflow").notNull(),
+    input: text("input").notNull(),
+    status: text("status", { enum: ["running", "completed", "failed"] }).notNull(),
+    /** JSON text of the workflow's return value, once completed. */
+    result: text("result"),
+    error: text("error"),
+    attempts: integer("attempts").notNull(),
+    startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    finishedAt: timestamp("finished_at", { withTimezone: true, mode: "date" }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.entityType, t.entityId, t.execId] }),
+    check("workflow_executions_status", sql`${t.status} in ('running', 'completed', 'failed')`),
+    // What a runner resumes when it acquires shards: the executions still running (few, normally).
+    index("workflow_executions_running").on(t.entityType, t.entityId).where(sql`${t.status} = 'running'`),
+  ],
+);
+
+/**
+ * The journal: the result of every step and activity an execution has completed, in the order the
+ * workflow reached them (`seq`). `runs` counts how many times the body of that step produced a
+ * result that reached the journal: a re-run of a journaled step adds one instead of replacing the
+ * result, so a replay bug shows up as `runs > 1`.
+ */
+export const workflowJournal = pgTable(
+  "workflow_journal",
+  {
+    entityType: text("entity_type").notNull(),
+    entityId: text("entity_id").notNull(),
+    execId: text("exec_id").notNull(),
+    name: text("name").notNull(),
+    seq: integer("seq").notNull(),
+    /** JSON text of the step's result. */
+    result: text("result").notNull(),
+    runs: integer("runs").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.entityType, t.entityId, t.execId, t.name] }),
+    foreignKey({
+      name: "workflow_journal_execution",
+      columns: [t.entityType, t.entityId, t.execId],
+      foreignColumns: [workflowExecutions.entityType, workflowExecutions.entityId, workflowExecutions.execId],
+    }).onDelete("cascade"),
+  ],
+);

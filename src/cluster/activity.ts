@@ -1,0 +1,40 @@
+import type { EntityContext, Turn } from "./entity.ts";
+import { StepFailed } from "./errors.ts";
+import { toJsonText } from "./json.ts";
+import type { ExecutionKey, JournalEntry, WorkflowStore } from "./storage/workflow-store.ts";
+
+/**
+ * The turn that runs activity `name` of an execution in its entity's mailbox. It reads the journal
+ * first, inside the turn: an entry there (committed by an earlier run, possibly on another runner)
+ * is returned and the body does not run. Otherwise the body changes the state and the journal entry
+ * joins the turn's transaction, so both commit or neither does. The entity's version
+ * compare-and-set makes the check sound: an entry committed after this entity's state was loaded
+ * came with a newer state version, and this turn's commit then fails and is retried.
+ *
+ * Resolves with the journal entry; a body that throws rejects with StepFailed (its state change is
+ * rolled back by the mailbox and no entry is written).
+ */
+export function activityTurn(
+  store: WorkflowStore,
+  key: ExecutionKey,
+  name: string,
+  seq: number,
+  body: (state: unknown, ctx: EntityContext) => unknown,
+): Turn {
+  return {
+    kind: "mutation",
+    handler: async (state, _args, ctx): Promise<JournalEntry> => {
+      const journaled = await store.entry(key, name);
+      if (journaled) return journaled;
+      let value: unknown;
+      try {
+        value = await body(state, ctx);
+      } catch (error) {
+        throw new StepFailed(name, error);
+      }
+      const entry: JournalEntry = { name, seq, result: toJsonText(value), runs: 1 };
+      ctx.transact((tx) => store.recordActivity(tx, key, entry));
+      return entry;
+    },
+  };
+}

@@ -1,0 +1,216 @@
+import { and, asc, eq, ne, sql } from "drizzle-orm";
+import { workflowExecutions, workflowJournal } from "../../../drizzle/schema.ts";
+import { ClusterError } from "../errors.ts";
+import type { Json } from "../json.ts";
+import type { Database } from "./database.ts";
+
+/** An execution: the entity it belongs to and the caller's exec id. */
+export interface ExecutionKey {
+  readonly type: string;
+  readonly id: string;
+  readonly execId: string;
+}
+
+export type ExecutionStatus = "running" | "completed" | "failed";
+
+/** A journaled step or activity result. */
+export interface JournalEntry {
+  readonly name: string;
+  /** Its position among the steps the workflow reached (0-based). */
+  readonly seq: number;
+  /** JSON text. */
+  readonly result: string;
+  /** How many times its body produced a result that reached the journal. */
+  readonly runs: number;
+}
+
+/** What running an exec id finds in storage. */
+export type Claim =
+  /** The execution is this run's to drive, as attempt `attempt`, from `journal` on. */
+  | { readonly status: "running"; readonly attempt: number; readonly journal: readonly JournalEntry[] }
+  | { readonly status: "completed"; readonly result: string };
+
+export type Outcome = { readonly status: "completed"; readonly result: string } | { readonly status: "failed"; readonly error: string };
+
+/** An execution as the entity's queries show it. */
+export interface ExecutionRecord {
+  readonly execId: string;
+  readonly workflow: string;
+  readonly status: ExecutionStatus;
+  readonly result: Json;
+  readonly error: string | null;
+  readonly attempts: number;
+  readonly startedAt: Date;
+  readonly finishedAt: Date | null;
+  /** The journaled steps and activities, in the order the workflow reached them. */
+  readonly steps: readonly Pick<JournalEntry, "name" | "runs">[];
+}
+
+/** An execution left `running`, to be resumed by the owner of its entity's shard. */
+export interface RunningExecution {
+  readonly key: ExecutionKey;
+  readonly workflow: string;
+  /** JSON text of the arguments it was started with. */
+  readonly input: string;
+}
+
+const e = workflowExecutions;
+const j = workflowJournal;
+
+const keyOf = (k: ExecutionKey) => and(eq(e.entityType, k.type), eq(e.entityId, k.id), eq(e.execId, k.execId));
+const journalOf = (k: ExecutionKey) => and(eq(j.entityType, k.type), eq(j.entityId, k.id), eq(j.execId, k.execId));
+
+/** Storage failures are transient for the engine: it retries them in place. */
+function unavailable(error: unknown): never {
+  if (error instanceof ClusterError) throw error;
+  throw new ClusterError("UNAVAILABLE", `workflow storage: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}
+
+/**
+ * Workflow executions and their journal. Every write that drives an execution is fenced by its
+ * attempt number: once a newer run has claimed the execution, an older one can no longer write.
+ */
+export class WorkflowStore {
+  constructor(private readonly db: Database) {}
+
+  /**
+   * Claims `key` for a run of `workflow` with `input` (JSON text): a new execution starts as attempt
+   * 1; a running or failed one becomes the next attempt (the previous run, if any is still going,
+   * is fenced out); a completed one is returned as is. An exec id already used by another workflow
+   * or with other arguments is refused.
+   */
+  async claim(key: ExecutionKey, workflow: string, input: string): Promise<Claim> {
+    const claimed = await this.db
+      .insert(e)
+      .values({ entityType: key.type, entityId: key.id, execId: key.execId, workflow, input, status: "running", attempts: 1 })
+      .onConflictDoUpdate({
+        target: [e.entityType, e.entityId, e.execId],
+        set: { status: "running", attempts: sql`${e.attempts} + 1`, error: null, finishedAt: null },
+        setWhere: and(ne(e.status, "completed"), eq(e.workflow, workflow), eq(e.input, input)),
+      })
+      .returning({ attempts: e.attempts })
+      .catch(unavailable);
+    const attempt = claimed[0]?.attempts;
+    if (attempt !== undefined) return { status: "running", attempt, journal: attempt === 1 ? [] : await this.journal(key) };
+
+    const rows = await this.db
+      .select({ workflow: e.workflow, input: e.input, status: e.status, result: e.result })
+      .from(e)
+      .where(keyOf(key))
+      .catch(unavailable);
+    const row = rows[0];
+    if (!row) throw new ClusterError("UNAVAILABLE", `execution ${key.execId} vanished while being claimed`);
+    if (row.workflow !== workflow || row.input !== input) {
+      throw new ClusterError(
+        "ALREADY_EXISTS",
+        `exec id ${key.execId} is taken by a ${row.workflow} execution with arguments ${row.input}; use another exec id`,
+      );
+    }
+    return { status: "completed", result: row.result ?? "null" };
+  }
+
+  async journal(key: ExecutionKey): Promise<JournalEntry[]> {
+    return this.db.select({ name: j.name, seq: j.seq, result: j.result, runs: j.runs }).from(j).where(journalOf(key)).catch(unavailable);
+  }
+
+  /** The journal entry of one step, if it has one. */
+  async entry(key: ExecutionKey, name: string): Promise<JournalEntry | undefined> {
+    const rows = await this.db
+      .select({ name: j.name, seq: j.seq, result: j.result, runs: j.runs })
+      .from(j)
+      .where(and(journalOf(key), eq(j.name, name)))
+      .catch(unavailable);
+    return rows[0];
+  }
+
+  /**
+   * Journals a step's result, if `attempt` is still the execution's current one. A step journaled
+   * already keeps its first result (which is returned) and counts one run more. `undefined`: a newer
+   * attempt has claimed the execution, nothing was written.
+   */
+  async recordStep(key: ExecutionKey, attempt: number, name: string, seq: number, result: string): Promise<JournalEntry | undefined> {
+    const rows = await this.db
+      .insert(j)
+      .select(
+        sql`select ${key.type}, ${key.id}, ${key.execId}, ${name}, ${seq}::integer, ${result}, 1, now()
+            from ${e} where ${keyOf(key)} and ${e.attempts} = ${attempt} and ${e.status} = 'running'`,
+      )
+      .onConflictDoUpdate({ target: [j.entityType, j.entityId, j.execId, j.name], set: { runs: sql`${j.runs} + 1` } })
+      .returning({ name: j.name, seq: j.seq, result: j.result, runs: j.runs })
+      .catch(unavailable);
+    return rows[0];
+  }
+
+  /**
+   * Journals an activity's result in `tx`, the transaction that commits the activity's state
+   * change. Not fenced by attempt: the entity's version compare-and-set fences the whole turn. A
+   * duplicate entry fails the transaction (the activity turn checks the journal first, so it cannot
+   * happen short of a bug, and then nothing of the turn may commit).
+   */
+  async recordActivity(tx: Database, key: ExecutionKey, entry: JournalEntry): Promise<void> {
+    await tx.insert(j).values({ entityType: key.type, entityId: key.id, execId: key.execId, ...entry });
+  }
+
+  /** Records how the execution ended, if `attempt` is still its current one (false: superseded). */
+  async finish(key: ExecutionKey, attempt: number, outcome: Outcome): Promise<boolean> {
+    const values =
+      outcome.status === "completed"
+        ? { status: outcome.status, result: outcome.result }
+        : { status: outcome.status, error: outcome.error };
+    const rows = await this.db
+      .update(e)
+      .set({ ...values, finishedAt: sql`now()` })
+      .where(and(keyOf(key), eq(e.attempts, attempt), eq(e.status, "running")))
+      .returning({ attempts: e.attempts })
+      .catch(unavailable);
+    return rows.length > 0;
+  }
+
+  /** Every execution still running, across all entities (the caller keeps those of its shards). */
+  async running(): Promise<RunningExecution[]> {
+    const rows = await this.db
+      .select({ type: e.entityType, id: e.entityId, execId: e.execId, workflow: e.workflow, input: e.input })
+      .from(e)
+      .where(eq(e.status, "running"))
+      .catch(unavailable);
+    return rows.map((r) => ({ key: { type: r.type, id: r.id, execId: r.execId }, workflow: r.workflow, input: r.input }));
+  }
+
+  async get(key: ExecutionKey): Promise<ExecutionRecord | undefined> {
+    return (await this.records(key.type, key.id, key.execId))[0];
+  }
+
+  /** The executions of one entity, oldest first. */
+  async list(type: string, id: string): Promise<ExecutionRecord[]> {
+    return this.records(type, id);
+  }
+
+  private async records(type: string, id: string, execId?: string): Promise<ExecutionRecord[]> {
+    const entity = and(eq(e.entityType, type), eq(e.entityId, id), execId === undefined ? undefined : eq(e.execId, execId));
+    const [executions, steps] = await Promise.all([
+      this.db.select().from(e).where(entity).orderBy(asc(e.startedAt), asc(e.execId)),
+      this.db
+        .select({ execId: j.execId, name: j.name, runs: j.runs })
+        .from(j)
+        .where(and(eq(j.entityType, type), eq(j.entityId, id), execId === undefined ? undefined : eq(j.execId, execId)))
+        .orderBy(asc(j.execId), asc(j.seq)),
+    ]).catch(unavailable);
+    const stepsOf = new Map<string, { name: string; runs: number }[]>();
+    for (const s of steps) {
+      const list = stepsOf.get(s.execId) ?? [];
+      list.push({ name: s.name, runs: s.runs });
+      stepsOf.set(s.execId, list);
+    }
+    return executions.map((x) => ({
+      execId: x.execId,
+      workflow: x.workflow,
+      status: x.status,
+      result: x.result === null ? null : (JSON.parse(x.result) as Json),
+      error: x.error,
+      attempts: x.attempts,
+      startedAt: x.startedAt,
+      finishedAt: x.finishedAt,
+      steps: stepsOf.get(x.execId) ?? [],
+    }));
+  }
+}

@@ -1,0 +1,303 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { activityTurn } from "./activity.ts";
+import { addressKey, type EntityAddress, formatAddress } from "./address.ts";
+import type { EntityContext, Turn, WorkflowRpc } from "./entity.ts";
+import { ClusterError, StepFailed } from "./errors.ts";
+import { type Json, toJsonText } from "./json.ts";
+import type { Logger } from "./log.ts";
+import type { ShardId } from "./shard.ts";
+import type { ExecutionKey, JournalEntry, Outcome, WorkflowStore } from "./storage/workflow-store.ts";
+import type { ExecutionReader, WorkflowContext, WorkflowImplementation } from "./workflow.ts";
+
+export interface WorkflowEngineOptions {
+  readonly store: WorkflowStore;
+  readonly log: Logger;
+  /** Applies `turn` in the mailbox of the entity at `address`. */
+  readonly turn: (address: EntityAddress, turn: Turn) => Promise<unknown>;
+  /** The workflow RPC `rpc` of entity type `type`, to resume what storage says is running. */
+  readonly workflowOf: (type: string, rpc: string) => WorkflowRpc | undefined;
+  readonly address: (type: string, id: string) => EntityAddress;
+  /** Whether executions of `shard` may run here (this runner serves it). */
+  readonly mayRun: (shard: ShardId) => boolean;
+}
+
+/** An execution this runner is driving; callers of its exec id wait for `done`. */
+interface Execution {
+  readonly address: EntityAddress;
+  readonly rpc: string;
+  /** JSON text of its arguments. */
+  readonly input: string;
+  readonly controller: AbortController;
+  readonly done: Promise<unknown>;
+}
+
+/** First pause after a transient storage failure, doubled up to MAX_BACKOFF_MS. */
+const FIRST_BACKOFF_MS = 20;
+const MAX_BACKOFF_MS = 2_000;
+
+const backoffMs = (attempt: number) => Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random() / 2);
+
+const isTransient = (error: unknown) => error instanceof ClusterError && (error.code === "UNAVAILABLE" || error.code === "CONFLICT");
+
+/**
+ * Runs the durable workflows of the entities of this runner's shards. An execution runs outside
+ * its entity's mailbox (the entity keeps answering calls meanwhile); its activities are turns in
+ * that mailbox. Each exec id runs at most once at a time here: callers of an exec id already
+ * running join it. Across runners, the attempt number claimed in storage fences out older runs.
+ *
+ * Failures are sorted three ways. The workflow's own (a step or activity body threw, or the body
+ * did): recorded as `failed`, reported as WORKFLOW_FAILED; running the exec id again resumes it.
+ * Transient storage trouble: retried in place, with backoff, for as long as this runner serves the
+ * shard. Losing the shard (handover, shutdown, fenced by a newer attempt): the run stops where it
+ * is, the execution stays `running`, callers get NOT_OWNER (the router retries them at the new
+ * owner, which resumes it).
+ */
+export class WorkflowEngine {
+  private readonly executions = new Map<string, Execution>();
+  private stopped = false;
+
+  constructor(private readonly options: WorkflowEngineOptions) {}
+
+  /** Runs a workflow RPC, or joins the run of its exec id going on here; resolves with its result. */
+  run(address: EntityAddress, rpc: string, workflow: WorkflowImplementation, args: unknown): Promise<unknown> {
+    if (this.stopped) return Promise.reject(new ClusterError("NOT_OWNER", "this runner is shutting down"));
+    const execId = workflow.execId(args);
+    const running = this.executions.get(executionKey(address, execId));
+    if (!running) return this.start(address, rpc, workflow, args, execId).done;
+    if (running.rpc !== rpc || running.input !== toJsonText(args)) {
+      return Promise.reject(
+        new ClusterError("ALREADY_EXISTS", `exec id ${execId} is taken by a ${running.rpc} execution with arguments ${running.input}`),
+      );
+    }
+    return running.done;
+  }
+
+  /**
+   * Resumes the executions of `shards` that storage has as running (they lost their runner: a crash,
+   * a handover, a restart). Runs in the background; a storage failure is retried while the shards
+   * are still served here.
+   */
+  resume(shards: readonly ShardId[]): void {
+    const wanted = new Set(shards);
+    const stillServed = () => !this.stopped && shards.some((s) => this.options.mayRun(s));
+    void (async () => {
+      for (let attempt = 1; stillServed(); attempt++) {
+        try {
+          const running = await this.options.store.running();
+          this.startResumed(running, wanted);
+          return;
+        } catch (err) {
+          this.options.log.warn({ err, attempt }, "cannot list running workflow executions yet");
+          await sleep(backoffMs(attempt));
+        }
+      }
+    })();
+  }
+
+  /** Stops the executions of `shards` (they stay `running` in storage) and waits until they have. */
+  async release(shards: ReadonlySet<ShardId>): Promise<void> {
+    const leaving = [...this.executions.values()].filter((x) => shards.has(x.address.shard));
+    for (const x of leaving) x.controller.abort();
+    await Promise.allSettled(leaving.map((x) => x.done));
+  }
+
+  /** Stops every execution and refuses new ones. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const all = [...this.executions.values()];
+    for (const x of all) x.controller.abort();
+    await Promise.allSettled(all.map((x) => x.done));
+  }
+
+  reader(address: EntityAddress): ExecutionReader {
+    const { store } = this.options;
+    return {
+      get: (execId) => store.get({ type: address.type, id: address.id, execId }),
+      list: () => store.list(address.type, address.id),
+    };
+  }
+
+  private startResumed(running: Awaited<ReturnType<WorkflowStore["running"]>>, shards: ReadonlySet<ShardId>): void {
+    const { log, workflowOf, mayRun } = this.options;
+    let resumed = 0;
+    for (const { key, workflow, input } of running) {
+      const address = this.options.address(key.type, key.id);
+      if (!shards.has(address.shard) || !mayRun(address.shard) || this.executions.has(executionKey(address, key.execId))) continue;
+      const rpc = workflowOf(key.type, workflow);
+      const args = rpc?.args.safeParse(JSON.parse(input));
+      if (!rpc || !args?.success) {
+        log.error(
+          { entity: formatAddress(address), execId: key.execId, workflow },
+          "cannot resume execution: unknown workflow or arguments",
+        );
+        continue;
+      }
+      // No caller waits for a resumed run: its failures are logged here.
+      this.start(address, workflow, rpc.workflow, args.data, key.execId).done.catch((err: unknown) => {
+        const code = err instanceof ClusterError ? err.code : "INTERNAL";
+        if (code !== "NOT_OWNER")
+          log.warn({ err, entity: formatAddress(address), execId: key.execId }, "resumed execution did not complete");
+      });
+      resumed++;
+    }
+    if (resumed > 0) log.info({ resumed }, "resumed running workflow executions");
+  }
+
+  private start(address: EntityAddress, rpc: string, workflow: WorkflowImplementation, args: unknown, execId: string): Execution {
+    const key = executionKey(address, execId);
+    const controller = new AbortController();
+    const input = toJsonText(args);
+    const done = this.drive(address, rpc, workflow, args, input, execId, controller.signal);
+    const execution: Execution = { address, rpc, input, controller, done };
+    this.executions.set(key, execution);
+    const forget = () => {
+      if (this.executions.get(key) === execution) this.executions.delete(key);
+    };
+    done.then(forget, forget);
+    return execution;
+  }
+
+  private async drive(
+    address: EntityAddress,
+    rpc: string,
+    workflow: WorkflowImplementation,
+    args: unknown,
+    input: string,
+    execId: string,
+    signal: AbortSignal,
+  ): Promise<unknown> {
+    const { store } = this.options;
+    const key: ExecutionKey = { type: address.type, id: address.id, execId };
+    const what = `workflow ${rpc} of ${formatAddress(address)}, exec ${execId},`;
+    const claim = await persist(() => store.claim(key, rpc, input), signal, this.options.log);
+    if (claim.status === "completed") return JSON.parse(claim.result);
+
+    const run = new Run(this.options, address, key, claim.attempt, signal, claim.journal);
+    let outcome: Outcome;
+    try {
+      outcome = { status: "completed", result: toJsonText(await workflow.run(run, args)) };
+    } catch (error) {
+      outcome = { status: "failed", error: error instanceof Error ? error.message : String(error) };
+    }
+    // Told to stop: whatever the body made of that, this run records nothing more.
+    if (run.suspension) throw run.suspension;
+    const recorded = await persist(() => store.finish(key, claim.attempt, outcome), signal, this.options.log);
+    if (!recorded) throw superseded(what, claim.attempt);
+    if (outcome.status === "failed") throw new ClusterError("WORKFLOW_FAILED", `${what} failed: ${outcome.error}`);
+    return JSON.parse(outcome.result);
+  }
+}
+
+/** One run of an execution: the context its workflow body sees. */
+class Run implements WorkflowContext<unknown> {
+  /** Set once this run has been told to stop; from then on it records nothing. */
+  suspension: ClusterError | undefined;
+  /** Position of the next step the body reaches. */
+  private next = 0;
+  private readonly journal: Map<string, JournalEntry>;
+
+  constructor(
+    private readonly options: WorkflowEngineOptions,
+    readonly self: EntityAddress,
+    private readonly key: ExecutionKey,
+    readonly attempt: number,
+    readonly signal: AbortSignal,
+    journal: readonly JournalEntry[],
+  ) {
+    this.journal = new Map(journal.map((entry) => [entry.name, entry]));
+  }
+
+  get execId(): string {
+    return this.key.execId;
+  }
+
+  async step<T extends Json>(name: string, body: (signal: AbortSignal) => T | Promise<T>): Promise<T> {
+    const seq = this.reach();
+    const journaled = this.replay<T>(name, seq);
+    if (journaled !== undefined) return journaled;
+    let value: T;
+    try {
+      value = await body(this.signal);
+    } catch (error) {
+      if (this.signal.aborted) throw this.suspend(new ClusterError("NOT_OWNER", `${name} was interrupted: this runner stopped running it`));
+      throw new StepFailed(name, error);
+    }
+    const entry = await this.persist(() => this.options.store.recordStep(this.key, this.attempt, name, seq, toJsonText(value)));
+    if (!entry) throw this.suspend(superseded(`exec ${this.execId}`, this.attempt));
+    return this.remember<T>(entry, seq);
+  }
+
+  async activity<T extends Json>(name: string, body: (state: unknown, ctx: EntityContext) => T | Promise<T>): Promise<T> {
+    const seq = this.reach();
+    const journaled = this.replay<T>(name, seq);
+    if (journaled !== undefined) return journaled;
+    const turn = activityTurn(this.options.store, this.key, name, seq, body);
+    const entry = (await this.persist(() => this.options.turn(this.self, turn))) as JournalEntry;
+    return this.remember<T>(entry, seq);
+  }
+
+  /** The position of the step being reached; refuses once the run has been told to stop. */
+  private reach(): number {
+    if (this.suspension) throw this.suspension;
+    if (this.signal.aborted) throw this.suspend(new ClusterError("NOT_OWNER", `exec ${this.execId}: this runner stopped running it`));
+    return this.next++;
+  }
+
+  /** The journaled result of `name`, if any; it must have been journaled at this same position. */
+  private replay<T>(name: string, seq: number): T | undefined {
+    const entry = this.journal.get(name);
+    if (!entry) return undefined;
+    if (entry.seq !== seq) {
+      throw new ClusterError(
+        "INTERNAL",
+        `nondeterministic workflow: "${name}" was journaled as step ${entry.seq + 1} but is now reached as step ${seq + 1} ` +
+          "(a workflow must reach the same steps, under unique names, in the same order on every run)",
+      );
+    }
+    return JSON.parse(entry.result) as T;
+  }
+
+  private remember<T>(entry: JournalEntry, seq: number): T {
+    this.journal.set(entry.name, entry);
+    return this.replay<T>(entry.name, seq) as T;
+  }
+
+  private async persist<R>(op: () => Promise<R>): Promise<R> {
+    try {
+      return await persist(op, this.signal, this.options.log);
+    } catch (error) {
+      if (error instanceof ClusterError && error.code === "NOT_OWNER") throw this.suspend(error);
+      throw error;
+    }
+  }
+
+  private suspend(error: ClusterError): ClusterError {
+    this.suspension ??= error;
+    return this.suspension;
+  }
+}
+
+/**
+ * Runs a storage operation of an execution, retrying transient failures in place with backoff
+ * until it succeeds or `signal` aborts (NOT_OWNER).
+ */
+async function persist<R>(op: () => Promise<R>, signal: AbortSignal, log: Logger): Promise<R> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await op();
+    } catch (error) {
+      if (!isTransient(error)) throw error;
+      if (attempt === 1 || attempt % 20 === 0) log.warn({ err: error, attempt }, "workflow storage operation failed; retrying");
+      const resumed = await sleep(backoffMs(attempt), true, { signal }).catch(() => false);
+      if (!resumed) throw new ClusterError("NOT_OWNER", "this runner stopped running the execution", { cause: error });
+    }
+  }
+}
+
+function superseded(what: string, attempt: number): ClusterError {
+  return new ClusterError("NOT_OWNER", `${what} attempt ${attempt} was superseded by a newer attempt`);
+}
+
+function executionKey(address: EntityAddress, execId: string): string {
+  return `${addressKey(address.type, address.id)}\u0000${execId}`;
+}

@@ -1,0 +1,27 @@
+import type { WorkflowExecution } from "../../contract/index.ts";
+import type { EntityContext } from "../cluster/entity.ts";
+import { notFound } from "../cluster/errors.ts";
+import type { ExecutionRecord } from "../cluster/storage/workflow-store.ts";
+
+/** An execution as the spec's WorkflowExecution shows it (results are strings there). */
+export function executionView(record: ExecutionRecord): WorkflowExecution {
+  const { result } = record;
+  return {
+    id: record.execId,
+    status: record.status,
+    steps_completed: record.steps.map((s) => s.name),
+    result: result === null || typeof result === "string" ? result : JSON.stringify(result),
+    error: record.error,
+    step_runs: Object.fromEntries(record.steps.map((s) => [s.name, s.runs])),
+    attempts: record.attempts,
+    started_at: record.startedAt.toISOString(),
+    finished_at: record.finishedAt?.toISOString() ?? null,
+  };
+}
+
+/** The `execution/{exec_id}` query: 404 when this entity has no such execution. */
+export async function findExecution(ctx: EntityContext, execId: string): Promise<WorkflowExecution> {
+  const record = await ctx.workflows.get(execId);
+  if (!record) throw notFound(`${ctx.self.type}/${ctx.self.id} has no execution ${execId}`);
+  return executionView(record);
+}
