@@ -18,6 +18,16 @@ status() {
   curl "${args[@]}"
 }
 
+# req METHOD PATH [BODY]: the status in CODE and the body in BODY (call it without a subshell,
+# so that both survive).
+req() {
+  local args=(-s -w '\n%{http_code}' -X "$1" "$BASE_URL$2") out
+  [ $# -ge 3 ] && args+=(-H "Content-Type: application/json" --data-binary "$3")
+  out=$(curl "${args[@]}")
+  CODE=${out##*$'\n'}
+  BODY=${out%$'\n'*}
+}
+
 # uid NAME: an entity id unique to this run.
 uid() { echo "$1-$RUN_ID"; }
 
@@ -39,6 +49,14 @@ assert_contains() {
 assert_not_contains() {
     if [[ "$1" == *"$2"* ]]; then
         echo "FAIL: expected '$1' not to contain '$2'"
+        exit 1
+    fi
+}
+
+# assert_json JSON FILTER: the jq FILTER holds for JSON.
+assert_json() {
+    if ! jq -e "$2" >/dev/null <<<"$1"; then
+        echo "FAIL: expected $2 of: $1"
         exit 1
     fi
 }
