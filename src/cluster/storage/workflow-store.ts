@@ -66,12 +66,32 @@ function unavailable(error: unknown): never {
   throw new ClusterError("UNAVAILABLE", `workflow storage: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
 }
 
+/** INSERT … SELECT: nothing is written unless `attempt` is still the execution's current one. */
+function prepareStepWrite(db: Database) {
+  const p = (name: string) => sql.placeholder(name);
+  return db
+    .insert(j)
+    .select(
+      sql`select ${p("type")}, ${p("id")}, ${p("execId")}, ${p("name")}, ${p("seq")}::integer, ${p("result")}, 1, now() from ${e}
+          where ${e.entityType} = ${p("type")} and ${e.entityId} = ${p("id")} and ${e.execId} = ${p("execId")}
+            and ${e.attempts} = ${p("attempt")} and ${e.status} = 'running'`,
+    )
+    .onConflictDoUpdate({ target: [j.entityType, j.entityId, j.execId, j.name], set: { runs: sql`${j.runs} + 1` } })
+    .returning({ name: j.name, seq: j.seq, result: j.result, runs: j.runs })
+    .prepare("workflow_record_step");
+}
+
 /**
  * Workflow executions and their journal. Every write that drives an execution is fenced by its
  * attempt number: once a newer run has claimed the execution, an older one can no longer write.
  */
 export class WorkflowStore {
-  constructor(private readonly db: Database) {}
+  /** recordStep's statement, prepared once: it runs for every step, and parsing it each time would double its cost. */
+  private readonly stepWrite: ReturnType<typeof prepareStepWrite>;
+
+  constructor(private readonly db: Database) {
+    this.stepWrite = prepareStepWrite(db);
+  }
 
   /**
    * Claims `key` for a run of `workflow` with `input` (JSON text): a new execution starts as attempt
@@ -129,15 +149,7 @@ export class WorkflowStore {
    * attempt has claimed the execution, nothing was written.
    */
   async recordStep(key: ExecutionKey, attempt: number, name: string, seq: number, result: string): Promise<JournalEntry | undefined> {
-    const rows = await this.db
-      .insert(j)
-      .select(
-        sql`select ${key.type}, ${key.id}, ${key.execId}, ${name}, ${seq}::integer, ${result}, 1, now()
-            from ${e} where ${keyOf(key)} and ${e.attempts} = ${attempt} and ${e.status} = 'running'`,
-      )
-      .onConflictDoUpdate({ target: [j.entityType, j.entityId, j.execId, j.name], set: { runs: sql`${j.runs} + 1` } })
-      .returning({ name: j.name, seq: j.seq, result: j.result, runs: j.runs })
-      .catch(unavailable);
+    const rows = await this.stepWrite.execute({ ...key, attempt, name, seq, result }).catch(unavailable);
     return rows[0];
   }
 
