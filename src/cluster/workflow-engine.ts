@@ -6,7 +6,7 @@ import { ClusterError, StepFailed } from "./errors.ts";
 import { type Json, toJsonText } from "./json.ts";
 import type { Logger } from "./log.ts";
 import type { ShardId } from "./shard.ts";
-import type { ExecutionKey, JournalEntry, Outcome, WorkflowStore } from "./storage/workflow-store.ts";
+import type { ExecutionKey, JournalEntry, Outcome, RunningExecution, WorkflowStore } from "./storage/workflow-store.ts";
 import type { ExecutionReader, WorkflowContext, WorkflowImplementation } from "./workflow.ts";
 
 export interface WorkflowEngineOptions {
@@ -95,18 +95,14 @@ export class WorkflowEngine {
   }
 
   /** Stops the executions of `shards` (they stay `running` in storage) and waits until they have. */
-  async release(shards: ReadonlySet<ShardId>): Promise<void> {
-    const leaving = [...this.executions.values()].filter((x) => shards.has(x.address.shard));
-    for (const x of leaving) x.controller.abort();
-    await Promise.allSettled(leaving.map((x) => x.done));
+  release(shards: ReadonlySet<ShardId>): Promise<void> {
+    return halt([...this.executions.values()].filter((x) => shards.has(x.address.shard)));
   }
 
   /** Stops every execution and refuses new ones. */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     this.stopped = true;
-    const all = [...this.executions.values()];
-    for (const x of all) x.controller.abort();
-    await Promise.allSettled(all.map((x) => x.done));
+    return halt([...this.executions.values()]);
   }
 
   reader(address: EntityAddress): ExecutionReader {
@@ -117,7 +113,7 @@ export class WorkflowEngine {
     };
   }
 
-  private startResumed(running: Awaited<ReturnType<WorkflowStore["running"]>>, shards: ReadonlySet<ShardId>): void {
+  private startResumed(running: readonly RunningExecution[], shards: ReadonlySet<ShardId>): void {
     const { log, workflowOf, mayRun } = this.options;
     let resumed = 0;
     for (const { key, workflow, input } of running) {
@@ -292,6 +288,12 @@ async function persist<R>(op: () => Promise<R>, signal: AbortSignal, log: Logger
       if (!resumed) throw new ClusterError("NOT_OWNER", "this runner stopped running the execution", { cause: error });
     }
   }
+}
+
+/** Aborts the executions and waits until each has stopped (or finished). */
+async function halt(executions: readonly Execution[]): Promise<void> {
+  for (const x of executions) x.controller.abort();
+  await Promise.allSettled(executions.map((x) => x.done));
 }
 
 function superseded(what: string, attempt: number): ClusterError {

@@ -99,10 +99,10 @@ const cases: Case[] = [
   {
     name: "not-yet-built entity",
     method: "POST",
-    path: `/workflow/${id}/run-simple`,
-    body: '{"exec_id":"e"}',
+    path: `/cross/${id}/receive`,
+    body: '{"from":"a","message":"m"}',
     status: 501,
-    error: /durable workflows/,
+    error: /entity-to-entity calls/,
   },
   { name: "tRPC unknown procedure", method: "POST", path: "/trpc/counter.explode", body: "{}", status: 404, error: /./ },
 ];
