@@ -18,13 +18,26 @@ const STEPS = 50;
 const STEP_DELAY_MS = 60;
 const stepNames = Array.from({ length: STEPS }, (_, k) => `step${k + 1}`);
 
-/** A fresh WorkflowTest id whose shard runner `i` serves now (as runner `via` sees the table). */
-async function idServedBy(i: number, via: number): Promise<string> {
-  const shards = await cluster!.client(via).system.shards({});
-  const owner = new Map(shards.map((s) => [s.shard_id, s.owner]));
+/**
+ * A fresh WorkflowTest id whose shard runner `i` serves, once every runner agrees on the shard
+ * table (a runner restarted by an earlier test may still be taking its share back).
+ */
+async function idServedBy(i: number): Promise<string> {
+  const served = await waitFor(
+    "the runners to agree on the shard table",
+    async () => {
+      const tables = await Promise.all(cluster!.indexes().map((k) => cluster!.client(k).system.shards({})));
+      const owners = tables.map((t) => JSON.stringify(t.map((s) => s.owner)));
+      if (owners.some((o) => o !== owners[0])) return undefined;
+      const local = new Set((tables[i - 1] ?? []).filter((s) => s.local).map((s) => s.shard_id));
+      return local.size > 0 ? local : undefined;
+    },
+    20_000,
+  );
+  const shardCount = (await cluster!.client(i).system.shards({})).length;
   for (let n = 0; ; n++) {
     const id = uniqueId(`wf-${i}-${n}`);
-    if (owner.get(shardOf(id, shards.length)) === cluster!.id(i)) return id;
+    if (served.has(shardOf(id, shardCount))) return id;
   }
 }
 
@@ -51,7 +64,7 @@ function assertRanOnce(execution: WorkflowExecution): void {
 async function interrupt(victim: number, signal: "kill" | "term"): Promise<WorkflowExecution> {
   const via = victim === 1 ? 2 : 1;
   const api = cluster!.client(via);
-  const id = await idServedBy(victim, via);
+  const id = await idServedBy(victim);
   const run = api.workflow.runLong({ id, exec_id: "crash", steps: STEPS, step_delay_ms: STEP_DELAY_MS });
   const before = await waitFor("a third of the steps", async () => {
     const x = await api.workflow.execution({ id, exec_id: "crash" }).catch(() => undefined);
