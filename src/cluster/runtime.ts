@@ -2,7 +2,7 @@ import { addressKey, type EntityAddress } from "./address.ts";
 import type { EntityType } from "./entity.ts";
 import { badRequest, ClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
-import { Mailbox } from "./mailbox.ts";
+import { type EntityCaller, Mailbox } from "./mailbox.ts";
 import type { ShardId } from "./shard.ts";
 import type { StateStore } from "./storage/entity-store.ts";
 
@@ -10,6 +10,7 @@ export interface CallOptions {
   readonly requestId?: string | undefined;
   /** The request id was minted for this very attempt: no stored reply can exist, skip the lookup. */
   readonly fresh?: boolean;
+  readonly callChain?: readonly string[];
 }
 
 export interface RuntimeOptions {
@@ -19,6 +20,8 @@ export interface RuntimeOptions {
   readonly idleMs: number;
   /** Whether state of `shard` may still be written here (the ownership fence). */
   readonly mayCommit?: (shard: ShardId) => boolean;
+  /** How handlers reach other entities (through the router). */
+  readonly caller?: EntityCaller;
 }
 
 /**
@@ -65,6 +68,7 @@ export class EntityRuntime {
         args: parsed.data,
         requestId: options.requestId,
         fresh: options.fresh === true,
+        callChain: options.callChain ?? [],
         resolve,
         reject,
       });
@@ -97,7 +101,8 @@ export class EntityRuntime {
     const key = addressKey(address.type, address.id);
     let mailbox = this.active.get(key);
     if (!mailbox) {
-      mailbox = new Mailbox(address, type, this.options.store, this.options.log, this.options.mayCommit ?? (() => true));
+      const { store, log, mayCommit = () => true, caller = noCaller } = this.options;
+      mailbox = new Mailbox(address, type, store, log, mayCommit, caller);
       this.active.set(key, mailbox);
     }
     return mailbox;
@@ -110,3 +115,5 @@ export class EntityRuntime {
     }
   }
 }
+
+const noCaller: EntityCaller = () => Promise.reject(new ClusterError("NOT_IMPLEMENTED", "this runtime cannot call other entities"));
