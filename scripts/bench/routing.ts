@@ -3,7 +3,6 @@
  * vs through a non-owner (one gRPC hop more).
  */
 
-import { createClient } from "../../src/client.ts";
 import { shardOf } from "../../src/cluster/shard.ts";
 import type { ClusterHarness } from "../../tests/support/cluster.ts";
 import { closedLoop, type LoadResult } from "./lib.ts";
@@ -32,10 +31,8 @@ export async function measureRouting(cluster: ClusterHarness, clientCounts: read
       ["owner", 1],
       ["non-owner", 2],
     ] as const) {
-      const api = createClient(cluster.url(index));
-      const result = await closedLoop(clients, seconds, 1, async (c) => {
-        await api.counter.increment({ id: ids[c] as string, amount: 1 });
-      });
+      const increment = incrementer(cluster.url(index), clients);
+      const result = await closedLoop(clients, seconds, 1, (c) => increment(ids[c] as string));
       results.push({ entry, clients, result });
     }
   }

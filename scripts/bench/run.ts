@@ -15,7 +15,7 @@ import { createClient } from "../../src/client.ts";
 import { ClusterHarness } from "../../tests/support/cluster.ts";
 import { measureUpsertBaseline } from "./baseline.ts";
 import { measureFailover } from "./failover.ts";
-import { closedLoop, percentile, printTable, writeResults } from "./lib.ts";
+import { closedLoop, incrementer, percentile, printTable, writeResults } from "./lib.ts";
 import { rssBytes, spawnRunner } from "./process.ts";
 import { measureRouting } from "./routing.ts";
 
@@ -70,10 +70,10 @@ try {
 
   // 1. Persisted increments through the cluster's REST API vs the database's own UPSERT limit.
   const upsert = await measureUpsertBaseline(pgUrl, CLIENTS, SECONDS);
-  const apis = cluster.indexes().map((i) => createClient(cluster.url(i)));
-  const spread = await closedLoop(CLIENTS, SECONDS, 1, async (c) => {
-    await apis[c % apis.length]?.counter.increment({ id: `spread-${c}`, amount: 1 });
-  });
+  const entries = cluster.indexes().map((i) => incrementer(cluster.url(i), CLIENTS));
+  const spread = await closedLoop(CLIENTS, SECONDS, 1, (c) =>
+    (entries[c % entries.length] as (id: string) => Promise<void>)(`spread-${c}`),
+  );
   raw.throughput = { upsert, cluster: spread };
   const ratio = spread.throughput / upsert.throughput;
   record(
@@ -157,11 +157,12 @@ try {
   const services = new ClusterHarness(join(state, "services"));
   const single = await spawnRunner({ POSTGRES_URL: services.env().POSTGRES_URL as string, ENTITY_IDLE_MS: "3600000" }, await freePort());
   const api = createClient(single.url);
+  const increment = incrementer(single.url, CLIENTS);
   const activate = async (from: number, to: number) => {
     let next = from;
     await Promise.all(
       Array.from({ length: CLIENTS }, async () => {
-        while (next < to) await api.counter.increment({ id: `mem-${next++}`, amount: 1 });
+        while (next < to) await increment(`mem-${next++}`);
       }),
     );
   };
