@@ -5,7 +5,7 @@
 
 import { shardOf } from "../../src/cluster/shard.ts";
 import type { ClusterHarness } from "../../tests/support/cluster.ts";
-import { closedLoop, type LoadResult } from "./lib.ts";
+import { closedLoop, incrementer, type LoadResult } from "./lib.ts";
 
 export interface RoutingResult {
   readonly entry: "owner" | "non-owner";
