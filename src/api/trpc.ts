@@ -11,7 +11,6 @@ type Resolver = (input: Record<string, unknown>, ctx: ApiContext) => Promise<unk
 const MISSING_FEATURE: Record<string, string> = {
   TraitTest: "entity traits",
   TimerTest: "durable timers",
-  CrossEntity: "entity-to-entity calls",
 };
 
 const TRPC_CODE: Record<ClusterErrorCode, TRPC_ERROR_CODE_KEY> = {

@@ -1,4 +1,4 @@
-import type { EntityContext, Turn } from "./entity.ts";
+import type { EntityContext, TurnImplementation } from "./entity.ts";
 import { StepFailed } from "./errors.ts";
 import { toJsonText } from "./json.ts";
 import type { ExecutionKey, JournalEntry, WorkflowStore } from "./storage/workflow-store.ts";
@@ -20,7 +20,7 @@ export function activityTurn(
   name: string,
   seq: number,
   body: (state: unknown, ctx: EntityContext) => unknown,
-): Turn {
+): TurnImplementation {
   return {
     kind: "mutation",
     handler: async (state, _args, ctx): Promise<JournalEntry> => {

@@ -23,6 +23,16 @@ export interface EntityContext {
   transact(write: TxWrite): void;
   /** Runs `effect` once this call's state change is durable; dropped if it never becomes so. */
   afterCommit(effect: () => void): void;
+  /**
+   * Calls an RPC of another entity (or of this one) wherever it lives. The call carries this
+   * call's chain, so a call back into an entity already in the chain runs inside its turn.
+   */
+  call<P extends EntityProtocol, K extends keyof P["rpcs"] & string>(
+    protocol: P,
+    id: string,
+    rpc: K,
+    args: z.input<P["rpcs"][K]["args"]>,
+  ): Promise<z.output<P["rpcs"][K]["output"]>>;
 }
 
 /**
@@ -55,13 +65,13 @@ export type Workflows<P extends EntityProtocol, S> = {
 };
 
 /** Something to apply in an entity's mailbox: an RPC handler, or a turn the framework makes (an activity). */
-export interface Turn {
+export interface TurnImplementation {
   readonly kind: RpcProtocol["kind"];
   readonly handler: Handler<unknown, unknown, unknown>;
 }
 
 /** An RPC as the runtime sees it, with types erased: a turn in the mailbox, or a workflow. */
-export type RpcImplementation = (Turn & { readonly args: z.ZodType }) | WorkflowRpc;
+export type RpcImplementation = (TurnImplementation & { readonly args: z.ZodType }) | WorkflowRpc;
 
 export interface WorkflowRpc {
   readonly kind: "workflow";

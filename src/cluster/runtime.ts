@@ -1,8 +1,8 @@
 import { addressKey, type EntityAddress } from "./address.ts";
-import type { EntityType, Turn } from "./entity.ts";
+import type { EntityType, TurnImplementation } from "./entity.ts";
 import { badRequest, ClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
-import { Mailbox } from "./mailbox.ts";
+import { type EntityCaller, Mailbox } from "./mailbox.ts";
 import type { ShardId } from "./shard.ts";
 import type { StateStore } from "./storage/entity-store.ts";
 import type { WorkflowStore } from "./storage/workflow-store.ts";
@@ -13,6 +13,7 @@ export interface CallOptions {
   readonly requestId?: string | undefined;
   /** The request id was minted for this very attempt: no stored reply can exist, skip the lookup. */
   readonly fresh?: boolean;
+  readonly callChain?: readonly string[];
 }
 
 export interface RuntimeOptions {
@@ -28,6 +29,8 @@ export interface RuntimeOptions {
     /** The address of an entity, for resuming executions found in storage. */
     readonly address: (type: string, id: string) => EntityAddress;
   };
+  /** How handlers reach other entities (through the router). */
+  readonly caller?: EntityCaller;
 }
 
 const noWorkflows = () => Promise.reject(new ClusterError("NOT_IMPLEMENTED", "this runtime has no workflow storage"));
@@ -95,7 +98,7 @@ export class EntityRuntime {
   }
 
   /** Applies a turn the framework makes (an activity) to the entity at `address`. */
-  turn(address: EntityAddress, turn: Turn): Promise<unknown> {
+  turn(address: EntityAddress, turn: TurnImplementation): Promise<unknown> {
     const type = this.types.get(address.type);
     if (!type) return Promise.reject(new ClusterError("NOT_IMPLEMENTED", `entity type ${address.type} is not registered`));
     return this.post(address, type, "(activity)", turn, undefined, {});
@@ -133,7 +136,14 @@ export class EntityRuntime {
     await Promise.all([...this.active.values()].map((m) => m.whenIdle()));
   }
 
-  private post(address: EntityAddress, type: EntityType, rpc: string, impl: Turn, args: unknown, options: CallOptions): Promise<unknown> {
+  private post(
+    address: EntityAddress,
+    type: EntityType,
+    rpc: string,
+    impl: TurnImplementation,
+    args: unknown,
+    options: CallOptions,
+  ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       this.mailbox(address, type).post({
         rpc,
@@ -141,6 +151,7 @@ export class EntityRuntime {
         args,
         requestId: options.requestId,
         fresh: options.fresh === true,
+        callChain: options.callChain ?? [],
         resolve,
         reject,
       });
@@ -151,9 +162,9 @@ export class EntityRuntime {
     const key = addressKey(address.type, address.id);
     let mailbox = this.active.get(key);
     if (!mailbox) {
-      const { store, log, mayCommit } = this.options;
+      const { store, log, mayCommit = () => true, caller = noCaller } = this.options;
       const executions = this.workflows?.reader(address) ?? NO_EXECUTIONS;
-      mailbox = new Mailbox(address, type, store, log, mayCommit ?? (() => true), executions);
+      mailbox = new Mailbox(address, type, store, log, mayCommit, caller, executions);
       this.active.set(key, mailbox);
     }
     return mailbox;
@@ -166,3 +177,5 @@ export class EntityRuntime {
     }
   }
 }
+
+const noCaller: EntityCaller = () => Promise.reject(new ClusterError("NOT_IMPLEMENTED", "this runtime cannot call other entities"));

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { activityTurn } from "./activity.ts";
 import { addressKey, type EntityAddress, formatAddress } from "./address.ts";
-import type { EntityContext, Turn, WorkflowRpc } from "./entity.ts";
+import type { EntityContext, TurnImplementation, WorkflowRpc } from "./entity.ts";
 import { ClusterError, StepFailed } from "./errors.ts";
 import { type Json, toJsonText } from "./json.ts";
 import type { Logger } from "./log.ts";
@@ -13,7 +13,7 @@ export interface WorkflowEngineOptions {
   readonly store: WorkflowStore;
   readonly log: Logger;
   /** Applies `turn` in the mailbox of the entity at `address`. */
-  readonly turn: (address: EntityAddress, turn: Turn) => Promise<unknown>;
+  readonly turn: (address: EntityAddress, turn: TurnImplementation) => Promise<unknown>;
   /** The workflow RPC `rpc` of entity type `type`, to resume what storage says is running. */
   readonly workflowOf: (type: string, rpc: string) => WorkflowRpc | undefined;
   readonly address: (type: string, id: string) => EntityAddress;

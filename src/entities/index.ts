@@ -1,8 +1,10 @@
 import type { EntityType } from "../cluster/entity.ts";
 import { ActivityTest } from "./activity.ts";
 import { Counter } from "./counter.ts";
+import { CrossEntity } from "./cross-entity.ts";
 import { KVStore } from "./kv.ts";
+import { SingletonTest } from "./singleton-test.ts";
 import { WorkflowTest } from "./workflow.ts";
 
 /** The test entities this runner hosts. */
-export const testEntities: readonly EntityType[] = [Counter, KVStore, WorkflowTest, ActivityTest];
+export const testEntities: readonly EntityType[] = [Counter, KVStore, WorkflowTest, ActivityTest, CrossEntity, SingletonTest];
