@@ -32,3 +32,4 @@ export const entityReplies = pgTable(
   },
   (t) => [primaryKey({ columns: [t.entityType, t.entityId, t.requestId] }), index("entity_replies_created_at").on(t.createdAt)],
 );
+export * from "./timers.ts";

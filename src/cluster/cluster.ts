@@ -9,6 +9,8 @@ import { EntityRuntime } from "./runtime.ts";
 import { shardOf } from "./shard.ts";
 import type { Storage } from "./storage/database.ts";
 import { EntityStore } from "./storage/entity-store.ts";
+import { TimerStore } from "./storage/timer-store.ts";
+import { TimerService } from "./timers.ts";
 import { GrpcTransport, type InboundHandler } from "./transport/grpc.ts";
 
 export type ClusterMode = "embedded" | "single" | "cluster";
@@ -40,8 +42,8 @@ export interface ActiveEntityView {
   readonly runner: string;
 }
 
-/** How long stored replies are kept for retries to find. */
-const REPLY_RETENTION_MS = 24 * 3600 * 1000;
+/** How long stored replies are kept for retries to find, and fired timer rows for inspection. */
+const RETENTION_MS = 24 * 3600 * 1000;
 
 /** How long `/debug/entities` waits for each peer. */
 const PEER_QUERY_TIMEOUT_MS = 2_000;
@@ -53,6 +55,8 @@ const PEER_QUERY_TIMEOUT_MS = 2_000;
 export class Cluster {
   private readonly runtime: EntityRuntime;
   private readonly store: EntityStore;
+  private readonly timerStore: TimerStore;
+  private readonly timers: TimerService;
   private readonly ownership: Ownership;
   private readonly transport: GrpcTransport | undefined;
   private readonly router: Router;
@@ -61,11 +65,19 @@ export class Cluster {
   constructor(private readonly options: ClusterOptions) {
     const { log, etcd } = options;
     this.store = new EntityStore(options.storage.db);
+    this.timerStore = new TimerStore(options.storage.db, options.shardCount);
+    this.timers = new TimerService({
+      load: (shards) => this.timerStore.loadPending(shards),
+      fire: (address, timerId) => this.runtime.fireTimer(address, timerId),
+      address: (type, id) => this.address(type, id),
+      log,
+    });
     this.runtime = new EntityRuntime({
       store: this.store,
       log,
       idleMs: options.entityIdleMs,
       mayCommit: (shard) => this.ownership.mayCommit(shard),
+      timerSink: this.timers,
     });
     for (const type of options.entities) this.runtime.register(type);
     this.transport = etcd ? new GrpcTransport({ address: options.runnerId, secret: options.secret, log }) : undefined;
@@ -78,6 +90,8 @@ export class Cluster {
           onRunnerGone: (runner) => this.transport?.forget(runner),
         })
       : new SoleOwnership(options.runnerId, options.shardCount);
+    // Timers first: a shard's timers are loaded before its calls are accepted, dropped as it leaves.
+    this.ownership.subscribe(this.timers);
     this.ownership.subscribe({ released: (shards) => this.runtime.release(new Set(shards)) });
     this.router = new Router(this.ownership, this.runtime, this.transport, log);
   }
@@ -95,10 +109,11 @@ export class Cluster {
     this.runtime.start();
     await this.transport?.listen(this.inbound());
     await this.ownership.start();
-    const prune = () =>
-      this.store
-        .pruneReplies(new Date(Date.now() - REPLY_RETENTION_MS))
-        .catch((err: unknown) => this.options.log.warn({ err }, "reply pruning failed"));
+    const prune = () => {
+      const cutoff = new Date(Date.now() - RETENTION_MS);
+      this.store.pruneReplies(cutoff).catch((err: unknown) => this.options.log.warn({ err }, "reply pruning failed"));
+      this.timerStore.pruneFired(cutoff).catch((err: unknown) => this.options.log.warn({ err }, "fired timer pruning failed"));
+    };
     this.pruner = setInterval(prune, 600_000);
     this.pruner.unref();
   }
@@ -179,6 +194,7 @@ export class Cluster {
   async shutdown(options: { exiting?: boolean } = {}): Promise<void> {
     clearInterval(this.pruner);
     await this.ownership.stop();
+    this.timers.stop();
     await this.runtime.stop();
     if (!options.exiting) await this.transport?.close();
     await this.options.storage.close();

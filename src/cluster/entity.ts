@@ -1,13 +1,16 @@
-import type { z } from "zod";
+import { z } from "zod";
 import type { EntityAddress } from "./address.ts";
+import { EntityTimers, type FireOutcome, noTimers, type TimerEvent, type TimerSink, type Timers, timersSection } from "./entity-timers.ts";
+import { DefinitionError } from "./errors.ts";
 import type { EntityProtocol, RpcProtocol } from "./protocol.ts";
+import { composeState, type StateSection } from "./state-layout.ts";
 import type { Database } from "./storage/database.ts";
+import type { MutationEvent, MutationHook, Trait, TraitApi } from "./trait.ts";
 
 /** A storage write that commits (or not) together with a turn's state. */
 export type TxWrite = (tx: Database) => Promise<void>;
 
-/** What a handler may use besides its state and arguments. */
-export interface EntityContext {
+interface BaseContext {
   readonly self: EntityAddress;
   /** The id of the call being handled, when the caller gave one (retries reuse it). */
   readonly requestId: string | undefined;
@@ -22,21 +25,32 @@ export interface EntityContext {
   afterCommit(effect: () => void): void;
 }
 
+/** What a handler may use besides its state and arguments. */
+export interface EntityContext extends BaseContext {
+  /** The entity's durable timers (entities defined with `onTimer`). */
+  readonly timers: Timers;
+}
+
+/** What the mailbox gives each turn; handlers see it as an EntityContext. */
+export interface TurnContext extends BaseContext {
+  /** The shard owner's timer schedule, told of timer changes once they commit. */
+  readonly timerSink: TimerSink | undefined;
+}
+
 /**
  * A handler reads and (for mutations) changes `state` in place, and returns the reply. If it
  * throws, its changes are rolled back and the caller gets the error.
  */
 export type Handler<S, A, O> = (state: S, args: A, ctx: EntityContext) => O | Promise<O>;
 
-export type Handlers<P extends EntityProtocol, S> = {
-  readonly [K in keyof P["rpcs"]]: Handler<S, z.output<P["rpcs"][K]["args"]>, z.input<P["rpcs"][K]["output"]>>;
-};
+/** A handler as the mailbox runs it, with types erased. */
+export type TurnHandler = (state: unknown, args: unknown, turn: TurnContext) => unknown;
 
-/** An RPC as the runtime sees it, with types erased. */
+/** An RPC as the runtime sees it. */
 export interface RpcImplementation {
   readonly kind: RpcProtocol["kind"];
   readonly args: z.ZodType;
-  readonly handler: Handler<unknown, unknown, unknown>;
+  readonly handler: TurnHandler;
 }
 
 /** An entity type as the runtime sees it. */
@@ -46,26 +60,151 @@ export interface EntityType {
   /** Validates state loaded from storage (and fills defaults added since it was written). */
   readonly decodeState: (raw: unknown) => unknown;
   readonly initialState: () => unknown;
+  /** The turn that fires a due timer (`{ timer_id }` → FireOutcome), if the entity handles timers. */
+  readonly timerFire: RpcImplementation | undefined;
 }
 
-export interface EntityDefinitionInput<P extends EntityProtocol, S> {
+/** Names of the RPCs the traits `U` (a union) provide. */
+type TraitRpcNames<U> = U extends Trait<infer Api> ? keyof Api : never;
+
+/** Trait RPCs whose types do not fit the protocol's declaration of them. */
+type Misfits<P extends EntityProtocol, U> =
+  U extends Trait<infer Api>
+    ? {
+        [K in keyof Api]: K extends keyof P["rpcs"]
+          ? Api[K]["output"] extends z.input<P["rpcs"][K]["output"]>
+            ? z.output<P["rpcs"][K]["args"]> extends Api[K]["args"]
+              ? never
+              : K
+            : K
+          : K;
+      }[keyof Api]
+    : never;
+
+/** Resolves to `unknown` when every trait RPC fits the protocol, else to an explanatory type error. */
+type TraitsFit<P extends EntityProtocol, T extends readonly Trait[]> = [Misfits<P, T[number]>] extends [never]
+  ? unknown
+  : { readonly "trait RPCs missing from the protocol or typed differently": Misfits<P, T[number]> };
+
+/** A handler for each declared RPC, except those a trait provides. */
+export type Handlers<P extends EntityProtocol, S, Provided extends PropertyKey = never> = {
+  readonly [K in Exclude<keyof P["rpcs"], Provided>]: Handler<S, z.output<P["rpcs"][K]["args"]>, z.input<P["rpcs"][K]["output"]>>;
+};
+
+export interface EntityDefinitionInput<P extends EntityProtocol, S, T extends readonly Trait[]> {
   readonly state: z.ZodType<S>;
   readonly initial: () => S;
-  readonly handlers: Handlers<P, S>;
+  /** Traits mixed in, in order: their state sits next to the entity's, their hooks run in this order. */
+  readonly traits?: T & TraitsFit<P, T>;
+  readonly handlers: Handlers<P, S, TraitRpcNames<T[number]>>;
+  /** Runs when one of the entity's timers fires (see `ctx.timers`); a turn like any mutation. */
+  readonly onTimer?: Handler<S, TimerEvent, void>;
 }
 
-/** Binds handlers to an entity's declared RPCs. Every declared RPC must have a handler. */
-export function defineEntity<P extends EntityProtocol, S>(protocol: P, definition: EntityDefinitionInput<P, S>): EntityType {
-  const rpcs = new Map<string, RpcImplementation>();
-  for (const [name, declared] of Object.entries(protocol.rpcs)) {
-    const handler = (definition.handlers as Record<string, Handler<unknown, unknown, unknown> | undefined>)[name];
-    if (!handler) throw new Error(`entity ${protocol.type}: no handler for RPC ${name}`);
-    rpcs.set(name, { kind: declared.kind, args: declared.args, handler });
-  }
-  return {
-    name: protocol.type,
-    rpcs,
-    decodeState: (raw) => definition.state.parse(raw),
-    initialState: definition.initial,
+/**
+ * Binds handlers to an entity's declared RPCs. Every declared RPC needs exactly one implementation:
+ * the entity's handler or a trait's RPC; two claiming one RPC name or one state key is an error
+ * here, at definition time.
+ */
+export function defineEntity<P extends EntityProtocol, S, const T extends readonly Trait[] = []>(
+  protocol: P,
+  definition: EntityDefinitionInput<P, S, T>,
+): EntityType {
+  const entity = protocol.type;
+  const traits: readonly Trait<TraitApi>[] = definition.traits ?? [];
+  const onTimer = definition.onTimer as Handler<unknown, TimerEvent, void> | undefined;
+  const sections: StateSection[] = traits.map((t) => t.section);
+  if (onTimer) sections.push(timersSection);
+  const layout = composeState(entity, { schema: definition.state, initial: definition.initial }, sections);
+  const hooks = traits.flatMap((t) => (t.afterMutation ? [t.afterMutation] : []));
+  const context = (
+    state: unknown,
+    turn: TurnContext,
+    writable: boolean,
+    timers: Timers = onTimer ? new EntityTimers(state, turn, writable) : noTimers(entity),
+  ): EntityContext => {
+    const { timerSink: _, ...base } = turn;
+    return { ...base, timers };
   };
+
+  const provided = new Map<string, { trait: string; handler: Handler<unknown, unknown, unknown>; kind: RpcProtocol["kind"] }>();
+  for (const trait of traits) {
+    for (const [rpc, impl] of trait.rpcs) {
+      const other = provided.get(rpc);
+      if (other) throw new DefinitionError(`entity ${entity}: RPC ${rpc} is provided by both trait ${other.trait} and trait ${trait.name}`);
+      provided.set(rpc, { trait: trait.name, handler: impl.handler, kind: impl.kind });
+    }
+  }
+  const handlers = definition.handlers as Readonly<Record<string, Handler<unknown, unknown, unknown> | undefined>>;
+  for (const name of Object.keys(handlers)) {
+    if (!Object.hasOwn(protocol.rpcs, name)) throw new DefinitionError(`entity ${entity}: handler ${name} is not an RPC of its protocol`);
+  }
+  for (const [rpc, by] of provided) {
+    const declared = protocol.rpcs[rpc];
+    if (!declared)
+      throw new DefinitionError(`entity ${entity}: trait ${by.trait} provides RPC ${rpc}, which the protocol does not declare`);
+    if (declared.kind !== by.kind) {
+      throw new DefinitionError(`entity ${entity}: RPC ${rpc} is a ${declared.kind} in the protocol but a ${by.kind} in trait ${by.trait}`);
+    }
+    if (handlers[rpc]) throw new DefinitionError(`entity ${entity}: RPC ${rpc} has a handler and is also provided by trait ${by.trait}`);
+  }
+
+  const rpcs = new Map<string, RpcImplementation>();
+  for (const [rpc, declared] of Object.entries(protocol.rpcs)) {
+    const mutation = declared.kind === "mutation";
+    const byTrait = provided.get(rpc);
+    const own = handlers[rpc];
+    let handler: TurnHandler;
+    if (byTrait) {
+      handler = (state, args, turn) => byTrait.handler(state, args, context(state, turn, mutation));
+    } else if (own) {
+      handler = (state, args, turn) => {
+        const ctx = context(state, turn, mutation);
+        const reply = own(state, args, ctx);
+        return mutation ? thenRunHooks(reply, hooks, state, { action: rpc, args: args as Record<string, unknown> }, ctx) : reply;
+      };
+    } else {
+      throw new DefinitionError(`entity ${entity}: no handler for RPC ${rpc}`);
+    }
+    rpcs.set(rpc, { kind: declared.kind, args: declared.args, handler });
+  }
+
+  const timerFire: RpcImplementation | undefined = onTimer && {
+    kind: "mutation",
+    args: FireArgs,
+    handler: (state, args, turn) => {
+      const { timer_id } = args as z.output<typeof FireArgs>;
+      const timers = new EntityTimers(state, turn, true);
+      const event = timers.takeDue(timer_id);
+      if ("kind" in event) return event;
+      const ctx = context(state, turn, true, timers);
+      const done = onTimer(state, event, ctx);
+      return thenRunHooks(done, hooks, state, { action: "timer", args: { timer_id } }, ctx, FIRED);
+    },
+  };
+
+  return { name: entity, rpcs, decodeState: layout.decode, initialState: layout.initial, timerFire };
+}
+
+const FireArgs = z.object({ timer_id: z.string() });
+const FIRED: FireOutcome = { kind: "fired" };
+
+/**
+ * Runs the traits' hooks once `reply` is settled, and replies `result` (the reply itself by
+ * default). Synchronous replies stay synchronous: the mailbox replays synchronous turns.
+ */
+function thenRunHooks(
+  reply: unknown,
+  hooks: readonly MutationHook<unknown>[],
+  state: unknown,
+  event: MutationEvent,
+  ctx: EntityContext,
+  result?: unknown,
+): unknown {
+  if (hooks.length === 0 && result === undefined) return reply;
+  const after = (value: unknown) => {
+    for (const hook of hooks) hook(state, event, ctx);
+    return result === undefined ? value : result;
+  };
+  return reply instanceof Promise ? reply.then(after) : after(reply);
 }

@@ -36,3 +36,11 @@ export function toClusterError(error: unknown): ClusterError {
   if (error instanceof ClusterError) return error;
   return new ClusterError("INTERNAL", error instanceof Error ? error.message : String(error), { cause: error });
 }
+
+/**
+ * An entity or trait definition that cannot work (a missing handler, two parts claiming one name).
+ * Thrown when the definition is made, at start-up, never while serving calls.
+ */
+export class DefinitionError extends Error {
+  override readonly name = "DefinitionError";
+}

@@ -1,6 +1,7 @@
 import type { EntityAddress } from "./address.ts";
 import { formatAddress } from "./address.ts";
-import type { EntityContext, EntityType, RpcImplementation, TxWrite } from "./entity.ts";
+import type { EntityType, RpcImplementation, TurnContext, TxWrite } from "./entity.ts";
+import type { TimerSink } from "./entity-timers.ts";
 import { ClusterError, toClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { ShardId } from "./shard.ts";
@@ -45,6 +46,7 @@ export class Mailbox {
     private readonly store: StateStore,
     private readonly log: Logger,
     private readonly mayCommit: (shard: ShardId) => boolean,
+    private readonly timerSink: TimerSink | undefined,
   ) {}
 
   get idle(): boolean {
@@ -110,7 +112,7 @@ export class Mailbox {
     // (handlers are deterministic given state, args and ctx). Asynchronous handlers may have effects
     // beyond the state, so they are never replayed: a checkpoint follows each one.
     let base = this.committedJson;
-    let replay: [Envelope, EntityContext][] = [];
+    let replay: [Envelope, TurnContext][] = [];
     let mutated = false;
 
     for (const envelope of batch) {
@@ -123,12 +125,13 @@ export class Mailbox {
       }
       const turnWrites: TxWrite[] = [];
       const turnEffects: (() => void)[] = [];
-      const ctx: EntityContext = {
+      const ctx: TurnContext = {
         self: this.address,
         requestId,
         now: new Date(),
         transact: (write) => turnWrites.push(write),
         afterCommit: (effect) => turnEffects.push(effect),
+        timerSink: this.timerSink,
       };
       let outcome: Outcome;
       try {
@@ -173,7 +176,7 @@ export class Mailbox {
   }
 
   /** Back to the checkpoint, then forward through the mutations that succeeded since. */
-  private restore(base: string, replay: readonly [Envelope, EntityContext][]): void {
+  private restore(base: string, replay: readonly [Envelope, TurnContext][]): void {
     this.state = this.type.decodeState(JSON.parse(base));
     // Their writes and effects were collected the first time round.
     const ignore = () => {};

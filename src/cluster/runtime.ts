@@ -1,5 +1,6 @@
 import { addressKey, type EntityAddress } from "./address.ts";
-import type { EntityType } from "./entity.ts";
+import type { EntityType, RpcImplementation } from "./entity.ts";
+import type { FireOutcome, TimerSink } from "./entity-timers.ts";
 import { badRequest, ClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { Mailbox } from "./mailbox.ts";
@@ -19,6 +20,8 @@ export interface RuntimeOptions {
   readonly idleMs: number;
   /** Whether state of `shard` may still be written here (the ownership fence). */
   readonly mayCommit?: (shard: ShardId) => boolean;
+  /** Told of timer changes once they commit (the shard owner's schedule). */
+  readonly timerSink?: TimerSink;
 }
 
 /**
@@ -58,16 +61,19 @@ export class EntityRuntime {
     if (!impl) return Promise.reject(badRequest(`entity type ${address.type} has no RPC ${rpc}`));
     const parsed = impl.args.safeParse(args);
     if (!parsed.success) return Promise.reject(badRequest(`invalid arguments for ${address.type}.${rpc}: ${parsed.error.message}`));
-    return new Promise((resolve, reject) => {
-      this.mailbox(address, type).post({
-        rpc,
-        impl,
-        args: parsed.data,
-        requestId: options.requestId,
-        fresh: options.fresh === true,
-        resolve,
-        reject,
-      });
+    return this.post(address, type, rpc, impl, parsed.data, options);
+  }
+
+  /** Runs the fire turn of timer `timerId` on the entity at `address` (a local shard). */
+  fireTimer(address: EntityAddress, timerId: string): Promise<FireOutcome> {
+    const type = this.types.get(address.type);
+    if (!type?.timerFire) return Promise.reject(new ClusterError("NOT_IMPLEMENTED", `entity type ${address.type} does not handle timers`));
+    return this.post(address, type, "$timer", type.timerFire, { timer_id: timerId }, {}) as Promise<FireOutcome>;
+  }
+
+  private post(address: EntityAddress, type: EntityType, rpc: string, impl: RpcImplementation, args: unknown, options: CallOptions) {
+    return new Promise<unknown>((resolve, reject) => {
+      this.mailbox(address, type).post({ rpc, impl, args, requestId: options.requestId, fresh: options.fresh === true, resolve, reject });
     });
   }
 
@@ -97,7 +103,8 @@ export class EntityRuntime {
     const key = addressKey(address.type, address.id);
     let mailbox = this.active.get(key);
     if (!mailbox) {
-      mailbox = new Mailbox(address, type, this.options.store, this.options.log, this.options.mayCommit ?? (() => true));
+      const { store, log, mayCommit, timerSink } = this.options;
+      mailbox = new Mailbox(address, type, store, log, mayCommit ?? (() => true), timerSink);
       this.active.set(key, mailbox);
     }
     return mailbox;
