@@ -24,7 +24,7 @@ export * from "./procedure.ts";
 export { LeaderRecord } from "./singleton.ts";
 export { EntityInfo, Health, ShardInfo } from "./system.ts";
 export { PendingTimer, TimerFire } from "./timer.ts";
-export { AuditEntry } from "./trait.ts";
+export { AuditEntry, auditable, versioned } from "./traits.ts";
 export * from "./values.ts";
 export { WorkflowExecution } from "./workflow.ts";
 export { activity, counter, cross, kv, singleton, system, timer, trait, workflow };

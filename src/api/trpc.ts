@@ -11,8 +11,6 @@ type Resolver = (input: Record<string, unknown>, ctx: ApiContext) => Promise<unk
 const MISSING_FEATURE: Record<string, string> = {
   WorkflowTest: "durable workflows",
   ActivityTest: "transactional activities",
-  TraitTest: "entity traits",
-  TimerTest: "durable timers",
   CrossEntity: "entity-to-entity calls",
 };
 

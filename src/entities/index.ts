@@ -1,6 +1,8 @@
 import type { EntityType } from "../cluster/entity.ts";
 import { Counter } from "./counter.ts";
 import { KVStore } from "./kv.ts";
+import { TimerTest } from "./timer-test.ts";
+import { TraitTest } from "./trait-test.ts";
 
 /** The test entities this runner hosts. */
-export const testEntities: readonly EntityType[] = [Counter, KVStore];
+export const testEntities: readonly EntityType[] = [Counter, KVStore, TraitTest, TimerTest];
