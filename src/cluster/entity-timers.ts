@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { EntityAddress } from "./address.ts";
+import { dictionary } from "./dictionary.ts";
 import type { TurnContext } from "./entity.ts";
 import { badRequest, ClusterError } from "./errors.ts";
 import type { StateSection } from "./state-layout.ts";
@@ -19,7 +20,7 @@ type Pending = z.infer<typeof Pending>;
 /** Timer id → pending timer, with a null prototype: any string is a plain id. */
 type Table = Record<string, Pending>;
 
-const TableSchema = z.record(z.string(), Pending).transform((t) => Object.assign(Object.create(null), t) as Table);
+const TableSchema = dictionary(Pending);
 
 /** The timers' part of an entity's state. */
 export const timersSection: StateSection = {
