@@ -1,29 +1,12 @@
-import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { MAX_TIMER_DELAY_MS } from "../../contract/index.ts";
-import { type Client, createClient } from "../../src/client.ts";
-import type { Runner } from "../../src/runner.ts";
 import { rejects } from "../support/assert.ts";
 import { BACKENDS, uniqueId } from "../support/backends.ts";
+import { restartRunner, runnerSuite } from "../support/runner-suite.ts";
 import { assertFiredOnce, firesOf, settledFires } from "../support/timers.ts";
 
 for (const backend of BACKENDS) {
-  const it = suite<{ runner?: Runner; api: Client }>(`Timers [${backend.name}]`, { api: undefined as unknown as Client });
-  it.before(async (ctx) => {
-    ctx.runner = await backend.start();
-    ctx.api = createClient(ctx.runner.url);
-  });
-  it.after(async (ctx) => {
-    await ctx.runner?.stop();
-  });
-
-  /** Stops the runner, runs `meanwhile`, starts a new one on the same storage. */
-  const restart = async (ctx: { runner?: Runner; api: Client }, meanwhile: () => Promise<void> = async () => {}) => {
-    await ctx.runner?.stop();
-    await meanwhile();
-    ctx.runner = await backend.start();
-    ctx.api = createClient(ctx.runner.url);
-  };
+  const it = runnerSuite("Timers", backend);
 
   it("schedule returns at once; the timer is pending, then fires after its delay, once", async ({ api }) => {
     const id = uniqueId("tm");
@@ -91,7 +74,7 @@ for (const backend of BACKENDS) {
   it("a pending timer survives a restart and fires once after it", async (ctx) => {
     const id = uniqueId("tm-restart");
     await ctx.api.timer.schedule({ id, timer_id: "t3s", delay_ms: 3_000 });
-    await restart(ctx);
+    await restartRunner(ctx, backend);
     assert.equal(
       (await ctx.api.timer.pending({ id })).map((p) => p.timer_id),
       ["t3s"],
@@ -105,7 +88,7 @@ for (const backend of BACKENDS) {
     await ctx.api.timer.schedule({ id, timer_id: "due", delay_ms: 300 });
     const dueAt = Date.parse((await ctx.api.timer.pending({ id }))[0]?.fire_at ?? "");
     // The downtime outlasts the delay: that is the scenario, not a wait for an event.
-    await restart(ctx, () => new Promise((resolve) => setTimeout(resolve, Math.max(0, dueAt - Date.now()) + 200)));
+    await restartRunner(ctx, backend, () => new Promise((resolve) => setTimeout(resolve, Math.max(0, dueAt - Date.now()) + 200)));
     const ready = Date.now();
     const [fire] = await firesOf(ctx.api, id, 1);
     const lateness = Date.parse(fire?.fired_at ?? "") - ready;

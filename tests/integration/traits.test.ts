@@ -1,20 +1,11 @@
-import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { AuditEntry } from "../../contract/index.ts";
-import { type Client, createClient } from "../../src/client.ts";
-import type { Runner } from "../../src/runner.ts";
 import { rejects } from "../support/assert.ts";
 import { BACKENDS, uniqueId } from "../support/backends.ts";
+import { restartRunner, runnerSuite } from "../support/runner-suite.ts";
 
 for (const backend of BACKENDS) {
-  const it = suite<{ runner?: Runner; api: Client }>(`Traits [${backend.name}]`, { api: undefined as unknown as Client });
-  it.before(async (ctx) => {
-    ctx.runner = await backend.start();
-    ctx.api = createClient(ctx.runner.url);
-  });
-  it.after(async (ctx) => {
-    await ctx.runner?.stop();
-  });
+  const it = runnerSuite("Traits", backend);
 
   it("update/get on the entity; audit-log and version from its traits", async ({ api }) => {
     const id = uniqueId("tr");
@@ -63,9 +54,7 @@ for (const backend of BACKENDS) {
     const id = uniqueId("tr");
     await ctx.api.trait.update({ id, data: "kept" });
     const log = await ctx.api.trait.auditLog({ id });
-    await ctx.runner?.stop();
-    ctx.runner = await backend.start();
-    ctx.api = createClient(ctx.runner.url);
+    await restartRunner(ctx, backend);
     assert.is(await ctx.api.trait.get({ id }), "kept");
     assert.is(await ctx.api.trait.version({ id }), 1);
     assert.equal(await ctx.api.trait.auditLog({ id }), log);
