@@ -13,6 +13,14 @@ export interface ScheduledTimer {
 }
 
 /**
+ * Earlier due time first; on a tie, by key, so that an entity's timers due together are fired
+ * together (their turns then share one group commit).
+ */
+function before(a: ScheduledTimer, b: ScheduledTimer): boolean {
+  return a.fireAt < b.fireAt || (a.fireAt === b.fireAt && a.key < b.key);
+}
+
+/**
  * Timers ordered by due time: a binary min-heap, plus a map from key to the live entry. Replacing
  * or deleting a timer leaves its old heap slot behind, skipped when it surfaces and swept when such
  * slots outnumber the live ones, so each operation is O(log n) amortized.
@@ -94,7 +102,7 @@ export class TimerSchedule {
     while (i > 0) {
       const parent = (i - 1) >> 1;
       const above = heap[parent] as ScheduledTimer;
-      if (above.fireAt <= item.fireAt) break;
+      if (!before(item, above)) break;
       heap[i] = above;
       i = parent;
     }
@@ -109,9 +117,9 @@ export class TimerSchedule {
       let child = 2 * i + 1;
       if (child >= n) break;
       const right = child + 1;
-      if (right < n && (heap[right] as ScheduledTimer).fireAt < (heap[child] as ScheduledTimer).fireAt) child = right;
+      if (right < n && before(heap[right] as ScheduledTimer, heap[child] as ScheduledTimer)) child = right;
       const below = heap[child] as ScheduledTimer;
-      if (below.fireAt >= item.fireAt) break;
+      if (!before(below, item)) break;
       heap[i] = below;
       i = child;
     }

@@ -74,4 +74,14 @@ test("deleteWhere drops a shard's timers and keeps the others in order", () => {
   );
 });
 
+test("timers due at the same instant come out grouped by key (an entity's together)", () => {
+  const schedule = new TimerSchedule();
+  const keys = Array.from({ length: 200 }, (_, k) => `entity-${k % 20}\u0000t${Math.floor(k / 20)}`);
+  for (const key of [...keys].sort(() => Math.random() - 0.5)) schedule.set(timer(key, 1_000));
+  assert.equal(
+    drain(schedule).map((t) => t.key),
+    [...keys].sort(),
+  );
+});
+
 test.run();
