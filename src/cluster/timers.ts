@@ -21,8 +21,12 @@ export interface TimerServiceOptions {
 const DEFAULT_MAX_IN_FLIGHT = 256;
 /** Longest the one OS timer is set for; later due times re-arm it (setTimeout caps at ~24.8 days). */
 const MAX_ARM_MS = 3_600_000;
-/** Retry backoff after a failed fire: 50 ms, doubling, at most 30 s. */
-const retryDelay = (attempt: number) => Math.min(30_000, 25 * 2 ** Math.min(attempt, 11));
+/**
+ * Retry backoff after a failed fire: 50 ms, doubling, at most 30 s; at most 1 s when the fire was
+ * refused for ownership while the shard is still ours (its acquisition is finishing, or the lease
+ * fence is down until the next keep-alive): that clears up without anyone fixing anything.
+ */
+export const retryDelay = (attempt: number, ownership: boolean) => Math.min(ownership ? 1_000 : 30_000, 25 * 2 ** Math.min(attempt, 11));
 
 /**
  * The schedule of the timers of the shards this runner owns: loaded from storage when shards
@@ -140,11 +144,11 @@ export class TimerService implements TimerSink, ShardListener {
       if (outcome.kind === "early") this.retry(timer, outcome.fireAt, 0);
     } catch (error) {
       const attempt = timer.attempt + 1;
-      const quiet = error instanceof ClusterError && error.code === "NOT_OWNER";
+      const ownership = error instanceof ClusterError && error.code === "NOT_OWNER";
       const log = { err: error, entity: formatAddress(timer.address), timer: timer.timerId, attempt };
-      if (quiet) this.options.log.debug(log, "timer fire refused; retrying while the shard is here");
+      if (ownership) this.options.log.debug(log, "timer fire refused; retrying while the shard is here");
       else this.options.log.warn(log, "timer fire failed; retrying");
-      this.retry(timer, Date.now() + retryDelay(attempt), attempt);
+      this.retry(timer, Date.now() + retryDelay(attempt, ownership), attempt);
     } finally {
       this.inFlight--;
       this.pump();

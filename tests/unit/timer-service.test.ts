@@ -6,7 +6,7 @@ import { ClusterError } from "../../src/cluster/errors.ts";
 import { silentLogger } from "../../src/cluster/log.ts";
 import { shardOf } from "../../src/cluster/shard.ts";
 import type { StoredTimer } from "../../src/cluster/storage/timer-store.ts";
-import { TimerService } from "../../src/cluster/timers.ts";
+import { retryDelay, TimerService } from "../../src/cluster/timers.ts";
 
 const SHARDS = 4;
 const address = (type: string, id: string): EntityAddress => ({ type, id, shard: shardOf(id, SHARDS) });
@@ -187,6 +187,17 @@ test("10,000 pending timers: at most maxInFlight fires at once, every one fired 
   assert.ok(peak <= 64, `peak ${peak}`);
   assert.is(new Set(fires.map((f) => f.timerId)).size, 10_000);
   service.stop();
+});
+
+test("retry backoff: doubles from 50 ms to 30 s; at most 1 s while only ownership is in the way", () => {
+  assert.equal(
+    [1, 2, 3, 4, 5, 6, 10, 50].map((n) => retryDelay(n, false)),
+    [50, 100, 200, 400, 800, 1_600, 25_600, 30_000],
+  );
+  assert.equal(
+    [1, 5, 6, 50].map((n) => retryDelay(n, true)),
+    [50, 800, 1_000, 1_000],
+  );
 });
 
 test.run();
