@@ -53,3 +53,21 @@ export function entity<T extends string, D extends Record<string, RpcDeclaration
   }
   return { type, rpcs: rpcs as EntityRpcs<D> };
 }
+
+/** An RPC that runners call among themselves and that has no route of its own. */
+export interface InternalRpc<A extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
+  readonly kind: "query" | "mutation";
+  readonly args: A;
+  readonly output: O;
+}
+
+/**
+ * Declares an entity reached only through other procedures (e.g. the singleton's state behind
+ * `/singleton/*`): same shape for the framework, no REST routes.
+ */
+export function internalEntity<T extends string, R extends Record<string, InternalRpc>>(
+  type: T,
+  rpcs: R,
+): { readonly type: T; readonly rpcs: R } {
+  return { type, rpcs };
+}

@@ -21,7 +21,7 @@ export { ActivityRecord } from "./activity.ts";
 export { Message } from "./cross.ts";
 export * from "./entity.ts";
 export * from "./procedure.ts";
-export { LeaderRecord } from "./singleton.ts";
+export { LeaderRecord, SINGLETON_NAME, singletonState } from "./singleton.ts";
 export { EntityInfo, Health, ShardInfo } from "./system.ts";
 export { MAX_TIMER_DELAY_MS, PendingTimer, TimerFire } from "./timer.ts";
 export { AuditEntry, auditable, versioned } from "./traits.ts";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { internalEntity } from "./entity.ts";
 import { procedure } from "./procedure.ts";
 import { NonNegativeInt, Null, Timestamp } from "./values.ts";
 
@@ -10,6 +11,22 @@ export const LeaderRecord = z.object({
 export type LeaderRecord = z.infer<typeof LeaderRecord>;
 
 const none = z.object({});
+
+/** The name the test singleton is registered under; its state entity has this id. */
+export const SINGLETON_NAME = "SingletonTest";
+
+/**
+ * The durable state of the test singleton, an entity on the singleton's own shard (so it lives on
+ * the singleton's host): the sequence never repeats across failover, and leadership is recorded.
+ */
+export const singletonState = internalEntity("SingletonTest", {
+  nextSequence: { kind: "mutation", args: none, output: NonNegativeInt },
+  resetSequence: { kind: "mutation", args: none, output: Null },
+  leaderHistory: { kind: "query", args: none, output: z.array(LeaderRecord) },
+  currentRunner: { kind: "query", args: none, output: z.string() },
+  clearHistory: { kind: "mutation", args: none, output: Null },
+  becameLeader: { kind: "mutation", args: z.object({ runner: z.string().min(1) }), output: Null },
+});
 
 export const singleton = {
   nextSequence: procedure("POST /singleton/next-sequence", none, NonNegativeInt),

@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { SINGLETON_NAME, singletonState } from "../contract/index.ts";
 import { createApp } from "./api/app.ts";
 import { type HttpServer, listen } from "./api/server.ts";
 import type { ApiServices } from "./api/services.ts";
@@ -7,6 +8,7 @@ import type { Logger } from "./cluster/log.ts";
 import { openStorage } from "./cluster/storage/database.ts";
 import type { Config } from "./config.ts";
 import { testEntities } from "./entities/index.ts";
+import { runSingletonTest } from "./entities/singleton-test.ts";
 
 export interface Runner {
   readonly cluster: Cluster;
@@ -18,6 +20,8 @@ export interface Runner {
 }
 
 function services(cluster: Cluster, config: Config): ApiServices {
+  // `/singleton/*` reaches the singleton's state entity, which lives on the singleton's host.
+  const host = (rpc: keyof typeof singletonState.rpcs) => cluster.call(singletonState.type, SINGLETON_NAME, rpc, {});
   return {
     callEntity: (type, id, rpc, args, requestId) => cluster.call(type, id, rpc, args, { requestId }),
     hasEntity: (type) => cluster.has(type),
@@ -31,7 +35,13 @@ function services(cluster: Cluster, config: Config): ApiServices {
     }),
     shards: () => cluster.shards(),
     entities: async (localOnly) => (localOnly ? cluster.localEntities() : cluster.allEntities()),
-    singleton: undefined,
+    singleton: {
+      nextSequence: () => host("nextSequence") as Promise<number>,
+      leaderHistory: () => host("leaderHistory") as Promise<unknown[]>,
+      currentRunner: () => host("currentRunner") as Promise<string>,
+      clearHistory: () => host("clearHistory") as Promise<null>,
+      resetSequence: () => host("resetSequence") as Promise<null>,
+    },
   };
 }
 
@@ -51,6 +61,7 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
       config.mode === "cluster" ? { endpoints: config.etcdEndpoints, prefix: config.etcdPrefix, leaseTtlMs: config.leaseTtlMs } : undefined,
     secret: config.clusterSecret,
   });
+  cluster.registerSingleton(SINGLETON_NAME, runSingletonTest);
   const app = createApp(services(cluster, config), { maxBodyBytes: config.maxBodyBytes, log });
   // Bind the HTTP port before joining: a runner that cannot serve must not take shards.
   let http: HttpServer;

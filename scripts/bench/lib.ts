@@ -1,5 +1,6 @@
 /** Shared pieces of the benchmarks: closed-loop load, percentiles, table printing. */
 import { mkdirSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import { join } from "node:path";
 
 export interface LoadResult {
@@ -80,4 +81,32 @@ export function writeResults(name: string, data: unknown): string {
   const file = join(dir, `${name}.json`);
   writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), ...((data as object) ?? {}) }, null, 2)}\n`);
   return file;
+}
+
+/**
+ * `POST {base}/counter/{id}/increment` over a keep-alive `node:http` agent: a much lighter load
+ * generator than `fetch`, which matters when the generator shares two cores with the cluster.
+ */
+export function incrementer(base: string, sockets: number): (id: string) => Promise<void> {
+  const url = new URL(base);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
+  return (id) =>
+    new Promise<void>((resolve, reject) => {
+      const request = http.request(
+        {
+          host: url.hostname,
+          port: url.port,
+          method: "POST",
+          path: `/counter/${encodeURIComponent(id)}/increment`,
+          agent,
+          headers: { "content-type": "application/json", "content-length": 1 },
+        },
+        (response) => {
+          response.resume();
+          response.on("end", () => (response.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${response.statusCode}`))));
+        },
+      );
+      request.on("error", reject);
+      request.end("1");
+    });
 }

@@ -7,6 +7,7 @@ import { type Ownership, SoleOwnership } from "./ownership.ts";
 import { type RouteOptions, Router } from "./router.ts";
 import { EntityRuntime } from "./runtime.ts";
 import { shardOf } from "./shard.ts";
+import { type SingletonContext, SingletonManager, type SingletonRun } from "./singleton.ts";
 import type { Storage } from "./storage/database.ts";
 import { EntityStore } from "./storage/entity-store.ts";
 import { TimerStore } from "./storage/timer-store.ts";
@@ -60,6 +61,7 @@ export class Cluster {
   private readonly ownership: Ownership;
   private readonly transport: GrpcTransport | undefined;
   private readonly router: Router;
+  private readonly singletons: SingletonManager;
   private pruner: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ClusterOptions) {
@@ -77,6 +79,7 @@ export class Cluster {
       log,
       idleMs: options.entityIdleMs,
       mayCommit: (shard) => this.ownership.mayCommit(shard),
+      caller: (type, id, rpc, args, callChain) => this.call(type, id, rpc, args, { callChain }),
       timerSink: this.timers,
     });
     for (const type of options.entities) this.runtime.register(type);
@@ -94,6 +97,18 @@ export class Cluster {
     this.ownership.subscribe(this.timers);
     this.ownership.subscribe({ released: (shards) => this.runtime.release(new Set(shards)) });
     this.router = new Router(this.ownership, this.runtime, this.transport, log);
+    this.singletons = new SingletonManager(
+      this.ownership,
+      options.storage.db,
+      options.shardCount,
+      ((protocol, id, rpc, args) => this.call(protocol.type, id, rpc, args)) as SingletonContext["call"],
+      log,
+    );
+  }
+
+  /** Runs `run` on exactly one runner of the cluster: the owner of `shard(name)`. Before start(). */
+  registerSingleton(name: string, run: SingletonRun): void {
+    this.singletons.register(name, run);
   }
 
   get runnerId(): string {
@@ -109,6 +124,7 @@ export class Cluster {
     this.runtime.start();
     await this.transport?.listen(this.inbound());
     await this.ownership.start();
+    this.singletons.start();
     const prune = () => {
       const cutoff = new Date(Date.now() - RETENTION_MS);
       this.store.pruneReplies(cutoff).catch((err: unknown) => this.options.log.warn({ err }, "reply pruning failed"));
@@ -139,7 +155,11 @@ export class Cluster {
         if (!this.ownership.isLocal(address.shard)) {
           return Promise.reject(new ClusterError("NOT_OWNER", `${this.runnerId} does not serve shard ${address.shard}`));
         }
-        return this.runtime.call(address, envelope.rpc, envelope.payload, { requestId: envelope.requestId, fresh: envelope.fresh });
+        return this.runtime.call(address, envelope.rpc, envelope.payload, {
+          requestId: envelope.requestId,
+          fresh: envelope.fresh,
+          callChain: envelope.callChain,
+        });
       },
       activeEntities: () => this.runtime.activeEntities().map((a) => ({ entity_type: a.type, entity_id: a.id, shard_id: a.shard })),
     };
@@ -195,6 +215,7 @@ export class Cluster {
     clearInterval(this.pruner);
     await this.ownership.stop();
     this.timers.stop();
+    await this.singletons.stop();
     await this.runtime.stop();
     if (!options.exiting) await this.transport?.close();
     await this.options.storage.close();

@@ -23,6 +23,16 @@ interface BaseContext {
   transact(write: TxWrite): void;
   /** Runs `effect` once this call's state change is durable; dropped if it never becomes so. */
   afterCommit(effect: () => void): void;
+  /**
+   * Calls an RPC of another entity (or of this one) wherever it lives. The call carries this
+   * call's chain, so a call back into an entity already in the chain runs inside its turn.
+   */
+  call<P extends EntityProtocol, K extends keyof P["rpcs"] & string>(
+    protocol: P,
+    id: string,
+    rpc: K,
+    args: z.input<P["rpcs"][K]["args"]>,
+  ): Promise<z.output<P["rpcs"][K]["output"]>>;
 }
 
 /** What a handler may use besides its state and arguments. */

@@ -4,6 +4,7 @@ import type { EntityType, RpcImplementation, TurnContext, TxWrite } from "./enti
 import type { TimerSink } from "./entity-timers.ts";
 import { ClusterError, toClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import type { EntityProtocol } from "./protocol.ts";
 import type { ShardId } from "./shard.ts";
 import type { ReplyRecord, StateStore } from "./storage/entity-store.ts";
 
@@ -14,6 +15,8 @@ export interface Envelope {
   readonly args: unknown;
   readonly requestId: string | undefined;
   readonly fresh: boolean;
+  /** Entities ("Type/id") the call passed through, its origin first. */
+  readonly callChain: readonly string[];
   resolve(reply: unknown): void;
   reject(error: unknown): void;
 }
@@ -22,6 +25,16 @@ export interface Envelope {
 const MAX_BATCH = 256;
 
 type Outcome = { ok: true; reply: unknown } | { ok: false; error: unknown };
+
+/** What a batch accumulates for its commit. */
+interface Turn {
+  readonly writes: TxWrite[];
+  readonly effects: (() => void)[];
+  mutated: boolean;
+}
+
+/** Sends a call to another entity, wherever it lives, carrying the call chain. */
+export type EntityCaller = (type: string, id: string, rpc: string, args: unknown, callChain: readonly string[]) => Promise<unknown>;
 
 /**
  * The single-threaded heart of an active entity: calls are applied one at a time, in arrival
@@ -38,6 +51,9 @@ export class Mailbox {
   private readonly queue: Envelope[] = [];
   private running = false;
   private idleWaiters: (() => void)[] = [];
+  /** The batch being applied, if any: reentrant calls join it. */
+  private turn: Turn | undefined;
+  private readonly key: string;
   lastActive = Date.now();
 
   constructor(
@@ -46,14 +62,21 @@ export class Mailbox {
     private readonly store: StateStore,
     private readonly log: Logger,
     private readonly mayCommit: (shard: ShardId) => boolean,
+    private readonly caller: EntityCaller,
     private readonly timerSink: TimerSink | undefined,
-  ) {}
+  ) {
+    this.key = formatAddress(address);
+  }
 
   get idle(): boolean {
     return !this.running && this.queue.length === 0;
   }
 
   post(envelope: Envelope): void {
+    if (this.turn && envelope.callChain.includes(this.key)) {
+      void this.reenter(envelope, this.turn);
+      return;
+    }
     this.queue.push(envelope);
     this.lastActive = Date.now();
     if (!this.running) {
@@ -79,7 +102,7 @@ export class Mailbox {
           await this.apply(batch);
         } catch (error) {
           const failure = toClusterError(error);
-          if (failure.code === "INTERNAL") this.log.error({ err: error, entity: formatAddress(this.address) }, "turn failed");
+          if (failure.code === "INTERNAL") this.log.error({ err: error, entity: this.key }, "turn failed");
           for (const envelope of batch) envelope.reject(failure);
         }
       }
@@ -104,68 +127,63 @@ export class Mailbox {
     const stored = await this.storedReplies(batch);
     const outcomes: Outcome[] = [];
     const replies: ReplyRecord[] = [];
-    const writes: TxWrite[] = [];
-    const effects: (() => void)[] = [];
     const repliedInBatch = new Map<string, Outcome>();
+    const turn: Turn = { writes: [], effects: [], mutated: false };
+    this.turn = turn;
     // Rollback without a copy per call: `base` is a serialized checkpoint and `replay` the
     // synchronous mutations applied since. A failed mutation restores `base` and re-applies `replay`
     // (handlers are deterministic given state, args and ctx). Asynchronous handlers may have effects
     // beyond the state, so they are never replayed: a checkpoint follows each one.
     let base = this.committedJson;
     let replay: [Envelope, TurnContext][] = [];
-    let mutated = false;
 
-    for (const envelope of batch) {
-      const { requestId, impl } = envelope;
-      const mutation = impl.kind === "mutation";
-      const earlier = requestId && mutation ? (repliedInBatch.get(requestId) ?? storedOutcome(stored.get(requestId))) : undefined;
-      if (earlier) {
-        outcomes.push(earlier);
-        continue;
-      }
-      const turnWrites: TxWrite[] = [];
-      const turnEffects: (() => void)[] = [];
-      const ctx: TurnContext = {
-        self: this.address,
-        requestId,
-        now: new Date(),
-        transact: (write) => turnWrites.push(write),
-        afterCommit: (effect) => turnEffects.push(effect),
-        timerSink: this.timerSink,
-      };
-      let outcome: Outcome;
-      try {
-        const pending = impl.handler(this.state, envelope.args, ctx);
-        const isAsync = pending instanceof Promise;
-        const reply = (isAsync ? await pending : pending) ?? null;
-        if (mutation) {
-          mutated = true;
-          writes.push(...turnWrites);
-          effects.push(...turnEffects);
-          if (isAsync) {
-            base = JSON.stringify(this.state);
-            replay = [];
-          } else {
-            replay.push([envelope, ctx]);
-          }
-          if (requestId) replies.push({ requestId, json: JSON.stringify(reply) });
+    try {
+      for (const envelope of batch) {
+        const { requestId, impl } = envelope;
+        const mutation = impl.kind === "mutation";
+        const earlier = requestId && mutation ? (repliedInBatch.get(requestId) ?? storedOutcome(stored.get(requestId))) : undefined;
+        if (earlier) {
+          outcomes.push(earlier);
+          continue;
         }
-        outcome = { ok: true, reply };
-      } catch (error) {
-        if (mutation) this.restore(base, replay);
-        outcome = { ok: false, error };
+        const own: Turn = { writes: [], effects: [], mutated: false };
+        const ctx = this.context(envelope, own);
+        let outcome: Outcome;
+        try {
+          const pending = impl.handler(this.state, envelope.args, ctx);
+          const isAsync = pending instanceof Promise;
+          const reply = (isAsync ? await pending : pending) ?? null;
+          if (mutation) {
+            turn.mutated = true;
+            turn.writes.push(...own.writes);
+            turn.effects.push(...own.effects);
+            if (isAsync) {
+              base = JSON.stringify(this.state);
+              replay = [];
+            } else {
+              replay.push([envelope, ctx]);
+            }
+            if (requestId) replies.push({ requestId, json: JSON.stringify(reply) });
+          }
+          outcome = { ok: true, reply };
+        } catch (error) {
+          if (mutation) this.restore(base, replay);
+          outcome = { ok: false, error };
+        }
+        outcomes.push(outcome);
+        if (requestId && mutation) repliedInBatch.set(requestId, outcome);
       }
-      outcomes.push(outcome);
-      if (requestId && mutation) repliedInBatch.set(requestId, outcome);
+    } finally {
+      this.turn = undefined;
     }
 
-    const json = mutated ? JSON.stringify(this.state) : this.committedJson;
-    if (json !== this.committedJson || replies.length > 0 || writes.length > 0) await this.commit(json, replies, writes);
-    for (const effect of effects) {
+    const json = turn.mutated ? JSON.stringify(this.state) : this.committedJson;
+    if (json !== this.committedJson || replies.length > 0 || turn.writes.length > 0) await this.commit(json, replies, turn.writes);
+    for (const effect of turn.effects) {
       try {
         effect();
       } catch (err) {
-        this.log.error({ err, entity: formatAddress(this.address) }, "after-commit effect failed");
+        this.log.error({ err, entity: this.key }, "after-commit effect failed");
       }
     }
     batch.forEach((envelope, i) => {
@@ -173,6 +191,40 @@ export class Mailbox {
       if (outcome.ok) envelope.resolve(outcome.reply);
       else envelope.reject(outcome.error);
     });
+  }
+
+  /** The context of one call; its writes and effects land in `turn`. */
+  private context(envelope: Envelope, turn: Turn): TurnContext {
+    const chain = [...envelope.callChain, this.key];
+    return {
+      self: this.address,
+      requestId: envelope.requestId,
+      now: new Date(),
+      transact: (write) => turn.writes.push(write),
+      afterCommit: (effect) => turn.effects.push(effect),
+      call: ((protocol: EntityProtocol, id: string, rpc: string, args: unknown) => {
+        const declared = protocol.rpcs[rpc];
+        if (!declared) return Promise.reject(new ClusterError("BAD_REQUEST", `${protocol.type} has no RPC ${rpc}`));
+        return this.caller(protocol.type, id, rpc, args, chain).then((reply) => declared.output.parse(reply));
+      }) as TurnContext["call"],
+      timerSink: this.timerSink,
+    };
+  }
+
+  /**
+   * A call whose chain passed through this entity while its turn is running (A → B → A): it runs
+   * now, inside that turn, instead of queueing behind it, which would deadlock. Its changes commit
+   * with the turn; a failure is returned to its caller (validate before mutating: a reentrant call
+   * has no rollback of its own, the turn it joins is still in progress).
+   */
+  private async reenter(envelope: Envelope, turn: Turn): Promise<void> {
+    try {
+      const reply = (await envelope.impl.handler(this.state, envelope.args, this.context(envelope, turn))) ?? null;
+      if (envelope.impl.kind === "mutation") turn.mutated = true;
+      envelope.resolve(reply);
+    } catch (error) {
+      envelope.reject(error);
+    }
   }
 
   /** Back to the checkpoint, then forward through the mutations that succeeded since. */

@@ -41,7 +41,7 @@ export class Router {
       let remote = false;
       try {
         if (this.ownership.isLocal(address.shard)) {
-          return await this.runtime.call(address, rpc, args, { requestId, fresh: false });
+          return await this.runtime.call(address, rpc, args, { requestId, fresh: false, callChain: options.callChain });
         }
         const owner = this.ownership.ownerOf(address.shard);
         // Nothing was attempted, so waiting for an owner is always safe.

@@ -3,7 +3,7 @@ import type { EntityType, RpcImplementation } from "./entity.ts";
 import type { FireOutcome, TimerSink } from "./entity-timers.ts";
 import { badRequest, ClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
-import { Mailbox } from "./mailbox.ts";
+import { type EntityCaller, Mailbox } from "./mailbox.ts";
 import type { ShardId } from "./shard.ts";
 import type { StateStore } from "./storage/entity-store.ts";
 
@@ -11,6 +11,7 @@ export interface CallOptions {
   readonly requestId?: string | undefined;
   /** The request id was minted for this very attempt: no stored reply can exist, skip the lookup. */
   readonly fresh?: boolean;
+  readonly callChain?: readonly string[];
 }
 
 export interface RuntimeOptions {
@@ -20,6 +21,8 @@ export interface RuntimeOptions {
   readonly idleMs: number;
   /** Whether state of `shard` may still be written here (the ownership fence). */
   readonly mayCommit?: (shard: ShardId) => boolean;
+  /** How handlers reach other entities (through the router). */
+  readonly caller?: EntityCaller;
   /** Told of timer changes once they commit (the shard owner's schedule). */
   readonly timerSink?: TimerSink;
 }
@@ -73,7 +76,16 @@ export class EntityRuntime {
 
   private post(address: EntityAddress, type: EntityType, rpc: string, impl: RpcImplementation, args: unknown, options: CallOptions) {
     return new Promise<unknown>((resolve, reject) => {
-      this.mailbox(address, type).post({ rpc, impl, args, requestId: options.requestId, fresh: options.fresh === true, resolve, reject });
+      this.mailbox(address, type).post({
+        rpc,
+        impl,
+        args,
+        requestId: options.requestId,
+        fresh: options.fresh === true,
+        callChain: options.callChain ?? [],
+        resolve,
+        reject,
+      });
     });
   }
 
@@ -103,8 +115,8 @@ export class EntityRuntime {
     const key = addressKey(address.type, address.id);
     let mailbox = this.active.get(key);
     if (!mailbox) {
-      const { store, log, mayCommit, timerSink } = this.options;
-      mailbox = new Mailbox(address, type, store, log, mayCommit ?? (() => true), timerSink);
+      const { store, log, mayCommit = () => true, caller = noCaller, timerSink } = this.options;
+      mailbox = new Mailbox(address, type, store, log, mayCommit, caller, timerSink);
       this.active.set(key, mailbox);
     }
     return mailbox;
@@ -117,3 +129,5 @@ export class EntityRuntime {
     }
   }
 }
+
+const noCaller: EntityCaller = () => Promise.reject(new ClusterError("NOT_IMPLEMENTED", "this runtime cannot call other entities"));

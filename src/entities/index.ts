@@ -1,8 +1,10 @@
 import type { EntityType } from "../cluster/entity.ts";
 import { Counter } from "./counter.ts";
+import { CrossEntity } from "./cross-entity.ts";
 import { KVStore } from "./kv.ts";
+import { SingletonTest } from "./singleton-test.ts";
 import { TimerTest } from "./timer-test.ts";
 import { TraitTest } from "./trait-test.ts";
 
 /** The test entities this runner hosts. */
-export const testEntities: readonly EntityType[] = [Counter, KVStore, TraitTest, TimerTest];
+export const testEntities: readonly EntityType[] = [Counter, KVStore, TraitTest, TimerTest, CrossEntity, SingletonTest];

@@ -58,6 +58,23 @@ wait_until() {
     done
 }
 
+# shard_of ID [SHARD_COUNT]: the shard of an (ASCII) id, as the runners compute it (djb2 mod count).
+shard_of() {
+    local id="$1" count="${2:-${SHARD_COUNT:-300}}" h=5381 i c
+    for ((i = 0; i < ${#id}; i++)); do
+        printf -v c '%d' "'${id:i:1}"
+        h=$(( (h * 33 + c) & 0xFFFFFFFF ))
+    done
+    echo $(( h % count ))
+}
+
+# owner_of ID: the runner that owns the id's shard, per /debug/shards.
+owner_of() {
+    local shard
+    shard=$(shard_of "$1" "$(get /debug/shards | jq length)")
+    get /debug/shards | jq -r --argjson s "$shard" '.[] | select(.shard_id == $s) | .owner'
+}
+
 # Test lifecycle
 test_start() { echo "=== $1 ==="; }
 test_pass() { echo "PASS: $1"; }

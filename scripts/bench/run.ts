@@ -1,0 +1,195 @@
+/**
+ * `npm run bench`: starts what it needs (throw-away Postgres + etcd, a 3-runner cluster, single
+ * runners), measures each case after a warm-up, and prints one table — baseline, ours, ratio,
+ * target, pass/fail — then writes it as JSON to bench-results/bench.json.
+ *
+ *   npm run bench [-- --seconds 8]
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { createClient } from "../../src/client.ts";
+import { ClusterHarness } from "../../tests/support/cluster.ts";
+import { measureUpsertBaseline } from "./baseline.ts";
+import { measureFailover } from "./failover.ts";
+import { closedLoop, incrementer, percentile, printTable, writeResults } from "./lib.ts";
+import { rssBytes, spawnRunner } from "./process.ts";
+import { measureRouting } from "./routing.ts";
+
+const run = promisify(execFile);
+const repo = join(import.meta.dirname, "..", "..");
+const argSeconds = process.argv.indexOf("--seconds");
+const SECONDS = argSeconds > 0 ? Number(process.argv[argSeconds + 1]) : 6;
+const SHARDS = 300;
+const LEASE_TTL_MS = 2000;
+const CLIENTS = 64;
+const ENTITIES = 100_000;
+
+interface Row {
+  case: string;
+  baseline: string;
+  ours: string;
+  ratio: string;
+  target: string;
+  result: "pass" | "FAIL";
+}
+const rows: Row[] = [];
+const raw: Record<string, unknown> = {};
+const fmt = (n: number, unit: string) => `${n.toFixed(n >= 100 ? 0 : 2)} ${unit}`;
+function record(name: string, baseline: string, ours: string, ratio: number | undefined, target: string, pass: boolean) {
+  rows.push({ case: name, baseline, ours, ratio: ratio === undefined ? "–" : ratio.toFixed(2), target, result: pass ? "pass" : "FAIL" });
+  console.log(`  ${name}: ${ours} (${pass ? "pass" : "FAIL"})`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const state = mkdtempSync(join(tmpdir(), "bench-"));
+const sh = (script: string, ...args: string[]) =>
+  run("bash", [join(repo, "scripts", script), ...args], {
+    cwd: repo,
+    env: { ...process.env, LEASE_TTL_MS: String(LEASE_TTL_MS), LOG_LEVEL: "warn" },
+  });
+
+try {
+  console.log(`benchmarks: ${SECONDS}s per load case, ${CLIENTS} clients, state in ${state}`);
+  await sh("cluster.sh", "up", "--runners", "3", "--state", state);
+  const cluster = new ClusterHarness(state);
+  const pgUrl = cluster.env().POSTGRES_URL as string;
+
+  // 1. Persisted increments through the cluster's REST API vs the database's own UPSERT limit.
+  const upsert = await measureUpsertBaseline(pgUrl, CLIENTS, SECONDS);
+  const entries = cluster.indexes().map((i) => incrementer(cluster.url(i), CLIENTS));
+  const spread = await closedLoop(CLIENTS, SECONDS, 1, (c) =>
+    (entries[c % entries.length] as (id: string) => Promise<void>)(`spread-${c}`),
+  );
+  raw.throughput = { upsert, cluster: spread };
+  const ratio = spread.throughput / upsert.throughput;
+  record(
+    `increments/s, ${CLIENTS} clients, entry spread over 3 runners`,
+    fmt(upsert.throughput, "upserts/s"),
+    fmt(spread.throughput, "ops/s"),
+    ratio,
+    "≥ 0.50",
+    ratio >= 0.5,
+  );
+
+  // 2. Entering through a non-owner costs one gRPC hop.
+  const routing = await measureRouting(cluster, [1, CLIENTS], SECONDS, SHARDS);
+  raw.routing = routing;
+  const find = (entry: string, clients: number) => routing.find((r) => r.entry === entry && r.clients === clients)?.result;
+  const owner1 = find("owner", 1);
+  const other1 = find("non-owner", 1);
+  const owner64 = find("owner", CLIENTS);
+  const other64 = find("non-owner", CLIENTS);
+  if (owner1 && other1 && owner64 && other64) {
+    record(
+      "p50 latency, non-owner vs owner entry, 1 client",
+      fmt(owner1.p50, "ms"),
+      fmt(other1.p50, "ms"),
+      other1.p50 / owner1.p50,
+      "≤ owner + 0.5 ms",
+      other1.p50 <= owner1.p50 + 0.5,
+    );
+    const r = other64.throughput / owner64.throughput;
+    record(
+      `throughput, non-owner vs owner entry, ${CLIENTS} clients`,
+      fmt(owner64.throughput, "ops/s"),
+      fmt(other64.throughput, "ops/s"),
+      r,
+      "≥ 0.80",
+      r >= 0.8,
+    );
+  }
+
+  // 3. Failover and hand-off.
+  const failover = await measureFailover(cluster, 3, SHARDS);
+  raw.failover = failover;
+  const killP50 = percentile(
+    [...failover.kill].sort((a, b) => a - b),
+    50,
+  );
+  const termP50 = percentile(
+    [...failover.term].sort((a, b) => a - b),
+    50,
+  );
+  record(`failover p50 (SIGKILL, LEASE_TTL_MS=${LEASE_TTL_MS})`, "–", fmt(killP50, "ms"), undefined, "≤ 3000 ms", killP50 <= 3000);
+  record("hand-off p50 (SIGTERM)", "–", fmt(termP50, "ms"), undefined, "≤ 500 ms", termP50 <= 500);
+  await sh("cluster.sh", "down", "--state", state);
+
+  // 4. Embedded cold start and resident memory. The first start on an empty DATA_DIR also runs
+  // PGlite's initdb (once per data directory); the target is for every start after that.
+  const dataDir = mkdtempSync(join(tmpdir(), "bench-cold-"));
+  const first = await spawnRunner({ DATA_DIR: dataDir }, await freePort());
+  const firstRss = rssBytes(first.child.pid as number);
+  await first.stop();
+  const starts: number[] = [];
+  let rss = 0;
+  for (let i = 0; i < 3; i++) {
+    const runner = await spawnRunner({ DATA_DIR: dataDir }, await freePort());
+    starts.push(runner.startMs);
+    rss = Math.max(rss, rssBytes(runner.child.pid as number));
+    await runner.stop();
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+  const coldP50 = percentile(
+    [...starts].sort((a, b) => a - b),
+    50,
+  );
+  raw.coldStart = { firstStartMs: first.startMs, firstRssBytes: firstRss, samplesMs: starts, rssBytes: rss };
+  record("embedded first start on an empty DATA_DIR (incl. initdb)", "–", fmt(first.startMs, "ms"), undefined, "info", true);
+  record("embedded cold start (spawn to /health 200)", "–", fmt(coldP50, "ms"), undefined, "≤ 2000 ms", coldP50 <= 2000);
+  record("embedded resident memory after start", "–", fmt(rss / 2 ** 20, "MiB"), undefined, "≤ 400 MiB", rss <= 400 * 2 ** 20);
+
+  // 5. Memory per active entity: 100,000 counters kept active on one runner (single mode).
+  await sh("services.sh", "up", join(state, "services"));
+  const services = new ClusterHarness(join(state, "services"));
+  const single = await spawnRunner({ POSTGRES_URL: services.env().POSTGRES_URL as string, ENTITY_IDLE_MS: "3600000" }, await freePort());
+  const api = createClient(single.url);
+  const increment = incrementer(single.url, CLIENTS);
+  const activate = async (from: number, to: number) => {
+    let next = from;
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        while (next < to) await increment(`mem-${next++}`);
+      }),
+    );
+  };
+  await activate(0, 1_000);
+  const before = rssBytes(single.child.pid as number);
+  await activate(1_000, ENTITIES + 1_000);
+  const after = rssBytes(single.child.pid as number);
+  const active = (await api.system.health({})).active_entities;
+  await single.stop();
+  const perEntity = (after - before) / ENTITIES;
+  raw.entityMemory = { before, after, active, perEntityBytes: perEntity };
+  record(
+    `memory per active entity (${active.toLocaleString("en")} active)`,
+    "–",
+    fmt(perEntity, "bytes"),
+    undefined,
+    "≤ 2048 bytes",
+    perEntity <= 2048 && active >= ENTITIES,
+  );
+} finally {
+  await sh("cluster.sh", "down", "--state", state).catch(() => {});
+  await sh("services.sh", "down", join(state, "services")).catch(() => {});
+  rmSync(state, { recursive: true, force: true });
+}
+
+printTable(
+  "Benchmarks (same machine, same Postgres; targets are ratios where a baseline exists)",
+  rows as unknown as Record<string, string>[],
+);
+console.log(`results: ${writeResults("bench", { seconds: SECONDS, rows, raw })}`);

@@ -1,0 +1,137 @@
+import { eq } from "drizzle-orm";
+import { singletonRuns } from "../../drizzle/schema.ts";
+import type { EntityContext } from "./entity.ts";
+import type { Logger } from "./log.ts";
+import type { Ownership } from "./ownership.ts";
+import { type ShardId, shardOf } from "./shard.ts";
+import type { Database } from "./storage/database.ts";
+
+/** What a singleton's `run` gets. */
+export interface SingletonContext {
+  readonly name: string;
+  readonly runnerId: string;
+  /** Aborts when this runner stops owning the singleton's shard (or its lease fence drops). */
+  readonly signal: AbortSignal;
+  /** Calls an entity RPC, wherever the entity lives. */
+  readonly call: EntityContext["call"];
+}
+
+export type SingletonRun = (ctx: SingletonContext) => Promise<void>;
+
+interface Entry {
+  readonly name: string;
+  readonly shard: ShardId;
+  readonly run: SingletonRun;
+  active?: { controller: AbortController; done: Promise<void> };
+  /** No restart before this instant after a run failed. */
+  backoffUntil: number;
+}
+
+/** How often a run proves it still holds its shard, and how often the fence is checked. */
+const HEARTBEAT_MS = 100;
+
+/**
+ * Runs each registered singleton on exactly one runner: the owner of `shard(name)`. Starts it when
+ * the shard arrives, aborts it (and waits for it) when the shard leaves or the lease fence drops,
+ * and records every run's interval in Postgres so that "never two at once" can be checked.
+ */
+export class SingletonManager {
+  private readonly entries = new Map<string, Entry>();
+  private ticker: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ownership: Ownership,
+    private readonly db: Database,
+    private readonly shardCount: number,
+    private readonly call: EntityContext["call"],
+    private readonly log: Logger,
+  ) {
+    ownership.subscribe({ acquired: () => this.evaluate(), released: () => this.evaluate() });
+  }
+
+  register(name: string, run: SingletonRun): void {
+    if (this.entries.has(name)) throw new Error(`singleton ${name} registered twice`);
+    this.entries.set(name, { name, shard: shardOf(name, this.shardCount), run, backoffUntil: 0 });
+  }
+
+  /** The fence can drop without an ownership event (a paused process): checked on a short tick. */
+  start(): void {
+    this.ticker = setInterval(() => void this.evaluate(), HEARTBEAT_MS);
+    this.ticker.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.ticker);
+    await Promise.all([...this.entries.values()].map((e) => this.halt(e)));
+  }
+
+  /** Starts what this runner should run and stops what it should not. */
+  private async evaluate(): Promise<void> {
+    await Promise.all(
+      [...this.entries.values()].map((entry) => {
+        const owned = this.ownership.isLocal(entry.shard);
+        if (owned && !entry.active && Date.now() >= entry.backoffUntil) this.launch(entry);
+        return owned ? undefined : this.halt(entry);
+      }),
+    );
+  }
+
+  private launch(entry: Entry): void {
+    const controller = new AbortController();
+    const { runnerId } = this.ownership;
+    const done = (async () => {
+      const startedAt = new Date();
+      const [row] = await this.db
+        .insert(singletonRuns)
+        .values({ name: entry.name, runner: runnerId, startedAt, lastSeenAt: startedAt })
+        .returning({ id: singletonRuns.id });
+      const runId = row?.id as number;
+      this.log.info({ singleton: entry.name }, "singleton started here");
+      let lastSeen = startedAt;
+      const heartbeat = setInterval(() => {
+        const now = new Date();
+        // Only a runner that still owns the shard may extend the run's interval.
+        if (!this.ownership.isLocal(entry.shard)) return;
+        lastSeen = now;
+        void this.db
+          .update(singletonRuns)
+          .set({ lastSeenAt: now })
+          .where(eq(singletonRuns.id, runId))
+          .catch(() => {});
+      }, HEARTBEAT_MS);
+      try {
+        await entry.run({ name: entry.name, runnerId, signal: controller.signal, call: this.call });
+        if (!controller.signal.aborted) throw new Error("run returned while still the owner");
+      } catch (err) {
+        if (!controller.signal.aborted) {
+          this.log.error({ err, singleton: entry.name }, "singleton failed; restarting shortly");
+          entry.backoffUntil = Date.now() + 1_000;
+        }
+      } finally {
+        clearInterval(heartbeat);
+        // While the lock is still ours no one else can run it, so "now" is true; after the fence
+        // dropped (a paused process waking up) the run provably ended no later than its last beat.
+        const stoppedAt = this.ownership.mayCommit(entry.shard) ? new Date() : lastSeen;
+        await this.db
+          .update(singletonRuns)
+          .set({ stoppedAt })
+          .where(eq(singletonRuns.id, runId))
+          .catch((err: unknown) => this.log.warn({ err }, "cannot record singleton stop"));
+        this.log.info({ singleton: entry.name }, "singleton stopped here");
+      }
+    })().catch((err: unknown) => this.log.error({ err, singleton: entry.name }, "singleton could not start"));
+    entry.active = {
+      controller,
+      done: done.finally(() => {
+        entry.active = undefined;
+      }),
+    };
+  }
+
+  private async halt(entry: Entry): Promise<void> {
+    const active = entry.active;
+    if (!active) return;
+    active.controller.abort();
+    await active.done;
+  }
+}
