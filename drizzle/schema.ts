@@ -33,4 +33,5 @@ export const entityReplies = pgTable(
   (t) => [primaryKey({ columns: [t.entityType, t.entityId, t.requestId] }), index("entity_replies_created_at").on(t.createdAt)],
 );
 export * from "./singletons.ts";
+export * from "./timers.ts";
 export * from "./workflows.ts";

@@ -7,12 +7,6 @@ const t = initTRPC.context<ApiContext>().create();
 
 type Resolver = (input: Record<string, unknown>, ctx: ApiContext) => Promise<unknown>;
 
-/** Features that later issues add, named in the 501 answered until they exist. */
-const MISSING_FEATURE: Record<string, string> = {
-  TraitTest: "entity traits",
-  TimerTest: "durable timers",
-};
-
 const TRPC_CODE: Record<ClusterErrorCode, TRPC_ERROR_CODE_KEY> = {
   BAD_REQUEST: "BAD_REQUEST",
   NOT_FOUND: "NOT_FOUND",
@@ -36,8 +30,7 @@ export function toTrpcError(error: unknown): unknown {
 function entityResolver(contract: EntityContract, rpc: string, services: ApiServices): Resolver {
   return async ({ id, ...args }, ctx) => {
     if (!services.hasEntity(contract.type)) {
-      const feature = MISSING_FEATURE[contract.type] ?? contract.type;
-      throw new TRPCError({ code: "NOT_IMPLEMENTED", message: `${contract.type} is not implemented yet: it needs ${feature}` });
+      throw new TRPCError({ code: "NOT_IMPLEMENTED", message: `${contract.type} is not hosted by this runner` });
     }
     return services.callEntity(contract.type, id as string, rpc, args, ctx.requestId);
   };

@@ -1,4 +1,4 @@
-import type { EntityContext, TurnImplementation } from "./entity.ts";
+import { type EntityContext, handlerContext, type TurnImplementation } from "./entity.ts";
 import { StepFailed } from "./errors.ts";
 import { toJsonText } from "./json.ts";
 import type { ExecutionKey, JournalEntry, WorkflowStore } from "./storage/workflow-store.ts";
@@ -23,7 +23,8 @@ export function activityTurn(
 ): TurnImplementation {
   return {
     kind: "mutation",
-    handler: async (state, _args, ctx): Promise<JournalEntry> => {
+    handler: async (state, _args, turn): Promise<JournalEntry> => {
+      const ctx = handlerContext(turn);
       const journaled = await store.entry(key, name);
       if (journaled) return journaled;
       let value: unknown;

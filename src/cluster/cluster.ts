@@ -10,7 +10,9 @@ import { shardOf } from "./shard.ts";
 import { type SingletonContext, SingletonManager, type SingletonRun } from "./singleton.ts";
 import type { Storage } from "./storage/database.ts";
 import { EntityStore } from "./storage/entity-store.ts";
+import { TimerStore } from "./storage/timer-store.ts";
 import { WorkflowStore } from "./storage/workflow-store.ts";
+import { TimerService } from "./timers.ts";
 import { GrpcTransport, type InboundHandler } from "./transport/grpc.ts";
 
 export type ClusterMode = "embedded" | "single" | "cluster";
@@ -42,8 +44,8 @@ export interface ActiveEntityView {
   readonly runner: string;
 }
 
-/** How long stored replies are kept for retries to find. */
-const REPLY_RETENTION_MS = 24 * 3600 * 1000;
+/** How long stored replies are kept for retries to find, and fired timer rows for inspection. */
+const RETENTION_MS = 24 * 3600 * 1000;
 
 /** How long `/debug/entities` waits for each peer. */
 const PEER_QUERY_TIMEOUT_MS = 2_000;
@@ -55,6 +57,8 @@ const PEER_QUERY_TIMEOUT_MS = 2_000;
 export class Cluster {
   private readonly runtime: EntityRuntime;
   private readonly store: EntityStore;
+  private readonly timerStore: TimerStore;
+  private readonly timers: TimerService;
   private readonly ownership: Ownership;
   private readonly transport: GrpcTransport | undefined;
   private readonly router: Router;
@@ -64,6 +68,13 @@ export class Cluster {
   constructor(private readonly options: ClusterOptions) {
     const { log, etcd } = options;
     this.store = new EntityStore(options.storage.db);
+    this.timerStore = new TimerStore(options.storage.db, options.shardCount);
+    this.timers = new TimerService({
+      load: (shards) => this.timerStore.loadPending(shards),
+      fire: (address, timerId) => this.runtime.fireTimer(address, timerId),
+      address: (type, id) => this.address(type, id),
+      log,
+    });
     this.runtime = new EntityRuntime({
       store: this.store,
       log,
@@ -71,6 +82,7 @@ export class Cluster {
       mayCommit: (shard) => this.ownership.mayCommit(shard),
       workflows: { store: new WorkflowStore(options.storage.db), address: (type, id) => this.address(type, id) },
       caller: (type, id, rpc, args, callChain) => this.call(type, id, rpc, args, { callChain }),
+      timerSink: this.timers,
     });
     for (const type of options.entities) this.runtime.register(type);
     this.transport = etcd ? new GrpcTransport({ address: options.runnerId, secret: options.secret, log }) : undefined;
@@ -83,6 +95,8 @@ export class Cluster {
           onRunnerGone: (runner) => this.transport?.forget(runner),
         })
       : new SoleOwnership(options.runnerId, options.shardCount);
+    // Timers first: a shard's timers are loaded before its calls are accepted, dropped as it leaves.
+    this.ownership.subscribe(this.timers);
     this.ownership.subscribe({
       // Executions left running by a crash, a handover or a restart continue here.
       serving: (shards) => this.runtime.resume(shards),
@@ -117,10 +131,11 @@ export class Cluster {
     await this.transport?.listen(this.inbound());
     await this.ownership.start();
     this.singletons.start();
-    const prune = () =>
-      this.store
-        .pruneReplies(new Date(Date.now() - REPLY_RETENTION_MS))
-        .catch((err: unknown) => this.options.log.warn({ err }, "reply pruning failed"));
+    const prune = () => {
+      const cutoff = new Date(Date.now() - RETENTION_MS);
+      this.store.pruneReplies(cutoff).catch((err: unknown) => this.options.log.warn({ err }, "reply pruning failed"));
+      this.timerStore.pruneFired(cutoff).catch((err: unknown) => this.options.log.warn({ err }, "fired timer pruning failed"));
+    };
     this.pruner = setInterval(prune, 600_000);
     this.pruner.unref();
   }
@@ -205,6 +220,7 @@ export class Cluster {
   async shutdown(options: { exiting?: boolean } = {}): Promise<void> {
     clearInterval(this.pruner);
     await this.ownership.stop();
+    this.timers.stop();
     await this.singletons.stop();
     await this.runtime.stop();
     if (!options.exiting) await this.transport?.close();

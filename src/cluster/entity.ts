@@ -1,14 +1,17 @@
-import type { z } from "zod";
+import { z } from "zod";
 import type { EntityAddress } from "./address.ts";
+import { EntityTimers, type FireOutcome, noTimers, type TimerEvent, type TimerSink, type Timers, timersSection } from "./entity-timers.ts";
+import { DefinitionError } from "./errors.ts";
 import type { EntityProtocol, RpcProtocol } from "./protocol.ts";
+import { composeState, type StateSection } from "./state-layout.ts";
 import type { Database } from "./storage/database.ts";
+import type { MutationEvent, MutationHook, Trait, TraitApi } from "./trait.ts";
 import type { ExecutionReader, WorkflowDefinition, WorkflowImplementation } from "./workflow.ts";
 
 /** A storage write that commits (or not) together with a turn's state. */
 export type TxWrite = (tx: Database) => Promise<void>;
 
-/** What a handler may use besides its state and arguments. */
-export interface EntityContext {
+interface BaseContext {
   readonly self: EntityAddress;
   /** The id of the call being handled, when the caller gave one (retries reuse it). */
   readonly requestId: string | undefined;
@@ -35,49 +38,45 @@ export interface EntityContext {
   ): Promise<z.output<P["rpcs"][K]["output"]>>;
 }
 
+/** What a handler may use besides its state and arguments. */
+export interface EntityContext extends BaseContext {
+  /** The entity's durable timers (entities defined with `onTimer`). */
+  readonly timers: Timers;
+}
+
+/** What the mailbox gives each turn; handlers see it as an EntityContext. */
+export interface TurnContext extends BaseContext {
+  /** The shard owner's timer schedule, told of timer changes once they commit. */
+  readonly timerSink: TimerSink | undefined;
+}
+
 /**
  * A handler reads and (for mutations) changes `state` in place, and returns the reply. If it
  * throws, its changes are rolled back and the caller gets the error.
  */
 export type Handler<S, A, O> = (state: S, args: A, ctx: EntityContext) => O | Promise<O>;
 
-type ArgsOf<R extends RpcProtocol> = z.output<R["args"]>;
-type ReplyOf<R extends RpcProtocol> = z.input<R["output"]>;
+/** A handler as the mailbox runs it, with types erased. */
+export type TurnHandler = (state: unknown, args: unknown, turn: TurnContext) => unknown;
 
-type IsWorkflow<R extends RpcProtocol> = R extends { readonly workflow: true } ? true : false;
-
-/** A handler for every RPC that is not a workflow. */
-export type Handlers<P extends EntityProtocol, S> = {
-  readonly [K in keyof P["rpcs"] as IsWorkflow<P["rpcs"][K]> extends true ? never : K]: Handler<
-    S,
-    ArgsOf<P["rpcs"][K]>,
-    ReplyOf<P["rpcs"][K]>
-  >;
-};
-
-/** A definition for every RPC that is a workflow. */
-export type Workflows<P extends EntityProtocol, S> = {
-  readonly [K in keyof P["rpcs"] as IsWorkflow<P["rpcs"][K]> extends true ? K : never]: WorkflowDefinition<
-    S,
-    ArgsOf<P["rpcs"][K]>,
-    ReplyOf<P["rpcs"][K]>
-  >;
-};
-
-/** Something to apply in an entity's mailbox: an RPC handler, or a turn the framework makes (an activity). */
+/** Something to apply in an entity's mailbox: an RPC handler, or a turn the framework makes (an activity, a timer fire). */
 export interface TurnImplementation {
   readonly kind: RpcProtocol["kind"];
-  readonly handler: Handler<unknown, unknown, unknown>;
+  readonly handler: TurnHandler;
 }
 
-/** An RPC as the runtime sees it, with types erased: a turn in the mailbox, or a workflow. */
-export type RpcImplementation = (TurnImplementation & { readonly args: z.ZodType }) | WorkflowRpc;
+/** An RPC that is applied as a turn. */
+export type TurnRpc = TurnImplementation & { readonly args: z.ZodType };
 
+/** An RPC that runs as a durable workflow of its entity, outside its mailbox. */
 export interface WorkflowRpc {
   readonly kind: "workflow";
   readonly args: z.ZodType;
   readonly workflow: WorkflowImplementation;
 }
+
+/** An RPC as the runtime sees it, with types erased: a turn in the mailbox, or a workflow. */
+export type RpcImplementation = TurnRpc | WorkflowRpc;
 
 /** An entity type as the runtime sees it. */
 export interface EntityType {
@@ -86,35 +85,172 @@ export interface EntityType {
   /** Validates state loaded from storage (and fills defaults added since it was written). */
   readonly decodeState: (raw: unknown) => unknown;
   readonly initialState: () => unknown;
+  /** The turn that fires a due timer (`{ timer_id }` → FireOutcome), if the entity handles timers. */
+  readonly timerFire: TurnRpc | undefined;
 }
 
-export type EntityDefinitionInput<P extends EntityProtocol, S> = {
+/** Names of the RPCs the traits `U` (a union) provide. */
+type TraitRpcNames<U> = U extends Trait<infer Api> ? keyof Api : never;
+
+/** Trait RPCs whose types do not fit the protocol's declaration of them. */
+type Misfits<P extends EntityProtocol, U> =
+  U extends Trait<infer Api>
+    ? {
+        [K in keyof Api]: K extends keyof P["rpcs"]
+          ? Api[K]["output"] extends z.input<P["rpcs"][K]["output"]>
+            ? z.output<P["rpcs"][K]["args"]> extends Api[K]["args"]
+              ? never
+              : K
+            : K
+          : K;
+      }[keyof Api]
+    : never;
+
+/** Resolves to `unknown` when every trait RPC fits the protocol, else to an explanatory type error. */
+type TraitsFit<P extends EntityProtocol, T extends readonly Trait[]> = [Misfits<P, T[number]>] extends [never]
+  ? unknown
+  : { readonly "trait RPCs missing from the protocol or typed differently": Misfits<P, T[number]> };
+
+type ArgsOf<R extends RpcProtocol> = z.output<R["args"]>;
+type ReplyOf<R extends RpcProtocol> = z.input<R["output"]>;
+type WorkflowNames<P extends EntityProtocol> = {
+  [K in keyof P["rpcs"]]: P["rpcs"][K] extends { readonly workflow: true } ? K : never;
+}[keyof P["rpcs"]];
+
+/** A handler for each declared RPC, except workflows and those a trait provides. */
+export type Handlers<P extends EntityProtocol, S, Provided extends PropertyKey = never> = {
+  readonly [K in Exclude<keyof P["rpcs"], Provided | WorkflowNames<P>>]: Handler<S, ArgsOf<P["rpcs"][K]>, ReplyOf<P["rpcs"][K]>>;
+};
+
+/** A definition for every RPC that is a workflow. */
+export type Workflows<P extends EntityProtocol, S> = {
+  readonly [K in WorkflowNames<P>]: WorkflowDefinition<S, ArgsOf<P["rpcs"][K]>, ReplyOf<P["rpcs"][K]>>;
+};
+
+export type EntityDefinitionInput<P extends EntityProtocol, S, T extends readonly Trait[]> = {
   readonly state: z.ZodType<S>;
   readonly initial: () => S;
-  readonly handlers: Handlers<P, S>;
-} & (keyof Workflows<P, S> extends never ? { readonly workflows?: undefined } : { readonly workflows: Workflows<P, S> });
+  /** Traits mixed in, in order: their state sits next to the entity's, their hooks run in this order. */
+  readonly traits?: T & TraitsFit<P, T>;
+  readonly handlers: Handlers<P, S, TraitRpcNames<T[number]>>;
+  /** Runs when one of the entity's timers fires (see `ctx.timers`); a turn like any mutation. */
+  readonly onTimer?: Handler<S, TimerEvent, void>;
+} & ([WorkflowNames<P>] extends [never] ? { readonly workflows?: undefined } : { readonly workflows: Workflows<P, S> });
 
-/** Binds handlers and workflows to an entity's declared RPCs. */
-export function defineEntity<P extends EntityProtocol, S>(protocol: P, definition: EntityDefinitionInput<P, S>): EntityType {
-  const handlers = definition.handlers as Record<string, Handler<unknown, unknown, unknown> | undefined>;
-  const workflows = (definition.workflows ?? {}) as Record<string, WorkflowImplementation | undefined>;
-  const rpcs = new Map<string, RpcImplementation>();
-  for (const [name, declared] of Object.entries(protocol.rpcs)) {
-    // The types make these complete; the checks catch definitions that bypassed them.
-    if (declared.workflow) {
-      const workflow = workflows[name];
-      if (!workflow) throw new Error(`entity ${protocol.type}: no workflow for RPC ${name}`);
-      rpcs.set(name, { kind: "workflow", args: declared.args, workflow });
-    } else {
-      const handler = handlers[name];
-      if (!handler) throw new Error(`entity ${protocol.type}: no handler for RPC ${name}`);
-      rpcs.set(name, { kind: declared.kind, args: declared.args, handler });
+/**
+ * Binds handlers and workflows to an entity's declared RPCs. Every declared RPC needs exactly one
+ * implementation: a workflow, the entity's handler or a trait's RPC; two claiming one RPC name or
+ * one state key is an error here, at definition time.
+ */
+export function defineEntity<P extends EntityProtocol, S, const T extends readonly Trait[] = []>(
+  protocol: P,
+  definition: EntityDefinitionInput<P, S, T>,
+): EntityType {
+  const entity = protocol.type;
+  const traits: readonly Trait<TraitApi>[] = definition.traits ?? [];
+  const onTimer = definition.onTimer as Handler<unknown, TimerEvent, void> | undefined;
+  const sections: StateSection[] = traits.map((t) => t.section);
+  if (onTimer) sections.push(timersSection);
+  const layout = composeState(entity, { schema: definition.state, initial: definition.initial }, sections);
+  const hooks = traits.flatMap((t) => (t.afterMutation ? [t.afterMutation] : []));
+  const context = (
+    state: unknown,
+    turn: TurnContext,
+    writable: boolean,
+    timers: Timers = onTimer ? new EntityTimers(state, turn, writable) : noTimers(entity),
+  ): EntityContext => handlerContext(turn, timers);
+
+  const provided = new Map<string, { trait: string; handler: Handler<unknown, unknown, unknown>; kind: RpcProtocol["kind"] }>();
+  for (const trait of traits) {
+    for (const [rpc, impl] of trait.rpcs) {
+      const other = provided.get(rpc);
+      if (other) throw new DefinitionError(`entity ${entity}: RPC ${rpc} is provided by both trait ${other.trait} and trait ${trait.name}`);
+      provided.set(rpc, { trait: trait.name, handler: impl.handler, kind: impl.kind });
     }
   }
-  return {
-    name: protocol.type,
-    rpcs,
-    decodeState: (raw) => definition.state.parse(raw),
-    initialState: definition.initial,
+  const handlers = definition.handlers as Readonly<Record<string, Handler<unknown, unknown, unknown> | undefined>>;
+  for (const name of Object.keys(handlers)) {
+    if (!Object.hasOwn(protocol.rpcs, name)) throw new DefinitionError(`entity ${entity}: handler ${name} is not an RPC of its protocol`);
+  }
+  for (const [rpc, by] of provided) {
+    const declared = protocol.rpcs[rpc];
+    if (!declared)
+      throw new DefinitionError(`entity ${entity}: trait ${by.trait} provides RPC ${rpc}, which the protocol does not declare`);
+    if (declared.kind !== by.kind) {
+      throw new DefinitionError(`entity ${entity}: RPC ${rpc} is a ${declared.kind} in the protocol but a ${by.kind} in trait ${by.trait}`);
+    }
+    if (handlers[rpc]) throw new DefinitionError(`entity ${entity}: RPC ${rpc} has a handler and is also provided by trait ${by.trait}`);
+  }
+
+  const workflows = (definition.workflows ?? {}) as Readonly<Record<string, WorkflowImplementation | undefined>>;
+  const rpcs = new Map<string, RpcImplementation>();
+  for (const [rpc, declared] of Object.entries(protocol.rpcs)) {
+    if (declared.workflow) {
+      const workflow = workflows[rpc];
+      if (!workflow) throw new DefinitionError(`entity ${entity}: no workflow for RPC ${rpc}`);
+      rpcs.set(rpc, { kind: "workflow", args: declared.args, workflow });
+      continue;
+    }
+    const mutation = declared.kind === "mutation";
+    const byTrait = provided.get(rpc);
+    const own = handlers[rpc];
+    let handler: TurnHandler;
+    if (byTrait) {
+      handler = (state, args, turn) => byTrait.handler(state, args, context(state, turn, mutation));
+    } else if (own) {
+      handler = (state, args, turn) => {
+        const ctx = context(state, turn, mutation);
+        const reply = own(state, args, ctx);
+        return mutation ? thenRunHooks(reply, hooks, state, { action: rpc, args: args as Record<string, unknown> }, ctx) : reply;
+      };
+    } else {
+      throw new DefinitionError(`entity ${entity}: no handler for RPC ${rpc}`);
+    }
+    rpcs.set(rpc, { kind: declared.kind, args: declared.args, handler });
+  }
+
+  const timerFire: TurnRpc | undefined = onTimer && {
+    kind: "mutation",
+    args: FireArgs,
+    handler: (state, args, turn) => {
+      const { timer_id } = args as z.output<typeof FireArgs>;
+      const timers = new EntityTimers(state, turn, true);
+      const event = timers.takeDue(timer_id);
+      if ("kind" in event) return event;
+      const ctx = context(state, turn, true, timers);
+      const done = onTimer(state, event, ctx);
+      return thenRunHooks(done, hooks, state, { action: "timer", args: { timer_id } }, ctx, FIRED);
+    },
   };
+
+  return { name: entity, rpcs, decodeState: layout.decode, initialState: layout.initial, timerFire };
+}
+
+/** What a handler sees of its turn: everything but the runner's timer schedule. */
+export function handlerContext(turn: TurnContext, timers: Timers = noTimers(turn.self.type)): EntityContext {
+  const { timerSink: _, ...base } = turn;
+  return { ...base, timers };
+}
+
+const FireArgs = z.object({ timer_id: z.string() });
+const FIRED: FireOutcome = { kind: "fired" };
+
+/**
+ * Runs the traits' hooks once `reply` is settled, and replies `result` (the reply itself by
+ * default). Synchronous replies stay synchronous: the mailbox replays synchronous turns.
+ */
+function thenRunHooks(
+  reply: unknown,
+  hooks: readonly MutationHook<unknown>[],
+  state: unknown,
+  event: MutationEvent,
+  ctx: EntityContext,
+  result?: unknown,
+): unknown {
+  if (hooks.length === 0 && result === undefined) return reply;
+  const after = (value: unknown) => {
+    for (const hook of hooks) hook(state, event, ctx);
+    return result === undefined ? value : result;
+  };
+  return reply instanceof Promise ? reply.then(after) : after(reply);
 }

@@ -51,3 +51,11 @@ export class StepFailed extends ClusterError {
     super("WORKFLOW_FAILED", `${step} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
+
+/**
+ * An entity or trait definition that cannot work (a missing handler, two parts claiming one name).
+ * Thrown when the definition is made, at start-up, never while serving calls.
+ */
+export class DefinitionError extends Error {
+  override readonly name = "DefinitionError";
+}

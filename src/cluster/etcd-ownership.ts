@@ -179,11 +179,34 @@ export class EtcdOwnership implements Ownership {
     }
     if (this.lease !== lease) return;
     if (acquired.length > 0) {
-      for (const listener of this.listeners) await listener.acquired?.(acquired);
+      try {
+        for (const listener of this.listeners) await listener.acquired?.(acquired);
+      } catch (error) {
+        // Not served after all: undo what the listeners prepared and free the locks, so that the
+        // retry (or whoever the table names by then) can take the shards.
+        await this.notifyReleased(acquired);
+        await this.unlock(acquired, lease.id).catch((err: unknown) => this.options.log.warn({ err }, "cannot free unserved shard locks"));
+        throw error;
+      }
+      if (this.lease !== lease) {
+        // The lease was lost while the listeners prepared (its locks went with it): never served.
+        await this.notifyReleased(acquired);
+        return;
+      }
       for (const s of acquired) this.held.add(s);
       for (const listener of this.listeners) listener.serving?.(acquired);
       this.options.log.info({ acquired: acquired.length, owned: this.held.size }, "shards acquired");
     }
+  }
+
+  /** Deletes the shards' locks if they are still held under `leaseId`. */
+  private async unlock(shards: readonly ShardId[], leaseId: string): Promise<void> {
+    await Promise.all(
+      shards.map((s) => {
+        const key = Topology.shardKey(this.options.prefix, s);
+        return this.client.if(key, "Lease", "==", leaseId).then(this.client.delete().key(key)).commit();
+      }),
+    );
   }
 
   /** Creates the shard's lock under our lease if no one holds it. */
@@ -201,14 +224,11 @@ export class EtcdOwnership implements Ownership {
     for (const s of shards) this.leaving.add(s);
     await this.notifyReleased(shards);
     const leaseId = this.lease?.id;
-    await Promise.all(
-      shards.map(async (s) => {
-        const key = Topology.shardKey(this.options.prefix, s);
-        if (leaseId) await this.client.if(key, "Lease", "==", leaseId).then(this.client.delete().key(key)).commit();
-        this.held.delete(s);
-        this.leaving.delete(s);
-      }),
-    );
+    if (leaseId) await this.unlock(shards, leaseId);
+    for (const s of shards) {
+      this.held.delete(s);
+      this.leaving.delete(s);
+    }
     this.options.log.info({ released: shards.length, owned: this.held.size }, "shards handed over");
   }
 

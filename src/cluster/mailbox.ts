@@ -1,6 +1,7 @@
 import type { EntityAddress } from "./address.ts";
 import { formatAddress } from "./address.ts";
-import type { EntityContext, EntityType, TurnImplementation, TxWrite } from "./entity.ts";
+import type { EntityType, TurnContext, TurnImplementation, TxWrite } from "./entity.ts";
+import type { TimerSink } from "./entity-timers.ts";
 import { ClusterError, toClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { EntityProtocol } from "./protocol.ts";
@@ -64,6 +65,7 @@ export class Mailbox {
     private readonly mayCommit: (shard: ShardId) => boolean,
     private readonly caller: EntityCaller,
     private readonly workflows: ExecutionReader,
+    private readonly timerSink: TimerSink | undefined,
   ) {
     this.key = formatAddress(address);
   }
@@ -135,7 +137,7 @@ export class Mailbox {
     // (handlers are deterministic given state, args and ctx). Asynchronous handlers may have effects
     // beyond the state, so they are never replayed: a checkpoint follows each one.
     let base = this.committedJson;
-    let replay: [Envelope, EntityContext][] = [];
+    let replay: [Envelope, TurnContext][] = [];
 
     try {
       for (const envelope of batch) {
@@ -194,7 +196,7 @@ export class Mailbox {
   }
 
   /** The context of one call; its writes and effects land in `turn`. */
-  private context(envelope: Envelope, turn: Turn): EntityContext {
+  private context(envelope: Envelope, turn: Turn): TurnContext {
     const chain = [...envelope.callChain, this.key];
     return {
       self: this.address,
@@ -207,7 +209,8 @@ export class Mailbox {
         const declared = protocol.rpcs[rpc];
         if (!declared) return Promise.reject(new ClusterError("BAD_REQUEST", `${protocol.type} has no RPC ${rpc}`));
         return this.caller(protocol.type, id, rpc, args, chain).then((reply) => declared.output.parse(reply));
-      }) as EntityContext["call"],
+      }) as TurnContext["call"],
+      timerSink: this.timerSink,
     };
   }
 
@@ -228,7 +231,7 @@ export class Mailbox {
   }
 
   /** Back to the checkpoint, then forward through the mutations that succeeded since. */
-  private restore(base: string, replay: readonly [Envelope, EntityContext][]): void {
+  private restore(base: string, replay: readonly [Envelope, TurnContext][]): void {
     this.state = this.type.decodeState(JSON.parse(base));
     // Their writes and effects were collected the first time round.
     const ignore = () => {};

@@ -1,5 +1,6 @@
 import { addressKey, type EntityAddress } from "./address.ts";
 import type { EntityType, TurnImplementation } from "./entity.ts";
+import type { FireOutcome, TimerSink } from "./entity-timers.ts";
 import { badRequest, ClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { type EntityCaller, Mailbox } from "./mailbox.ts";
@@ -31,6 +32,8 @@ export interface RuntimeOptions {
   };
   /** How handlers reach other entities (through the router). */
   readonly caller?: EntityCaller;
+  /** Told of timer changes once they commit (the shard owner's schedule). */
+  readonly timerSink?: TimerSink;
 }
 
 const noWorkflows = () => Promise.reject(new ClusterError("NOT_IMPLEMENTED", "this runtime has no workflow storage"));
@@ -109,6 +112,13 @@ export class EntityRuntime {
     this.workflows?.resume(shards);
   }
 
+  /** Runs the fire turn of timer `timerId` on the entity at `address` (a local shard). */
+  fireTimer(address: EntityAddress, timerId: string): Promise<FireOutcome> {
+    const type = this.types.get(address.type);
+    if (!type?.timerFire) return Promise.reject(new ClusterError("NOT_IMPLEMENTED", `entity type ${address.type} does not handle timers`));
+    return this.post(address, type, "$timer", type.timerFire, { timer_id: timerId }, {}) as Promise<FireOutcome>;
+  }
+
   /** Addresses of the entities active here now. */
   activeEntities(): EntityAddress[] {
     return [...this.active.values()].map((m) => m.address);
@@ -162,9 +172,9 @@ export class EntityRuntime {
     const key = addressKey(address.type, address.id);
     let mailbox = this.active.get(key);
     if (!mailbox) {
-      const { store, log, mayCommit = () => true, caller = noCaller } = this.options;
+      const { store, log, mayCommit = () => true, caller = noCaller, timerSink } = this.options;
       const executions = this.workflows?.reader(address) ?? NO_EXECUTIONS;
-      mailbox = new Mailbox(address, type, store, log, mayCommit, caller, executions);
+      mailbox = new Mailbox(address, type, store, log, mayCommit, caller, executions, timerSink);
       this.active.set(key, mailbox);
     }
     return mailbox;

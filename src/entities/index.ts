@@ -4,7 +4,18 @@ import { Counter } from "./counter.ts";
 import { CrossEntity } from "./cross-entity.ts";
 import { KVStore } from "./kv.ts";
 import { SingletonTest } from "./singleton-test.ts";
+import { TimerTest } from "./timer-test.ts";
+import { TraitTest } from "./trait-test.ts";
 import { WorkflowTest } from "./workflow.ts";
 
 /** The test entities this runner hosts. */
-export const testEntities: readonly EntityType[] = [Counter, KVStore, WorkflowTest, ActivityTest, CrossEntity, SingletonTest];
+export const testEntities: readonly EntityType[] = [
+  Counter,
+  KVStore,
+  WorkflowTest,
+  ActivityTest,
+  TraitTest,
+  TimerTest,
+  CrossEntity,
+  SingletonTest,
+];

@@ -1,12 +1,11 @@
 import { z } from "zod";
 import { JsonValue, kv } from "../../contract/index.ts";
+import { dictionary } from "../cluster/dictionary.ts";
 import { defineEntity } from "../cluster/entity.ts";
 
 export const KVStore = defineEntity(kv, {
-  // A null-prototype record: keys like `__proto__` are plain keys here.
-  state: z.object({
-    data: z.record(z.string(), JsonValue).transform((d) => Object.assign(Object.create(null), d) as Record<string, JsonValue>),
-  }),
+  // A null-prototype record: keys like `__proto__` are plain keys here, also once reloaded.
+  state: z.object({ data: dictionary(JsonValue) }),
   initial: () => ({ data: Object.create(null) as Record<string, JsonValue> }),
   handlers: {
     set: (s, { key, value }) => {

@@ -3,36 +3,11 @@ import * as assert from "uvu/assert";
 import type { Client } from "../../src/client.ts";
 import { uniqueId } from "../support/backends.ts";
 import { ClusterHarness } from "../support/cluster.ts";
-import { waitFor } from "../support/wait.ts";
 
 const cluster = ClusterHarness.fromEnv();
 if (!cluster) throw new Error("CLUSTER_STATE is not set: start a cluster with scripts/cluster.sh up (npm test does)");
 const leaseTtlMs = Number(process.env.LEASE_TTL_MS ?? 5000);
 const it = suite("Cluster failover");
-
-async function shardOwners(api: Client): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  for (const s of await api.system.shards({})) {
-    if (s.owner) counts.set(s.owner, (counts.get(s.owner) ?? 0) + 1);
-  }
-  return counts;
-}
-
-/** Waits until every live runner agrees on a table in which `runner` owns `expect` shards (0 = none). */
-async function waitForShards(runner: string, owns: (n: number) => boolean, via: number[], timeoutMs: number): Promise<void> {
-  await waitFor(
-    `${runner} to own the expected share`,
-    async () => {
-      for (const i of via) {
-        const counts = await shardOwners(cluster!.client(i));
-        const total = [...counts.values()].reduce((a, b) => a + b, 0);
-        if (total !== 300 || !owns(counts.get(runner) ?? 0)) return undefined;
-      }
-      return true;
-    },
-    timeoutMs,
-  );
-}
 
 /** Counters spread over all shards, with known values, written through every runner. */
 async function seedCounters(n: number): Promise<Map<string, number>> {
@@ -70,7 +45,7 @@ it("SIGKILL: the dead runner's shards are served by the others after the lease T
   const api = cluster.client(survivors[0] as number);
   // Every read succeeds: calls for the dead runner's shards wait (retrying) until the lease expires.
   for (const [id, value] of values) assert.is(await api.counter.get({ id }), value, id);
-  await waitForShards(victimId, (n) => n === 0, survivors, leaseTtlMs * 3);
+  await cluster.waitForShards(victimId, (n) => n === 0, survivors, leaseTtlMs * 3);
   const increments = await Promise.all([...values.keys()].map((id) => api.counter.increment({ id, amount: 1000 })));
   assert.equal(
     increments,
@@ -79,7 +54,7 @@ it("SIGKILL: the dead runner's shards are served by the others after the lease T
 
   await cluster.control("start", victim);
   // It rejoins and gets its share back (bounded-load rendezvous: within ±10% of an even split).
-  await waitForShards(victimId, (n) => Math.abs(n - 300 / cluster.size) <= 30 / cluster.size + 1, cluster.indexes(), 15_000);
+  await cluster.waitForShards(victimId, (n) => Math.abs(n - 300 / cluster.size) <= 30 / cluster.size + 1, cluster.indexes(), 15_000);
   for (const [id, value] of values) assert.is(await cluster.client(victim).counter.get({ id }), value + 1000, id);
 });
 
@@ -90,11 +65,11 @@ it("SIGTERM: the shards move at once (lease revoked), not after the TTL", async 
   const values = await seedCounters(60);
   await cluster.control("term", victim);
   // Well under the lease TTL: only a revoked lease frees the shards this fast.
-  await waitForShards(victimId, (n) => n === 0, survivors, leaseTtlMs / 2);
+  await cluster.waitForShards(victimId, (n) => n === 0, survivors, leaseTtlMs / 2);
   const api = cluster.client(survivors[0] as number);
   for (const [id, value] of values) assert.is(await api.counter.get({ id }), value, id);
   await cluster.control("start", victim);
-  await waitForShards(victimId, (n) => n > 0, cluster.indexes(), 15_000);
+  await cluster.waitForShards(victimId, (n) => n > 0, cluster.indexes(), 15_000);
 });
 
 it("exactly once through failover: keyed increments retried across a SIGKILL each count once", async () => {
@@ -121,7 +96,7 @@ it("exactly once through failover: keyed increments retried across a SIGKILL eac
   await Promise.all(sends);
   assert.is(await cluster.client(survivors[0] as number).counter.get({ id }), keys.length);
   await cluster.control("start", victim);
-  await waitForShards(cluster.id(victim), (n) => n > 0, cluster.indexes(), 15_000);
+  await cluster.waitForShards(cluster.id(victim), (n) => n > 0, cluster.indexes(), 15_000);
 });
 
 it.run();

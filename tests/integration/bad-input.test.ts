@@ -96,14 +96,6 @@ const cases: Case[] = [
     error: /Idempotency-Key/,
   },
   { name: "bad query value", method: "GET", path: "/debug/entities?local=maybe", status: 400, error: /local/ },
-  {
-    name: "not-yet-built entity",
-    method: "POST",
-    path: `/trait/${id}/update`,
-    body: '{"data":"x"}',
-    status: 501,
-    error: /entity traits/,
-  },
   { name: "tRPC unknown procedure", method: "POST", path: "/trpc/counter.explode", body: "{}", status: 404, error: /./ },
 ];
 

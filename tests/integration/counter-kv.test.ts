@@ -1,22 +1,11 @@
-import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { type Client, createClient } from "../../src/client.ts";
-import type { Runner } from "../../src/runner.ts";
 import { rejects } from "../support/assert.ts";
 import { BACKENDS, uniqueId } from "../support/backends.ts";
+import { runnerSuite } from "../support/runner-suite.ts";
 
 for (const backend of BACKENDS) {
   for (const transport of ["rest", "trpc"] as const) {
-    const it = suite<{ runner?: Runner; api: Client }>(`Counter and KVStore [${backend.name}, ${transport}]`, {
-      api: undefined as unknown as Client,
-    });
-    it.before(async (ctx) => {
-      ctx.runner = await backend.start();
-      ctx.api = createClient(ctx.runner.url, { transport });
-    });
-    it.after(async (ctx) => {
-      await ctx.runner?.stop();
-    });
+    const it = runnerSuite("Counter and KVStore", backend, transport);
 
     it("counter: increment, get, decrement, reset; ids independent", async ({ api }) => {
       const a = uniqueId("c");
@@ -118,14 +107,7 @@ for (const backend of BACKENDS) {
 }
 
 for (const backend of BACKENDS) {
-  const it = suite<{ runner?: Runner; api: Client }>(`KVStore many keys [${backend.name}]`, { api: undefined as unknown as Client });
-  it.before(async (ctx) => {
-    ctx.runner = await backend.start();
-    ctx.api = createClient(ctx.runner.url);
-  });
-  it.after(async (ctx) => {
-    await ctx.runner?.stop();
-  });
+  const it = runnerSuite("KVStore many keys", backend);
 
   it("kv: 10,000 keys on one id are all listed", async ({ api }) => {
     const id = uniqueId("kv");

@@ -14,11 +14,14 @@ for (const backend of BACKENDS) {
       const id = uniqueId("evict");
       await api.counter.increment({ id, amount: 41 });
       await api.kv.set({ id, key: "k", value: { kept: true } });
+      await api.kv.set({ id, key: "__proto__", value: "a plain key" });
       const active = await api.system.entities({});
       assert.ok(active.some((e) => e.entity_id === id && e.entity_type === "Counter"));
       await waitFor("eviction", async () => ((await api.system.entities({})).some((e) => e.entity_id === id) ? undefined : true));
       assert.is(await api.counter.increment({ id, amount: 1 }), 42);
       assert.equal(await api.kv.get({ id, key: "k" }), { kept: true });
+      assert.equal(await api.kv.keys({ id }), ["__proto__", "k"]);
+      assert.is(await api.kv.get({ id, key: "__proto__" }), "a plain key");
     } finally {
       await runner.stop();
     }

@@ -2,6 +2,9 @@ import { execFile, execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { type Client, createClient } from "../../src/client.ts";
+import { shardOf } from "../../src/cluster/shard.ts";
+import { uniqueId } from "./backends.ts";
+import { waitFor } from "./wait.ts";
 
 const run = promisify(execFile);
 const repo = join(import.meta.dirname, "..", "..");
@@ -60,4 +63,51 @@ export class ClusterHarness {
   async control(command: "kill" | "term" | "start" | "restart", i: number): Promise<void> {
     await run("bash", [join(repo, "scripts/cluster.sh"), command, String(i), "--state", this.state], { cwd: repo });
   }
+
+  /** How many shards each runner owns, as runner `via` sees the table. */
+  async shardOwners(via: number): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const s of await this.client(via).system.shards({})) {
+      if (s.owner) counts.set(s.owner, (counts.get(s.owner) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  /** Waits until every runner in `via` sees a complete table in which `runner` owns a share that `owns` accepts. */
+  async waitForShards(runner: string, owns: (n: number) => boolean, via: readonly number[], timeoutMs: number): Promise<void> {
+    await waitFor(
+      `${runner} to own the expected share`,
+      async () => {
+        for (const i of via) {
+          const counts = await this.shardOwners(i);
+          const total = [...counts.values()].reduce((a, b) => a + b, 0);
+          if (total !== SHARD_COUNT || !owns(counts.get(runner) ?? 0)) return undefined;
+        }
+        return true;
+      },
+      timeoutMs,
+    );
+  }
+
+  /** The runner that owns the shard of entity `id`, as runner `via` sees the table. */
+  async ownerOf(id: string, via: number): Promise<string | null> {
+    const shard = shardOf(id, SHARD_COUNT);
+    return (await this.client(via).system.shards({})).find((s) => s.shard_id === shard)?.owner ?? null;
+  }
+
+  /** `n` fresh entity ids whose shards runner `i` owns now (as runner `via` sees the table). */
+  async idsOwnedBy(i: number, n: number, prefix: string, via = i): Promise<string[]> {
+    const owner = this.id(i);
+    const owned = new Set((await this.client(via).system.shards({})).filter((s) => s.owner === owner).map((s) => s.shard_id));
+    if (owned.size === 0) throw new Error(`runner ${i} owns no shard`);
+    const ids: string[] = [];
+    while (ids.length < n) {
+      const id = uniqueId(prefix);
+      if (owned.has(shardOf(id, SHARD_COUNT))) ids.push(id);
+    }
+    return ids;
+  }
 }
+
+/** The cluster's shard count (scripts/cluster.sh passes SHARD_COUNT through to the runners). */
+const SHARD_COUNT = Number(process.env.SHARD_COUNT ?? 300);

@@ -5,42 +5,7 @@ import { defineEntity } from "../../src/cluster/entity.ts";
 import { badRequest, ClusterError } from "../../src/cluster/errors.ts";
 import { silentLogger } from "../../src/cluster/log.ts";
 import { EntityRuntime } from "../../src/cluster/runtime.ts";
-import type { ReplyRecord, StateStore, StoredState } from "../../src/cluster/storage/entity-store.ts";
-
-/** An in-memory store that counts commits and can be told to fail or to lose a race. */
-class MemoryStore implements StateStore {
-  rows = new Map<string, StoredState>();
-  replies = new Map<string, string>();
-  commits = 0;
-  failNext = false;
-  conflictNext = false;
-
-  async load(type: string, id: string) {
-    return this.rows.get(`${type}/${id}`);
-  }
-  async commit(type: string, id: string, expected: number, json: string, replies: readonly ReplyRecord[]) {
-    await new Promise((resolve) => setTimeout(resolve, 2));
-    if (this.failNext) {
-      this.failNext = false;
-      throw new Error("disk on fire");
-    }
-    const key = `${type}/${id}`;
-    const current = this.rows.get(key)?.version ?? 0;
-    if (this.conflictNext || current !== expected) {
-      this.conflictNext = false;
-      return undefined;
-    }
-    this.commits++;
-    this.rows.set(key, { json, version: expected + 1 });
-    for (const r of replies) this.replies.set(`${key}/${r.requestId}`, r.json);
-    return expected + 1;
-  }
-  async findReplies(type: string, id: string, ids: readonly string[]) {
-    return new Map(
-      ids.flatMap((r) => (this.replies.has(`${type}/${id}/${r}`) ? [[r, this.replies.get(`${type}/${id}/${r}`) as string]] : [])),
-    );
-  }
-}
+import { MemoryStore } from "../support/memory-store.ts";
 
 const protocol = {
   type: "Box",

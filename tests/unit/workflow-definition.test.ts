@@ -15,7 +15,7 @@ const protocol = {
   },
 } as const;
 
-const definition: EntityDefinitionInput<typeof protocol, { n: number }> = {
+const definition: EntityDefinitionInput<typeof protocol, { n: number }, []> = {
   state: z.object({ n: z.number() }),
   initial: () => ({ n: 0 }),
   handlers: { peek: (s) => s.n },

@@ -1,0 +1,58 @@
+import { randomUUID } from "node:crypto";
+import { Etcd3 } from "etcd3";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { EtcdOwnership } from "../../src/cluster/etcd-ownership.ts";
+import { silentLogger } from "../../src/cluster/log.ts";
+import type { ShardId } from "../../src/cluster/shard.ts";
+import { ClusterHarness } from "../support/cluster.ts";
+import { waitFor } from "../support/wait.ts";
+
+const cluster = ClusterHarness.fromEnv();
+if (!cluster) throw new Error("CLUSTER_STATE is not set: start a cluster with scripts/cluster.sh up (npm test does)");
+const it = suite("Shard ownership (etcd)");
+
+const SHARDS = 8;
+const endpoints = (cluster.env().ETCD_ENDPOINTS ?? "").split(",");
+
+it("a shard listener that fails: its work is undone and the locks freed while the runner lives; a retry takes the shards", async () => {
+  const prefix = `/ownership-test-${randomUUID()}/`;
+  const etcd = new Etcd3({ hosts: endpoints });
+  const runner = new EtcdOwnership({
+    endpoints,
+    prefix,
+    runnerId: "127.0.0.1:1",
+    shardCount: SHARDS,
+    leaseTtlMs: 2_000,
+    log: silentLogger,
+  });
+  const released: ShardId[][] = [];
+  let failing = true;
+  let attempts = 0;
+  runner.subscribe({
+    acquired: async () => {
+      attempts++;
+      if (failing) throw new Error("storage is down");
+    },
+    released: (shards) => void released.push([...shards]),
+  });
+  try {
+    await runner.start();
+    assert.equal(released[0]?.length, SHARDS, "the failed acquisition was undone");
+    // Between two failed attempts (retried every 500 ms) no lock is held: nothing is stuck.
+    await waitFor(
+      "the unserved shards' locks to be freed",
+      async () => ((await etcd.getAll().prefix(`${prefix}shards/`).keys()).length === 0 && attempts >= 2 ? true : undefined),
+      5_000,
+    );
+    assert.is(runner.ownedCount(), 0);
+    failing = false;
+    await waitFor("a retry to take every shard", () => (runner.ownedCount() === SHARDS ? true : undefined), 5_000);
+    assert.is((await etcd.getAll().prefix(`${prefix}shards/`).keys()).length, SHARDS);
+  } finally {
+    await runner.stop();
+    etcd.close();
+  }
+});
+
+it.run();
