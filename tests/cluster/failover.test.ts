@@ -79,24 +79,29 @@ it("exactly once through failover: keyed increments retried across a SIGKILL eac
   const keys = Array.from({ length: 300 }, (_, k) => uniqueId(`key-${k}`));
   let killed = false;
   const send = async (key: string, k: number) => {
-    // Retry through another runner on any failure, with the same key, as a careful client would.
+    // Retry with the same key through another runner, with a pause, as a careful client would.
     for (let attempt = 0; ; attempt++) {
       const via = attempt === 0 && !killed ? (k % cluster.size) + 1 : (survivors[attempt % survivors.length] as number);
       try {
         return await cluster.client(via).counter.increment({ id, amount: 1 }, { idempotencyKey: key });
       } catch (error) {
-        if (attempt > 20) throw error;
+        if (attempt > 30) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * Math.min(attempt + 1, 10)));
       }
     }
   };
-  const sends = keys.map((key, k) => new Promise((resolve) => setTimeout(resolve, k * 3)).then(() => send(key, k)));
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  killed = true;
-  await cluster.control("kill", victim);
-  await Promise.all(sends);
-  assert.is(await cluster.client(survivors[0] as number).counter.get({ id }), keys.length);
-  await cluster.control("start", victim);
-  await cluster.waitForShards(cluster.id(victim), (n) => n > 0, cluster.indexes(), 15_000);
+  try {
+    const sends = keys.map((key, k) => new Promise((resolve) => setTimeout(resolve, k * 3)).then(() => send(key, k)));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    killed = true;
+    await cluster.control("kill", victim);
+    await Promise.all(sends);
+    assert.is(await cluster.client(survivors[0] as number).counter.get({ id }), keys.length);
+  } finally {
+    // The later suites need every runner back, whatever happened here.
+    await cluster.control("start", victim);
+    await cluster.waitForShards(cluster.id(victim), (n) => n > 0, cluster.indexes(), 15_000);
+  }
 });
 
 it.run();
