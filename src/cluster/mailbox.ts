@@ -34,6 +34,17 @@ interface Turn {
   mutated: boolean;
 }
 
+/** What every mailbox of a runtime shares. */
+export interface MailboxHost {
+  readonly store: StateStore;
+  readonly log: Logger;
+  /** Whether state of `shard` may still be written here (the ownership fence). */
+  readonly mayCommit: (shard: ShardId) => boolean;
+  readonly caller: EntityCaller;
+  readonly executions: (address: EntityAddress) => ExecutionReader;
+  readonly timerSink: TimerSink | undefined;
+}
+
 /** Sends a call to another entity, wherever it lives, carrying the call chain. */
 export type EntityCaller = (type: string, id: string, rpc: string, args: unknown, callChain: readonly string[]) => Promise<unknown>;
 
@@ -51,23 +62,21 @@ export class Mailbox {
   private loaded = false;
   private readonly queue: Envelope[] = [];
   private running = false;
-  private idleWaiters: (() => void)[] = [];
+  private idleWaiters: (() => void)[] | undefined;
   /** The batch being applied, if any: reentrant calls join it. */
   private turn: Turn | undefined;
-  private readonly key: string;
   lastActive = Date.now();
 
+  // A runner may hold 100,000 of these: what all mailboxes share lives in one `host`.
   constructor(
     readonly address: EntityAddress,
     private readonly type: EntityType,
-    private readonly store: StateStore,
-    private readonly log: Logger,
-    private readonly mayCommit: (shard: ShardId) => boolean,
-    private readonly caller: EntityCaller,
-    private readonly workflows: ExecutionReader,
-    private readonly timerSink: TimerSink | undefined,
-  ) {
-    this.key = formatAddress(address);
+    private readonly host: MailboxHost,
+  ) {}
+
+  /** "Type/id", as call chains name entities. */
+  private get key(): string {
+    return formatAddress(this.address);
   }
 
   get idle(): boolean {
@@ -75,7 +84,7 @@ export class Mailbox {
   }
 
   post(envelope: Envelope): void {
-    if (this.turn && envelope.callChain.includes(this.key)) {
+    if (this.turn && envelope.callChain.length > 0 && envelope.callChain.includes(this.key)) {
       void this.reenter(envelope, this.turn);
       return;
     }
@@ -91,7 +100,10 @@ export class Mailbox {
 
   /** Resolves once every queued call has been settled. */
   whenIdle(): Promise<void> {
-    return this.idle ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
+    if (this.idle) return Promise.resolve();
+    this.idleWaiters ??= [];
+    const waiters = this.idleWaiters;
+    return new Promise((resolve) => waiters.push(resolve));
   }
 
   private async drain(): Promise<void> {
@@ -104,19 +116,21 @@ export class Mailbox {
           await this.apply(batch);
         } catch (error) {
           const failure = toClusterError(error);
-          if (failure.code === "INTERNAL") this.log.error({ err: error, entity: this.key }, "turn failed");
+          if (failure.code === "INTERNAL") this.host.log.error({ err: error, entity: this.key }, "turn failed");
           for (const envelope of batch) envelope.reject(failure);
         }
       }
     } finally {
       this.running = false;
       this.lastActive = Date.now();
-      for (const wake of this.idleWaiters.splice(0)) wake();
+      const waiters = this.idleWaiters;
+      this.idleWaiters = undefined;
+      for (const wake of waiters ?? []) wake();
     }
   }
 
   private async load(): Promise<void> {
-    const stored = await this.store.load(this.address.type, this.address.id).catch((error: unknown) => {
+    const stored = await this.host.store.load(this.address.type, this.address.id).catch((error: unknown) => {
       throw new ClusterError("UNAVAILABLE", `cannot load ${formatAddress(this.address)}: ${String(error)}`, { cause: error });
     });
     this.state = stored ? this.type.decodeState(JSON.parse(stored.json)) : this.type.initialState();
@@ -185,7 +199,7 @@ export class Mailbox {
       try {
         effect();
       } catch (err) {
-        this.log.error({ err, entity: this.key }, "after-commit effect failed");
+        this.host.log.error({ err, entity: this.key }, "after-commit effect failed");
       }
     }
     batch.forEach((envelope, i) => {
@@ -202,15 +216,15 @@ export class Mailbox {
       self: this.address,
       requestId: envelope.requestId,
       now: new Date(),
-      workflows: this.workflows,
+      workflows: this.host.executions(this.address),
       transact: (write) => turn.writes.push(write),
       afterCommit: (effect) => turn.effects.push(effect),
       call: ((protocol: EntityProtocol, id: string, rpc: string, args: unknown) => {
         const declared = protocol.rpcs[rpc];
         if (!declared) return Promise.reject(new ClusterError("BAD_REQUEST", `${protocol.type} has no RPC ${rpc}`));
-        return this.caller(protocol.type, id, rpc, args, chain).then((reply) => declared.output.parse(reply));
+        return this.host.caller(protocol.type, id, rpc, args, chain).then((reply) => declared.output.parse(reply));
       }) as TurnContext["call"],
-      timerSink: this.timerSink,
+      timerSink: this.host.timerSink,
     };
   }
 
@@ -244,14 +258,14 @@ export class Mailbox {
   private async storedReplies(batch: readonly Envelope[]): Promise<Map<string, string>> {
     const ids = batch.flatMap((e) => (e.requestId && !e.fresh && e.impl.kind === "mutation" ? [e.requestId] : []));
     if (ids.length === 0) return new Map();
-    return this.store.findReplies(this.address.type, this.address.id, ids).catch((error: unknown) => {
+    return this.host.store.findReplies(this.address.type, this.address.id, ids).catch((error: unknown) => {
       throw new ClusterError("UNAVAILABLE", `cannot read stored replies: ${String(error)}`, { cause: error });
     });
   }
 
   /** The shard moved away (or the lease fence is down): no turn may start or commit here. */
   private checkOwnership(): void {
-    if (this.mayCommit(this.address.shard)) return;
+    if (this.host.mayCommit(this.address.shard)) return;
     this.loaded = false;
     throw new ClusterError("NOT_OWNER", `this runner no longer serves shard ${this.address.shard}`);
   }
@@ -265,7 +279,7 @@ export class Mailbox {
     }
     let version: number | undefined;
     try {
-      version = await this.store.commit(this.address.type, this.address.id, this.version, json, replies, writes);
+      version = await this.host.store.commit(this.address.type, this.address.id, this.version, json, replies, writes);
     } catch (error) {
       this.rollback();
       throw new ClusterError("UNAVAILABLE", `cannot commit ${formatAddress(this.address)}: ${String(error)}`, { cause: error });
@@ -273,7 +287,7 @@ export class Mailbox {
     if (version === undefined) {
       // Someone else wrote this entity: this runner's copy is stale. Drop it; the next call reloads.
       this.loaded = false;
-      this.log.warn({ entity: formatAddress(this.address), version: this.version }, "state version conflict; reloading");
+      this.host.log.warn({ entity: formatAddress(this.address), version: this.version }, "state version conflict; reloading");
       throw new ClusterError("CONFLICT", `${formatAddress(this.address)} was changed elsewhere; retry the call`);
     }
     this.version = version;

@@ -3,7 +3,7 @@ import type { EntityType, TurnImplementation } from "./entity.ts";
 import type { FireOutcome, TimerSink } from "./entity-timers.ts";
 import { badRequest, ClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
-import { type EntityCaller, Mailbox } from "./mailbox.ts";
+import { type EntityCaller, Mailbox, type MailboxHost } from "./mailbox.ts";
 import type { ShardId } from "./shard.ts";
 import type { StateStore } from "./storage/entity-store.ts";
 import type { WorkflowStore } from "./storage/workflow-store.ts";
@@ -48,10 +48,11 @@ export class EntityRuntime {
   private readonly types = new Map<string, EntityType>();
   private readonly active = new Map<string, Mailbox>();
   private readonly workflows: WorkflowEngine | undefined;
+  private readonly host: MailboxHost;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: RuntimeOptions) {
-    const { workflows } = options;
+    const { workflows, store, log, mayCommit = () => true, caller = noCaller, timerSink } = options;
     this.workflows = workflows
       ? new WorkflowEngine({
           store: workflows.store,
@@ -62,9 +63,11 @@ export class EntityRuntime {
             const impl = this.types.get(type)?.rpcs.get(rpc);
             return impl?.kind === "workflow" ? impl : undefined;
           },
-          mayRun: options.mayCommit ?? (() => true),
+          mayRun: mayCommit,
         })
       : undefined;
+    const engine = this.workflows;
+    this.host = { store, log, mayCommit, caller, timerSink, executions: (address) => engine?.reader(address) ?? NO_EXECUTIONS };
   }
 
   register(type: EntityType): void {
@@ -172,9 +175,7 @@ export class EntityRuntime {
     const key = addressKey(address.type, address.id);
     let mailbox = this.active.get(key);
     if (!mailbox) {
-      const { store, log, mayCommit = () => true, caller = noCaller, timerSink } = this.options;
-      const executions = this.workflows?.reader(address) ?? NO_EXECUTIONS;
-      mailbox = new Mailbox(address, type, store, log, mayCommit, caller, executions, timerSink);
+      mailbox = new Mailbox(address, type, this.host);
       this.active.set(key, mailbox);
     }
     return mailbox;
