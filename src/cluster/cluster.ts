@@ -4,6 +4,7 @@ import { ClusterError } from "./errors.ts";
 import { EtcdOwnership } from "./etcd-ownership.ts";
 import type { Logger } from "./log.ts";
 import { type Ownership, SoleOwnership } from "./ownership.ts";
+import { OwnershipJournal } from "./ownership-journal.ts";
 import { type RouteOptions, Router } from "./router.ts";
 import { EntityRuntime } from "./runtime.ts";
 import { shardOf } from "./shard.ts";
@@ -23,7 +24,15 @@ export interface ClusterOptions {
   readonly log: Logger;
   readonly entities: readonly EntityType[];
   /** Cluster mode: membership and shard locks in etcd, calls forwarded over gRPC. */
-  readonly etcd?: { readonly endpoints: readonly string[]; readonly prefix: string; readonly leaseTtlMs: number };
+  readonly etcd?: {
+    readonly endpoints: readonly string[];
+    readonly prefix: string;
+    readonly leaseTtlMs: number;
+    /** Where the gRPC server binds, when not on the runner's address. */
+    readonly grpcListen?: string | undefined;
+    /** JSON-lines file receiving this runner's shard ownership intervals. */
+    readonly ownershipLog?: string | undefined;
+  };
   /** Shared secret peers present on gRPC calls. */
   readonly secret?: string | undefined;
 }
@@ -71,10 +80,13 @@ export class Cluster {
       caller: (type, id, rpc, args, callChain) => this.call(type, id, rpc, args, { callChain }),
     });
     for (const type of options.entities) this.runtime.register(type);
-    this.transport = etcd ? new GrpcTransport({ address: options.runnerId, secret: options.secret, log }) : undefined;
+    this.transport = etcd
+      ? new GrpcTransport({ address: options.runnerId, bind: etcd.grpcListen, secret: options.secret, log })
+      : undefined;
     this.ownership = etcd
       ? new EtcdOwnership({
           ...etcd,
+          journal: etcd.ownershipLog ? new OwnershipJournal(etcd.ownershipLog, options.runnerId) : undefined,
           runnerId: options.runnerId,
           shardCount: options.shardCount,
           log,
