@@ -1,6 +1,6 @@
-import type { EntityAddress } from "./address.ts";
+import { type EntityAddress, unstorableId } from "./address.ts";
 import type { EntityType } from "./entity.ts";
-import { ClusterError } from "./errors.ts";
+import { badRequest, ClusterError } from "./errors.ts";
 import { EtcdOwnership } from "./etcd-ownership.ts";
 import type { Logger } from "./log.ts";
 import { type Ownership, SoleOwnership } from "./ownership.ts";
@@ -141,6 +141,9 @@ export class Cluster {
 
   /** Calls `rpc` on the entity `(type, id)`, wherever it lives. */
   call(type: string, id: string, rpc: string, args: unknown, options: RouteOptions = {}): Promise<unknown> {
+    // Refused here, before routing: storage would fail on every retry until the deadline.
+    const unstorable = unstorableId(id);
+    if (unstorable) return Promise.reject(badRequest(unstorable));
     return this.router.call(this.address(type, id), rpc, args, options);
   }
 
