@@ -146,7 +146,9 @@ pg_start() {
       if [[ -n "$pid" ]]; then wait_gone "$pid" 10 || true; fi
       return 2
     fi
-    if grep -q 'FATAL' "$newlog"; then
+    # Clients of a restarted server (a cluster's connection pools) knock while it starts and stops:
+    # those FATALs are theirs, not the server's.
+    if grep 'FATAL' "$newlog" | grep -qvE 'the database system is (starting up|shutting down)|terminating connection due to administrator command'; then
       tail_log "$logf"; die "postgres failed to start"
     fi
     if [[ -z "$pid" && -f "$pidfile" ]]; then pid="$(head -n 1 "$pidfile" 2>/dev/null || true)"; fi
