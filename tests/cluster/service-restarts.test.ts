@@ -1,4 +1,4 @@
-import postgres from "postgres";
+import { connect } from "node:net";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import type { Client } from "../../src/client.ts";
@@ -36,12 +36,26 @@ async function load(id: string, loops: number, done: () => boolean): Promise<num
   return keys;
 }
 
-/** New Postgres connections, one after another, until `done`: clients knocking while it restarts. */
+/**
+ * Connection attempts to Postgres, one after another, until `done`: clients knocking while it
+ * restarts. Each sends a startup message (protocol 3.0) and waits for the server's first answer or
+ * the connection's end, on a raw socket, so nothing about the attempt can go unhandled.
+ */
 async function knock(url: string, done: () => boolean): Promise<void> {
+  const { hostname, port, username, pathname } = new URL(url);
+  const params = Buffer.from(`user\0${username || "postgres"}\0database\0${pathname.slice(1)}\0\0`);
+  const startup = Buffer.alloc(8 + params.length);
+  startup.writeInt32BE(startup.length, 0);
+  startup.writeInt32BE(196_608, 4);
+  params.copy(startup, 8);
   while (!done()) {
-    const sql = postgres(url, { max: 1, connect_timeout: 1, onnotice: () => {} });
-    await sql`select 1`.catch(() => {});
-    await sql.end({ timeout: 0 });
+    await new Promise<void>((resolve) => {
+      const socket = connect({ host: hostname, port: Number(port) }, () => socket.write(startup));
+      socket.setTimeout(1_000, () => socket.destroy());
+      socket.on("data", () => socket.destroy());
+      socket.on("error", () => {});
+      socket.on("close", () => resolve());
+    });
   }
 }
 
