@@ -127,3 +127,25 @@ export async function implemented(probe: () => Promise<unknown>): Promise<boolea
     throw error;
   }
 }
+
+/** A kind whose operations go to a handful of entities of one type, with ids fresh for each run. */
+export abstract class EntityWorkload implements WorkloadKind {
+  protected readonly ids: string[];
+
+  constructor(
+    readonly name: string,
+    run: string,
+    readonly loops: number,
+    entities: number,
+  ) {
+    this.ids = Array.from({ length: entities }, (_, k) => `chaos-${run}-${name}-${k}`);
+  }
+
+  /** Served unless a kind says otherwise (features that may not be built yet). */
+  available(_api: Client): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
+  abstract next(loop: number, random: Random): Operation;
+  abstract verify(cluster: Endpoints): Promise<Verdict>;
+}

@@ -1,6 +1,6 @@
 import type { Client } from "../../../src/client.ts";
 import type { Random } from "../random.ts";
-import type { Endpoints, Operation, Verdict, WorkloadKind } from "../workload.ts";
+import { type Endpoints, EntityWorkload, type Operation, type Verdict } from "../workload.ts";
 
 interface Increment {
   readonly counter: string;
@@ -14,26 +14,15 @@ interface Increment {
  * stored reply if it had applied it), so each key is applied exactly once iff the counter equals
  * the number of keys and every reply is a distinct value up to it.
  */
-export class CounterWorkload implements WorkloadKind {
-  readonly name = "counter";
-  private readonly counters: string[];
+export class CounterWorkload extends EntityWorkload {
   private readonly increments: Increment[] = [];
-  private seq = 0;
 
-  constructor(
-    run: string,
-    readonly loops: number,
-    counters: number,
-  ) {
-    this.counters = Array.from({ length: counters }, (_, k) => `chaos-${run}-counter-${k}`);
-  }
-
-  async available(): Promise<boolean> {
-    return true;
+  constructor(run: string, loops: number, counters: number) {
+    super("counter", run, loops, counters);
   }
 
   next(_loop: number, random: Random): Operation {
-    const inc: Increment = { counter: random.pick(this.counters), key: `inc-${this.seq++}` };
+    const inc: Increment = { counter: random.pick(this.ids), key: `inc-${this.increments.length}` };
     this.increments.push(inc);
     return operation(inc);
   }
@@ -46,7 +35,7 @@ export class CounterWorkload implements WorkloadKind {
     let lost = 0;
     let duplicated = 0;
     const api = cluster.clients[0] as Client;
-    for (const counter of this.counters) {
+    for (const counter of this.ids) {
       const keys = this.increments.filter((i) => i.counter === counter);
       const final = await api.counter.get({ id: counter });
       // An increment is reflected when its reply is a value no other key got, within the final value.

@@ -1,6 +1,6 @@
 import type { Client } from "../../../src/client.ts";
 import type { Random } from "../random.ts";
-import type { Endpoints, Operation, Verdict, WorkloadKind } from "../workload.ts";
+import { type Endpoints, EntityWorkload, type Operation, type Verdict } from "../workload.ts";
 
 interface KvSet {
   readonly store: string;
@@ -13,26 +13,16 @@ interface KvSet {
  * Sets of fresh keys, each with an Idempotency-Key, retried until acknowledged. Afterwards every
  * acknowledged key must read back with its value, and no store may hold a key that was never sent.
  */
-export class KvWorkload implements WorkloadKind {
-  readonly name = "kv";
-  private readonly stores: string[];
+export class KvWorkload extends EntityWorkload {
   private readonly sets: KvSet[] = [];
 
-  constructor(
-    run: string,
-    readonly loops: number,
-    stores: number,
-  ) {
-    this.stores = Array.from({ length: stores }, (_, k) => `chaos-${run}-kv-${k}`);
-  }
-
-  async available(): Promise<boolean> {
-    return true;
+  constructor(run: string, loops: number, stores: number) {
+    super("kv", run, loops, stores);
   }
 
   next(loop: number, random: Random): Operation {
     const n = this.sets.length;
-    const set: KvSet = { store: random.pick(this.stores), key: `k${n}`, value: { n, loop }, acknowledged: false };
+    const set: KvSet = { store: random.pick(this.ids), key: `k${n}`, value: { n, loop }, acknowledged: false };
     this.sets.push(set);
     return {
       key: `set-${set.key}`,
@@ -47,7 +37,7 @@ export class KvWorkload implements WorkloadKind {
     const api = cluster.clients[0] as Client;
     const anomalies: string[] = [];
     let lost = 0;
-    for (const store of this.stores) {
+    for (const store of this.ids) {
       const sent = new Map(this.sets.filter((s) => s.store === store).map((s) => [s.key, s]));
       const keys = new Set(await api.kv.keys({ id: store }));
       for (const key of keys) if (!sent.has(key)) anomalies.push(`${store} holds ${key}, which was never sent`);

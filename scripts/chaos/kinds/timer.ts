@@ -1,7 +1,7 @@
 import type { Client } from "../../../src/client.ts";
 import { waitFor } from "../../../tests/support/wait.ts";
 import type { Random } from "../random.ts";
-import { type Endpoints, implemented, type Operation, type Verdict, type WorkloadKind } from "../workload.ts";
+import { type Endpoints, EntityWorkload, implemented, type Operation, type Verdict } from "../workload.ts";
 
 interface Scheduled {
   readonly entity: string;
@@ -19,26 +19,20 @@ const MAX_DELAY_MS = 3_000;
  * the unacknowledged ones are scheduled again with their keys; then every timer must fire exactly
  * once, and not before its delay.
  */
-export class TimerWorkload implements WorkloadKind {
-  readonly name = "timer";
-  private readonly entities: string[];
+export class TimerWorkload extends EntityWorkload {
   private readonly timers: Scheduled[] = [];
 
-  constructor(
-    run: string,
-    readonly loops: number,
-    entities: number,
-  ) {
-    this.entities = Array.from({ length: entities }, (_, k) => `chaos-${run}-timer-${k}`);
+  constructor(run: string, loops: number, entities: number) {
+    super("timer", run, loops, entities);
   }
 
-  available(api: Client): Promise<boolean> {
-    return implemented(() => api.timer.fires({ id: this.entities[0] as string }));
+  override available(api: Client): Promise<boolean> {
+    return implemented(() => api.timer.fires({ id: this.ids[0] as string }));
   }
 
   next(_loop: number, random: Random): Operation {
     const timer: Scheduled = {
-      entity: random.pick(this.entities),
+      entity: random.pick(this.ids),
       timerId: `t${this.timers.length}`,
       delayMs: random.int(100, MAX_DELAY_MS),
     };
@@ -57,7 +51,7 @@ export class TimerWorkload implements WorkloadKind {
     const delays = new Map(this.timers.map((t) => [`${t.entity}/${t.timerId}`, t.delayMs]));
     const fired = async () => {
       const counts = new Map<string, { n: number; early: boolean }>();
-      for (const entity of this.entities) {
+      for (const entity of this.ids) {
         for (const fire of await api.timer.fires({ id: entity })) {
           const key = `${entity}/${fire.timer_id}`;
           const early = Date.parse(fire.fired_at) - Date.parse(fire.scheduled_at) < (delays.get(key) ?? 0);

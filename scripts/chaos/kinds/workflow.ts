@@ -1,6 +1,6 @@
 import type { Client } from "../../../src/client.ts";
 import type { Random } from "../random.ts";
-import { type Endpoints, implemented, type Operation, type Verdict, type WorkloadKind } from "../workload.ts";
+import { type Endpoints, EntityWorkload, implemented, type Operation, type Verdict } from "../workload.ts";
 
 interface Run {
   readonly entity: string;
@@ -15,25 +15,19 @@ const STEPS = ["step1", "step2", "step3"];
  * never acknowledged are run again (which resumes or returns the stored result), then every
  * execution must be completed with each of its steps run exactly once.
  */
-export class WorkflowWorkload implements WorkloadKind {
-  readonly name = "workflow";
-  private readonly entities: string[];
+export class WorkflowWorkload extends EntityWorkload {
   private readonly runs: Run[] = [];
 
-  constructor(
-    run: string,
-    readonly loops: number,
-    entities: number,
-  ) {
-    this.entities = Array.from({ length: entities }, (_, k) => `chaos-${run}-workflow-${k}`);
+  constructor(run: string, loops: number, entities: number) {
+    super("workflow", run, loops, entities);
   }
 
-  available(api: Client): Promise<boolean> {
-    return implemented(() => api.workflow.executions({ id: this.entities[0] as string }));
+  override available(api: Client): Promise<boolean> {
+    return implemented(() => api.workflow.executions({ id: this.ids[0] as string }));
   }
 
   next(_loop: number, random: Random): Operation {
-    const run: Run = { entity: random.pick(this.entities), execId: `exec-${this.runs.length}`, acknowledged: false };
+    const run: Run = { entity: random.pick(this.ids), execId: `exec-${this.runs.length}`, acknowledged: false };
     this.runs.push(run);
     return operation(run);
   }
