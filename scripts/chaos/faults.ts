@@ -23,6 +23,8 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class FaultInjector {
   /** Runners stopped with SIGSTOP and not continued yet: continued by `heal`, whatever happened. */
   private readonly paused = new Set<number>();
+  /** Zombies woken after their lease expired, and those of them that still called shards their own. */
+  readonly zombies = { woken: 0, serving: [] as string[] };
 
   constructor(private readonly ctx: FaultContext) {}
 
@@ -45,9 +47,19 @@ export class FaultInjector {
         if (!cluster.signal(victim, "SIGSTOP")) throw new Error(`runner ${victim} is not running`);
         this.paused.add(victim);
         log(`SIGSTOP runner ${victim} for ${frozen} ms`);
-        await pause(frozen);
+        await pause(frozen - 200);
+        // Asked while it is still frozen, so the question is the first thing it handles on waking,
+        // before it can have noticed anything or rejoined: past its fence it must serve no shard.
+        const probe = cluster
+          .client(victim)
+          .system.shards({}, { signal: AbortSignal.timeout(10_000) })
+          .then((shards) => shards.filter((s) => s.local).length);
+        await pause(200);
         cluster.signal(victim, "SIGCONT");
         this.paused.delete(victim);
+        const local = await probe.catch(() => undefined);
+        if (local !== undefined) this.zombies.woken++;
+        if (local) this.zombies.serving.push(`runner ${victim} woke serving ${local} shards`);
         return;
       }
       case "etcd":

@@ -237,6 +237,7 @@ async function chaos(proxies: ReadonlyMap<number, DelayProxy>, injector: FaultIn
     singletonOverlaps: findOverlaps(singletonRuns),
     singletonRuns: singletonRuns.length,
     crashes,
+    zombies: injector.zombies,
   };
   return publish(report, out);
 }

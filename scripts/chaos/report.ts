@@ -25,6 +25,8 @@ export interface ChaosReport {
   readonly singletonRuns: number;
   /** Runners that died without being killed by the harness. */
   readonly crashes: readonly number[];
+  /** Paused runners asked for their shards the moment they woke; any that still served one. */
+  readonly zombies: { readonly woken: number; readonly serving: readonly string[] };
 }
 
 interface Check {
@@ -50,6 +52,11 @@ export function checks(report: ChaosReport): Check[] {
     name: "singleton runs never overlap",
     ok: report.singletonOverlaps.length === 0,
     detail: describe(report.singletonOverlaps),
+  });
+  list.push({
+    name: "zombies serve no shard on waking",
+    ok: report.zombies.serving.length === 0 && (report.faults.pause === undefined || report.zombies.woken > 0),
+    detail: [`${report.zombies.woken} probed`, ...report.zombies.serving].join("; "),
   });
   list.push({
     name: "no runner crashed on its own",
