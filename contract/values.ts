@@ -13,6 +13,13 @@ export const SafeInt = z.number().int().refine(Number.isSafeInteger, { message: 
 
 export const NonNegativeInt = SafeInt.refine((n) => n >= 0, { message: "must be ≥ 0" });
 
+/**
+ * Ids and names are stored as Postgres text, which cannot hold U+0000, and are sent as UTF-8, which
+ * cannot carry an unpaired surrogate (it would arrive as U+FFFD: two ids would become one).
+ */
+const storable = (s: string) => !/[\0\p{Cs}]/u.test(s);
+const UNSTORABLE = "must not contain U+0000 or unpaired surrogates";
+
 /** `.` and `..` are dot segments: URL parsers remove them from paths, so they can never be addressed. */
 const notDotSegment = (s: string) => s !== "." && s !== "..";
 const DOT_SEGMENT = 'cannot be "." or ".." (URLs drop such path segments)';
@@ -21,13 +28,15 @@ export const EntityId = z
   .string()
   .min(1, "id must not be empty")
   .max(MAX_ID_LENGTH, `id longer than ${MAX_ID_LENGTH} characters`)
-  .refine(notDotSegment, DOT_SEGMENT);
+  .refine(notDotSegment, DOT_SEGMENT)
+  .refine(storable, `id ${UNSTORABLE}`);
 
 export const Name = z
   .string()
   .min(1, "must not be empty")
   .max(MAX_NAME_LENGTH, `longer than ${MAX_NAME_LENGTH} characters`)
-  .refine(notDotSegment, DOT_SEGMENT);
+  .refine(notDotSegment, DOT_SEGMENT)
+  .refine(storable, UNSTORABLE);
 
 /** Any JSON value. Numbers are checked for exactness by the body parser before this runs. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };

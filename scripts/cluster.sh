@@ -2,7 +2,8 @@
 # A local cluster: throw-away Postgres + etcd (scripts/services.sh) and N runners
 # (scripts/runner.sh) in cluster mode, in the background, on loopback only.
 #
-#   scripts/cluster.sh up [--runners N] [--deno K] [--state DIR]   start; returns once all are healthy
+#   scripts/cluster.sh up [--runners N] [--deno K] [--state DIR] [--proxied]
+#                                                                  start; returns once all are healthy
 #   scripts/cluster.sh down [--state DIR]                          stop the runners, then the services
 #   scripts/cluster.sh kill I [--state DIR]                        SIGKILL runner I
 #   scripts/cluster.sh term I [--state DIR]                        SIGTERM runner I, wait for its exit
@@ -14,14 +15,17 @@
 # Defaults: N=3 runners, the last K=0 of them on Deno, DIR=$REPO/.run/cluster. Services live in
 # DIR/services (reused when already up there), runner I in DIR/runner-I (scripts/runner.sh state).
 # Every runner gets POSTGRES_URL and ETCD_ENDPOINTS of those services, RUNNER_ADDRESS and
-# LISTEN_ADDR on free 127.0.0.1 ports, and an ETCD_PREFIX unique to this cluster; LEASE_TTL_MS,
+# LISTEN_ADDR on free 127.0.0.1 ports, OWNERSHIP_LOG=DIR/runner-I/ownership.jsonl (its shard
+# ownership intervals) and an ETCD_PREFIX unique to this cluster; LEASE_TTL_MS,
 # SHARD_COUNT, ENTITY_IDLE_MS, LOG_LEVEL, RUST_LOG, CLUSTER_SECRET and MAX_BODY_BYTES are passed
 # through from the caller's environment. `up` writes DIR/env, sourceable:
 #   CLUSTER_STATE CLUSTER_SIZE CLUSTER_URLS ("url1 url2 …") CLUSTER_TESTS_URL (url1)
 #   CLUSTER_RESTART_CMD (restarts runner 1, for tests/test_persistence.sh) CLUSTER_ETCD_PREFIX
 #   POSTGRES_URL ETCD_ENDPOINTS RUNNER_<I>_URL RUNNER_<I>_GRPC RUNNER_<I>_PID RUNNER_<I>_RUNTIME
-#   RUNNER_<I>_LOG
-# RUNNER_<I>_PID is empty while runner I is down. Processes are only ever signalled by their
+#   RUNNER_<I>_LOG RUNNER_<I>_GRPC_LISTEN
+# RUNNER_<I>_PID is empty while runner I is down. With --proxied each runner binds its gRPC server
+# on RUNNER_<I>_GRPC_LISTEN (GRPC_LISTEN_ADDR) but is reached by its peers at RUNNER_<I>_GRPC: the
+# caller runs something there that forwards to it (scripts/chaos/ runs delaying proxies). Processes are only ever signalled by their
 # recorded PIDs, and only after checking that the PID still is that runner.
 set -euo pipefail
 
@@ -38,7 +42,7 @@ PORT_ATTEMPTS=3
 
 usage() {
   cat >&2 <<EOF
-usage: $0 up [--runners N] [--deno K] [--state DIR]
+usage: $0 up [--runners N] [--deno K] [--state DIR] [--proxied]
        $0 down|status|env [--state DIR]
        $0 kill|term|start|restart I [--state DIR]
   DIR defaults to $REPO/.run/cluster
@@ -50,17 +54,17 @@ EOF
 
 runtime_comm() { [[ "$1" == deno ]] && echo deno || echo node; }
 
-# load_runner I: R_PID R_RUNTIME R_URL R_GRPC R_LOG from DIR/runner-I/env (scripts/runner.sh's).
+# load_runner I: R_PID R_RUNTIME R_URL R_GRPC R_BIND R_LOG from DIR/runner-I/env (scripts/runner.sh's).
 load_runner() {
   local f="$STATE/runner-$1/env" vars
-  R_PID="" R_RUNTIME="" R_URL="" R_GRPC="" R_LOG=""
+  R_PID="" R_RUNTIME="" R_URL="" R_GRPC="" R_BIND="" R_LOG=""
   [[ -f "$f" ]] || return 1
   vars="$(
-    unset RUNNER_PID RUNNER_RUNTIME RUNNER_URL RUNNER_ADDRESS RUNNER_LOG
+    unset RUNNER_PID RUNNER_RUNTIME RUNNER_URL RUNNER_ADDRESS GRPC_LISTEN_ADDR RUNNER_LOG
     # shellcheck disable=SC1090
     source "$f"
-    printf 'R_PID=%q R_RUNTIME=%q R_URL=%q R_GRPC=%q R_LOG=%q\n' "${RUNNER_PID:-}" "${RUNNER_RUNTIME:-node}" \
-      "${RUNNER_URL:-}" "${RUNNER_ADDRESS:-}" "${RUNNER_LOG:-}"
+    printf 'R_PID=%q R_RUNTIME=%q R_URL=%q R_GRPC=%q R_BIND=%q R_LOG=%q\n' "${RUNNER_PID:-}" "${RUNNER_RUNTIME:-node}" \
+      "${RUNNER_URL:-}" "${RUNNER_ADDRESS:-}" "${GRPC_LISTEN_ADDR:-${RUNNER_ADDRESS:-}}" "${RUNNER_LOG:-}"
   )"
   eval "$vars"
 }
@@ -123,6 +127,7 @@ write_env() {
       if is_runner "$R_PID" "$R_RUNTIME" "$R_GRPC"; then pid="$R_PID"; fi
       printf 'export RUNNER_%d_URL=%s RUNNER_%d_GRPC=%s RUNNER_%d_PID=%s RUNNER_%d_RUNTIME=%s RUNNER_%d_LOG=%s\n' \
         "$i" "$(q "$R_URL")" "$i" "$(q "$R_GRPC")" "$i" "$(q "$pid")" "$i" "$(q "$R_RUNTIME")" "$i" "$(q "$R_LOG")"
+      printf 'export RUNNER_%d_GRPC_LISTEN=%s\n' "$i" "$(q "$R_BIND")"
     done
   } >"$tmp"
   mv -f "$tmp" "$ENV_FILE"
@@ -140,12 +145,13 @@ check_identity() {
 
 # ------------------------------------------------------------- runners -----
 
-# launch_runner I RUNTIME HTTP_PORT GRPC_PORT: a fresh runner I via scripts/runner.sh start, in its
-# own session (it outlives this script and the caller's process group) and with the lock fd
-# closed. Retries on fresh ports if the chosen ones were taken meanwhile. Output goes to
+# launch_runner I RUNTIME HTTP_PORT GRPC_PORT [BIND_PORT]: a fresh runner I via scripts/runner.sh
+# start, in its own session (it outlives this script and the caller's process group) and with the
+# lock fd closed; its gRPC server binds BIND_PORT when given (--proxied), GRPC_PORT otherwise.
+# Retries on fresh ports if the chosen ones were taken meanwhile. Output goes to
 # DIR/runner-I/start.out.
 launch_runner() {
-  local i="$1" runtime="$2" http="$3" grpc="$4" dir attempt rc
+  local i="$1" runtime="$2" http="$3" grpc="$4" bind="${5:-}" dir attempt rc
   dir="$STATE/runner-$i"
   mkdir -p "$dir"
   : >"$dir/start.out"
@@ -154,15 +160,16 @@ launch_runner() {
     (
       unset DATA_DIR
       export POSTGRES_URL="$C_PG" ETCD_ENDPOINTS="$C_ETCD" ETCD_PREFIX="$C_PREFIX"
-      export RUNNER_ADDRESS="127.0.0.1:$grpc" LISTEN_ADDR="127.0.0.1:$http"
+      export RUNNER_ADDRESS="127.0.0.1:$grpc" LISTEN_ADDR="127.0.0.1:$http" OWNERSHIP_LOG="$dir/ownership.jsonl"
+      if [[ -n "$bind" ]]; then export GRPC_LISTEN_ADDR="127.0.0.1:$bind"; else unset GRPC_LISTEN_ADDR; fi
       exec setsid -w bash "$RUNNER_SH" start "$dir" "$runtime"
     ) 9<&- </dev/null >"$dir/start.attempt" 2>&1 || rc=$?
     cat "$dir/start.attempt" >>"$dir/start.out"
     [[ $rc == 0 ]] && { rm -f "$dir/start.attempt"; return 0; }
     if ((attempt < PORT_ATTEMPTS)) && grep -qiE 'EADDRINUSE|address already in use' "$dir/start.attempt" \
         && ! runner_running "$i"; then
-      echo "cluster: ports $http/$grpc of runner $i were taken; retrying on fresh ones" >>"$dir/start.out"
-      read -r http grpc < <(free_ports 2)
+      echo "cluster: ports $http/$grpc${bind:+/$bind} of runner $i were taken; retrying on fresh ones" >>"$dir/start.out"
+      read -r http grpc bind < <(free_ports "$((bind ? 3 : 2))")
       continue
     fi
     return "$rc"
@@ -255,15 +262,16 @@ cmd_up() {
   C_SIZE="$N"
   C_PREFIX="/cluster-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')/"
 
-  local ports runtime
-  read -r -a ports < <(free_ports $((2 * N)))
-  log "starting $N runners ($((N - K)) node, $K deno), ETCD_PREFIX=$C_PREFIX"
+  local ports runtime per=2
+  ((PROXIED)) && per=3
+  read -r -a ports < <(free_ports $((per * N)))
+  log "starting $N runners ($((N - K)) node, $K deno$( ((PROXIED)) && echo ", gRPC behind proxies")), ETCD_PREFIX=$C_PREFIX"
   # Concurrently: migrations are serialized by an advisory lock in the runner, the ports are
   # distinct, and every runner has its own state dir.
   for ((i = 1; i <= N; i++)); do
     runtime=node
     ((i > N - K)) && runtime=deno
-    launch_runner "$i" "$runtime" "${ports[2 * i - 2]}" "${ports[2 * i - 1]}" &
+    launch_runner "$i" "$runtime" "${ports[@]:per * (i - 1):per}" &
     UP_JOBS+=("$!")
   done
   local failed=() rc
@@ -311,7 +319,7 @@ cmd_status() {
 
 CMD="${1:-}"
 [[ $# -gt 0 ]] && shift
-N=3 K=0 STATE="$REPO/.run/cluster" IDX=""
+N=3 K=0 STATE="$REPO/.run/cluster" IDX="" PROXIED=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --runners) N="${2:?--runners needs a value}"; shift 2 ;;
@@ -320,6 +328,7 @@ while [[ $# -gt 0 ]]; do
     --deno=*) K="${1#*=}"; shift ;;
     --state) STATE="${2:?--state needs a value}"; shift 2 ;;
     --state=*) STATE="${1#*=}"; shift ;;
+    --proxied) PROXIED=1; shift ;;
     -h | --help) usage ;;
     -*) echo "unknown option: $1" >&2; usage ;;
     *) [[ -z "$IDX" ]] || usage; IDX="$1"; shift ;;

@@ -146,7 +146,9 @@ pg_start() {
       if [[ -n "$pid" ]]; then wait_gone "$pid" 10 || true; fi
       return 2
     fi
-    if grep -q 'FATAL' "$newlog"; then
+    # Clients of a restarted server (a cluster's connection pools) knock while it starts and stops:
+    # those FATALs are theirs, not the server's.
+    if grep 'FATAL' "$newlog" | grep -qvE 'the database system is (starting up|shutting down)|terminating connection due to administrator command'; then
       tail_log "$logf"; die "postgres failed to start"
     fi
     if [[ -z "$pid" && -f "$pidfile" ]]; then pid="$(head -n 1 "$pidfile" 2>/dev/null || true)"; fi
@@ -181,7 +183,14 @@ pg_stop() {
   local pid="${SERVICES_PG_PID:-}"
   alive "$pid" postgres || return 0
   # SIGINT to the postmaster == pg_ctl stop -m fast, addressed by PID.
-  stop_pid "$pid" postgres INT postgres
+  log "stopping postgres (pid $pid, SIGINT)"
+  kill -INT "$pid" 2>/dev/null || true
+  wait_gone "$pid" "$STOP_TIMEOUT" && return 0
+  # A fast shutdown waits for every backend, and a backend caught starting up as the shutdown began
+  # can linger (seen under the chaos runs). SIGQUIT == pg_ctl stop -m immediate: the postmaster ends
+  # its backends itself. A bare SIGKILL would leave them holding the data directory.
+  log "postgres (pid $pid) did not stop within ${STOP_TIMEOUT}s; immediate shutdown (SIGQUIT)"
+  stop_pid "$pid" postgres QUIT postgres
 }
 
 # --------------------------------------------------------------- etcd ------

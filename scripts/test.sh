@@ -2,7 +2,9 @@
 # The test command (`npm test`): typecheck, lint, unit and integration suites (PGlite and a
 # throw-away Postgres), the bash e2e suite against a runner on Node (embedded PGlite), against a
 # runner on Deno (Postgres) and against a 3-runner cluster (etcd, one runner on Deno), then the
-# cluster failure tests. Every stage ends with `N passed, N failed`; so does this.
+# cluster failure and hostile-input tests, and a short chaos run on a cluster of its own
+# (scripts/chaos/run.sh; CHAOS_DURATION seconds, default 50). Every stage ends with
+# `N passed, N failed`; so does this.
 set -uo pipefail
 REPO="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$REPO"
@@ -91,6 +93,10 @@ stage e2e-node-embedded e2e node node-embedded
 stage e2e-deno-postgres e2e deno deno-postgres POSTGRES_URL="$PG_URL"
 stage e2e-cluster cluster_e2e
 stage cluster-failover env CLUSTER_STATE="$RUN_DIR" LEASE_TTL_MS=2000 scripts/uvu.sh tests/cluster
+# The shared cluster and its services are done with: stop them, so the chaos run (which brings up
+# and restarts services of its own) has the two cores to itself.
+[ -f "$RUN_DIR/env" ] && scripts/cluster.sh down --state "$RUN_DIR" >/dev/null 2>&1
+stage chaos scripts/chaos/run.sh --duration "${CHAOS_DURATION:-50}" --deno 1 --out "$REPO/bench-results/chaos-short.json"
 
 printf '\n========================================\n'
 if [ ${#failed_stages[@]} -gt 0 ]; then echo "FAILED stages: ${failed_stages[*]}"; fi

@@ -13,6 +13,10 @@ export interface Config {
   readonly postgresUrl: string | undefined;
   readonly etcdEndpoints: readonly string[];
   readonly runnerAddress: string | undefined;
+  /** Where the gRPC server binds, when not on `runnerAddress` itself (e.g. behind a proxy). */
+  readonly grpcListen: string | undefined;
+  /** JSON-lines file receiving this runner's shard ownership intervals, when set. */
+  readonly ownershipLog: string | undefined;
   readonly logLevel: LogLevel;
   readonly shardCount: number;
   readonly leaseTtlMs: number;
@@ -36,6 +40,10 @@ const hostPort = z.string().transform((value, ctx): HostPort => {
   }
   return { host: (match[1] as string).replace(/^\[|\]$/g, ""), port };
 });
+
+function formatHostPort({ host, port }: HostPort): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
 
 const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
@@ -65,6 +73,8 @@ const Env = z.object({
     )
     .optional(),
   RUNNER_ADDRESS: hostPort.optional(),
+  GRPC_LISTEN_ADDR: hostPort.optional(),
+  OWNERSHIP_LOG: z.string().optional(),
   LOG_LEVEL: z.enum(LEVELS).optional(),
   RUST_LOG: z.string().transform(rustLogLevel).pipe(z.enum(LEVELS)).optional(),
   SHARD_COUNT: int(1, 65_536, 300),
@@ -99,7 +109,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     listen: e.LISTEN_ADDR,
     postgresUrl: e.POSTGRES_URL,
     etcdEndpoints,
-    runnerAddress: e.RUNNER_ADDRESS ? `${e.RUNNER_ADDRESS.host}:${e.RUNNER_ADDRESS.port}` : undefined,
+    runnerAddress: e.RUNNER_ADDRESS ? formatHostPort(e.RUNNER_ADDRESS) : undefined,
+    grpcListen: e.GRPC_LISTEN_ADDR ? formatHostPort(e.GRPC_LISTEN_ADDR) : undefined,
+    ownershipLog: e.OWNERSHIP_LOG,
     logLevel: e.LOG_LEVEL ?? e.RUST_LOG ?? "info",
     shardCount: e.SHARD_COUNT,
     leaseTtlMs: e.LEASE_TTL_MS,

@@ -58,7 +58,15 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
     log,
     entities: testEntities,
     etcd:
-      config.mode === "cluster" ? { endpoints: config.etcdEndpoints, prefix: config.etcdPrefix, leaseTtlMs: config.leaseTtlMs } : undefined,
+      config.mode === "cluster"
+        ? {
+            endpoints: config.etcdEndpoints,
+            prefix: config.etcdPrefix,
+            leaseTtlMs: config.leaseTtlMs,
+            grpcListen: config.grpcListen,
+            ownershipLog: config.ownershipLog,
+          }
+        : undefined,
     secret: config.clusterSecret,
   });
   cluster.registerSingleton(SINGLETON_NAME, runSingletonTest);

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Logger } from "../cluster/log.ts";
-import { toHttpError } from "./http-error.ts";
+import { HttpError, toHttpError } from "./http-error.ts";
 import { type Caller, mountRest, requestContext } from "./rest.ts";
 import type { ApiServices } from "./services.ts";
 import { buildRouter, createCallerFactory } from "./trpc.ts";
@@ -42,17 +42,38 @@ export function createApp(services: ApiServices, options: AppOptions): Hono {
     }),
   );
 
-  app.all("/trpc/*", (c) =>
-    fetchRequestHandler({
+  // Bytes that are not UTF-8 would be decoded to U+FFFD and silently stored as something else.
+  const utf8 = new TextDecoder("utf-8", { fatal: true });
+  app.use(async (c, next) => {
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") {
+      const bytes = await c.req.arrayBuffer();
+      try {
+        utf8.decode(bytes);
+      } catch {
+        throw new HttpError(400, "request body is not valid UTF-8");
+      }
+    }
+    await next();
+  });
+
+  app.all("/trpc/*", async (c) => {
+    // Checked before tRPC runs: it would answer a context that fails to build with a 500.
+    const ctx = requestContext(c);
+    // The body was read (and checked) above; tRPC gets it again in a fresh request.
+    const hasBody = c.req.method !== "GET" && c.req.method !== "HEAD";
+    const req = hasBody
+      ? new Request(c.req.url, { method: c.req.method, headers: c.req.raw.headers, body: await c.req.arrayBuffer() })
+      : c.req.raw;
+    return fetchRequestHandler({
       endpoint: "/trpc",
-      req: c.req.raw,
+      req,
       router,
-      createContext: () => requestContext(c),
+      createContext: () => ctx,
       onError: ({ error, path }) => {
         if (error.code === "INTERNAL_SERVER_ERROR") log.error({ err: error, path }, "trpc request failed");
       },
-    }),
-  );
+    });
+  });
   mountRest(app, (ctx) => createCaller(ctx) as unknown as Caller);
   return app;
 }

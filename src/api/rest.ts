@@ -25,6 +25,26 @@ export function requestContext(c: Context): ApiContext {
 }
 
 /**
+ * The path parameters, percent-decoded strictly from the raw URL: a malformed escape or invalid
+ * UTF-8 is a 400. Hono's own decoding keeps such escapes as literal text, which would make
+ * `/counter/%FF` and `/counter/%25FF` the same entity.
+ */
+function pathInput(c: Context, template: string): Record<string, string> {
+  const raw = new URL(c.req.url).pathname.split("/");
+  const params: Record<string, string> = {};
+  template.split("/").forEach((segment, i) => {
+    const name = /^\{(\w+)\}$/.exec(segment)?.[1];
+    if (!name) return;
+    try {
+      params[name] = decodeURIComponent(raw[i] ?? "");
+    } catch {
+      throw new HttpError(400, `path parameter ${name} is not valid percent-encoded UTF-8`);
+    }
+  });
+  return params;
+}
+
+/**
  * Mounts every procedure of the contract at its declared REST route. Path parameters, declared
  * query parameters and the mapped body form the procedure's input; the tRPC caller validates it and
  * runs the procedure, so REST and tRPC share one implementation.
@@ -39,7 +59,7 @@ export function mountRest(app: Hono, caller: (ctx: ApiContext) => Caller): void 
       app.on(procedure.method, path, async (c) => {
         const query = Object.fromEntries(procedure.query.flatMap((q) => (c.req.query(q) === undefined ? [] : [[q, c.req.query(q)]])));
         const body = procedure.method === "GET" ? {} : bodyInput(await c.req.text(), procedure.body);
-        const input = { ...body, ...query, ...c.req.param() };
+        const input = { ...body, ...query, ...pathInput(c, procedure.path) };
         const call = caller(requestContext(c))[group]?.[name];
         if (!call) throw new Error(`no procedure ${group}.${name}`);
         return c.json((await call(input)) ?? null);

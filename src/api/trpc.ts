@@ -3,7 +3,8 @@ import { type EntityContract, entities, type Procedure, services as serviceContr
 import { ClusterError, type ClusterErrorCode } from "../cluster/errors.ts";
 import type { ApiContext, ApiServices } from "./services.ts";
 
-const t = initTRPC.context<ApiContext>().create();
+// Not dev mode: error answers must not carry server stack traces, whatever NODE_ENV says.
+const t = initTRPC.context<ApiContext>().create({ isDev: false });
 
 type Resolver = (input: Record<string, unknown>, ctx: ApiContext) => Promise<unknown>;
 

@@ -1,9 +1,10 @@
-import type { EntityAddress } from "./address.ts";
+import { type EntityAddress, unstorableId } from "./address.ts";
 import type { EntityType } from "./entity.ts";
-import { ClusterError } from "./errors.ts";
+import { badRequest, ClusterError } from "./errors.ts";
 import { EtcdOwnership } from "./etcd-ownership.ts";
 import type { Logger } from "./log.ts";
 import { type Ownership, SoleOwnership } from "./ownership.ts";
+import { OwnershipJournal } from "./ownership-journal.ts";
 import { type RouteOptions, Router } from "./router.ts";
 import { EntityRuntime } from "./runtime.ts";
 import { shardOf } from "./shard.ts";
@@ -26,7 +27,15 @@ export interface ClusterOptions {
   readonly log: Logger;
   readonly entities: readonly EntityType[];
   /** Cluster mode: membership and shard locks in etcd, calls forwarded over gRPC. */
-  readonly etcd?: { readonly endpoints: readonly string[]; readonly prefix: string; readonly leaseTtlMs: number };
+  readonly etcd?: {
+    readonly endpoints: readonly string[];
+    readonly prefix: string;
+    readonly leaseTtlMs: number;
+    /** Where the gRPC server binds, when not on the runner's address. */
+    readonly grpcListen?: string | undefined;
+    /** JSON-lines file receiving this runner's shard ownership intervals. */
+    readonly ownershipLog?: string | undefined;
+  };
   /** Shared secret peers present on gRPC calls. */
   readonly secret?: string | undefined;
 }
@@ -85,10 +94,13 @@ export class Cluster {
       timerSink: this.timers,
     });
     for (const type of options.entities) this.runtime.register(type);
-    this.transport = etcd ? new GrpcTransport({ address: options.runnerId, secret: options.secret, log }) : undefined;
+    this.transport = etcd
+      ? new GrpcTransport({ address: options.runnerId, bind: etcd.grpcListen, secret: options.secret, log })
+      : undefined;
     this.ownership = etcd
       ? new EtcdOwnership({
           ...etcd,
+          journal: etcd.ownershipLog ? new OwnershipJournal(etcd.ownershipLog, options.runnerId) : undefined,
           runnerId: options.runnerId,
           shardCount: options.shardCount,
           log,
@@ -150,6 +162,9 @@ export class Cluster {
 
   /** Calls `rpc` on the entity `(type, id)`, wherever it lives. */
   call(type: string, id: string, rpc: string, args: unknown, options: RouteOptions = {}): Promise<unknown> {
+    // Refused here, before routing: storage would fail on every retry until the deadline.
+    const unstorable = unstorableId(id);
+    if (unstorable) return Promise.reject(badRequest(unstorable));
     return this.router.call(this.address(type, id), rpc, args, options);
   }
 

@@ -3,6 +3,7 @@ import { assignShards } from "./assignment.ts";
 import { FencedLease } from "./lease.ts";
 import type { Logger } from "./log.ts";
 import type { Ownership, ShardListener } from "./ownership.ts";
+import type { OwnershipJournal } from "./ownership-journal.ts";
 import type { ShardId } from "./shard.ts";
 import { Topology, type TopologyChange } from "./topology.ts";
 
@@ -15,6 +16,8 @@ export interface EtcdOwnershipOptions {
   readonly log: Logger;
   /** Told when a runner leaves, so calls in flight to it can fail over at once. */
   readonly onRunnerGone?: (runner: string) => void;
+  /** Records every ownership interval, for checking that no shard ever has two owners. */
+  readonly journal?: OwnershipJournal | undefined;
 }
 
 /** Most concurrent lock transactions while acquiring shards. */
@@ -37,6 +40,8 @@ export class EtcdOwnership implements Ownership {
   private readonly held = new Set<ShardId>();
   /** Held shards being handed over: no new calls, in-flight ones may still commit. */
   private readonly leaving = new Set<ShardId>();
+  /** Handed-over shards whose work has settled and whose locks are being deleted: nothing commits. */
+  private readonly freeing = new Set<ShardId>();
   private table: string[] = [];
   private reconciling: Promise<void> | undefined;
   private again = false;
@@ -68,7 +73,7 @@ export class EtcdOwnership implements Ownership {
   }
 
   mayCommit(shard: ShardId): boolean {
-    return this.held.has(shard) && this.lease?.alive === true;
+    return this.held.has(shard) && !this.freeing.has(shard) && this.lease?.alive === true;
   }
 
   ownedCount(): number {
@@ -95,12 +100,20 @@ export class EtcdOwnership implements Ownership {
     this.held.clear();
     await this.topology.stop();
     this.client.close();
+    this.options.journal?.close();
   }
 
   /** Grants a lease and registers this runner under it. */
   private async join(): Promise<void> {
     const { log, runnerId, prefix, leaseTtlMs } = this.options;
-    const lease = await FencedLease.grant(this.client, leaseTtlMs, log, () => void this.onLeaseLost(lease));
+    const journal = this.options.journal;
+    const lease = await FencedLease.grant(
+      this.client,
+      leaseTtlMs,
+      log,
+      () => void this.onLeaseLost(lease),
+      journal && ((id, remainingMs) => journal.fence(id, remainingMs)),
+    );
     await this.client.put(Topology.runnerKey(prefix, runnerId)).value(runnerId).lease(lease.id).exec();
     this.lease = lease;
     log.info({ lease: lease.id }, "joined the cluster");
@@ -111,8 +124,10 @@ export class EtcdOwnership implements Ownership {
     if (this.stopping || this.lease !== lost) return;
     this.lease = undefined;
     const dropped = [...this.held];
+    this.options.journal?.released(lost.id, dropped);
     this.held.clear();
     this.leaving.clear();
+    this.freeing.clear();
     // Nothing can be committed any more (the fence is down); just forget the entities.
     await this.notifyReleased(dropped);
     for (let attempt = 1; !this.stopping; attempt++) {
@@ -164,7 +179,8 @@ export class EtcdOwnership implements Ownership {
     if (this.stopping || !lease) return;
     this.table = assignShards(this.options.shardCount, this.topology.runners);
     const me = this.runnerId;
-    await this.handOver([...this.held].filter((s) => this.table[s] !== me));
+    // Shards still `leaving` had a hand-over fail half-way (etcd unreachable): finish it first.
+    await this.handOver([...this.held].filter((s) => this.table[s] !== me || this.leaving.has(s)));
 
     const wanted: ShardId[] = [];
     this.table.forEach((owner, shard) => {
@@ -193,6 +209,7 @@ export class EtcdOwnership implements Ownership {
         await this.notifyReleased(acquired);
         return;
       }
+      this.options.journal?.acquired(lease.id, acquired);
       for (const s of acquired) this.held.add(s);
       for (const listener of this.listeners) listener.serving?.(acquired);
       this.options.log.info({ acquired: acquired.length, owned: this.held.size }, "shards acquired");
@@ -224,10 +241,14 @@ export class EtcdOwnership implements Ownership {
     for (const s of shards) this.leaving.add(s);
     await this.notifyReleased(shards);
     const leaseId = this.lease?.id;
+    // Nothing may commit from here on: once a lock is deleted, another runner may take the shard.
+    if (leaseId) this.options.journal?.released(leaseId, shards);
+    for (const s of shards) this.freeing.add(s);
     if (leaseId) await this.unlock(shards, leaseId);
     for (const s of shards) {
       this.held.delete(s);
       this.leaving.delete(s);
+      this.freeing.delete(s);
     }
     this.options.log.info({ released: shards.length, owned: this.held.size }, "shards handed over");
   }

@@ -1,6 +1,9 @@
 import type { Etcd3, Lease } from "etcd3";
 import type { Logger } from "./log.ts";
 
+/** Told the time left (ms) until a lease's new fencing deadline. */
+export type FenceListener = (leaseId: string, remainingMs: number) => void;
+
 /**
  * A runner's etcd lease, and the self-fencing deadline that goes with it: the instant until which
  * the lease is certainly alive. Each keep-alive that etcd confirms proves the lease lived when the
@@ -17,16 +20,27 @@ export class FencedLease {
     private readonly ttlMs: number,
     private readonly marginMs: number,
     grantSentAt: number,
+    private readonly onExtend: FenceListener | undefined,
   ) {
     this.deadline = grantSentAt + ttlMs - marginMs;
+    onExtend?.(id, this.remainingMs);
     lease.on("keepaliveFired", () => this.sent.push(performance.now()));
     lease.on("keepaliveSucceeded", () => this.confirm(this.sent.shift()));
     // A broken stream never answers the requests it carried.
     lease.on("keepaliveFailed", () => this.sent.splice(0));
   }
 
-  /** Grants a lease of `ttlMs` (whole seconds in etcd, rounded up) with automatic keep-alive. */
-  static async grant(client: Etcd3, ttlMs: number, log: Logger, onLost: (error: Error) => void): Promise<FencedLease> {
+  /**
+   * Grants a lease of `ttlMs` (whole seconds in etcd, rounded up) with automatic keep-alive.
+   * `onExtend` hears of each new deadline just before it takes effect.
+   */
+  static async grant(
+    client: Etcd3,
+    ttlMs: number,
+    log: Logger,
+    onLost: (error: Error) => void,
+    onExtend?: FenceListener,
+  ): Promise<FencedLease> {
     const ttlSeconds = Math.max(1, Math.ceil(ttlMs / 1000));
     const sentAt = performance.now();
     const lease = client.lease(ttlSeconds, { autoKeepAlive: true });
@@ -38,7 +52,7 @@ export class FencedLease {
     });
     const id = await lease.grant();
     // A margin for clock-rate differences and scheduling delays, never less than 100 ms.
-    granted = new FencedLease(lease, id, ttlSeconds * 1000, Math.max(100, ttlSeconds * 100), sentAt);
+    granted = new FencedLease(lease, id, ttlSeconds * 1000, Math.max(100, ttlSeconds * 100), sentAt, onExtend);
     return granted;
   }
 
@@ -63,7 +77,11 @@ export class FencedLease {
   }
 
   private confirm(sentAt: number | undefined): void {
-    if (sentAt !== undefined) this.deadline = Math.max(this.deadline, sentAt + this.ttlMs - this.marginMs);
+    if (sentAt === undefined) return;
+    const deadline = sentAt + this.ttlMs - this.marginMs;
+    if (deadline <= this.deadline) return;
+    this.onExtend?.(this.id, deadline - performance.now());
+    this.deadline = deadline;
   }
 
   private expire(): void {

@@ -11,7 +11,7 @@ interface Case {
   readonly name: string;
   readonly method: string;
   readonly path: string;
-  readonly body?: string;
+  readonly body?: string | Uint8Array;
   readonly headers?: Record<string, string>;
   readonly status: number;
   /** The error message must name the problem. */
@@ -97,6 +97,65 @@ const cases: Case[] = [
   },
   { name: "bad query value", method: "GET", path: "/debug/entities?local=maybe", status: 400, error: /local/ },
   { name: "tRPC unknown procedure", method: "POST", path: "/trpc/counter.explode", body: "{}", status: 404, error: /./ },
+  // Found by the hostile-input corpus (tests/cluster/hostile-input.test.ts):
+  // U+0000 in an id reached Postgres (503, or a 30 s retry loop when forwarded) …
+  { name: "NUL in an id", method: "POST", path: `/counter/a%00${id}/increment`, body: "1", status: 400, error: /U\+0000/ },
+  {
+    name: "tRPC NUL in an id",
+    method: "POST",
+    path: "/trpc/counter.increment",
+    body: '{"id":"a\\u0000b","amount":1}',
+    status: 400,
+    error: /U\+0000/,
+  },
+  // … an unpaired surrogate became U+FFFD on the way to storage or to a peer: another entity, another shard …
+  {
+    name: "tRPC lone surrogate in an id",
+    method: "POST",
+    path: "/trpc/counter.increment",
+    body: '{"id":"\\ud800","amount":1}',
+    status: 400,
+    error: /surrogate/,
+  },
+  {
+    name: "lone surrogate in a kv key",
+    method: "POST",
+    path: `/kv/${id}/set`,
+    body: '{"key":"\\udc00","value":1}',
+    status: 400,
+    error: /surrogate/,
+  },
+  { name: "NUL in a kv key", method: "POST", path: `/kv/${id}/set`, body: '{"key":"a\\u0000","value":1}', status: 400, error: /U\+0000/ },
+  // … malformed percent-encoding was kept as literal text, so /counter/%FF was /counter/%25FF …
+  { name: "invalid UTF-8 escape in an id", method: "GET", path: "/counter/%FF", status: 400, error: /percent-encoded UTF-8/ },
+  {
+    name: "truncated escape in an id",
+    method: "POST",
+    path: `/counter/${id}%2/increment`,
+    body: "1",
+    status: 400,
+    error: /percent-encoded/,
+  },
+  { name: "invalid UTF-8 escape in a key", method: "GET", path: `/kv/${id}/get/%C0%AF`, status: 400, error: /key/ },
+  // … invalid UTF-8 in a body was decoded to U+FFFD and stored …
+  {
+    name: "invalid UTF-8 in a body",
+    method: "POST",
+    path: `/kv/${id}/set`,
+    body: Buffer.concat([Buffer.from('{"key":"'), Buffer.from([0xc3, 0x28]), Buffer.from('","value":1}')]),
+    status: 400,
+    error: /UTF-8/,
+  },
+  // … and a bad Idempotency-Key on /trpc was an internal error (500) carrying a stack trace.
+  {
+    name: "tRPC idempotency key too long",
+    method: "POST",
+    path: "/trpc/counter.increment",
+    body: JSON.stringify({ id, amount: 1 }),
+    headers: { "idempotency-key": "k".repeat(300) },
+    status: 400,
+    error: /Idempotency-Key/,
+  },
 ];
 
 for (const backend of BACKENDS) {
@@ -129,6 +188,27 @@ for (const backend of BACKENDS) {
     assert.is(await api.counter.get({ id }), 10);
     assert.equal(await api.kv.keys({ id }), ["a"]);
     assert.is(await api.kv.get({ id, key: "a" }), "kept");
+  });
+
+  it("error answers carry no stack traces", async ({ runner }) => {
+    const response = await fetch(`${runner?.url}/trpc/counter.increment`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"id":5}',
+    });
+    assert.is(response.status, 400);
+    assert.not.match(await response.text(), /stack|\.ts:\d+/);
+  });
+
+  it("the framework refuses ids that storage cannot hold, whoever calls", async ({ runner }) => {
+    for (const bad of ["a\u0000b", "\ud800"]) {
+      try {
+        await runner?.cluster.call("Counter", bad, "get", {});
+        assert.unreachable(`id ${JSON.stringify(bad)} was accepted`);
+      } catch (error) {
+        assert.is((error as { code?: string }).code, "BAD_REQUEST");
+      }
+    }
   });
 
   it("reset accepts {}, null and an empty body", async ({ runner }) => {

@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { type Client, createClient } from "../../src/client.ts";
@@ -106,6 +107,32 @@ export class ClusterHarness {
       if (owned.has(shardOf(id, SHARD_COUNT))) ids.push(id);
     }
     return ids;
+  }
+
+  /** Restarts the cluster's Postgres or etcd (same port, same data); returns once it serves again. */
+  async restartService(which: "postgres" | "etcd"): Promise<void> {
+    await run("bash", [join(repo, "scripts/services.sh"), `restart-${which}`, join(this.state, "services")], { cwd: repo });
+  }
+
+  /** The PID of runner i if that process is alive and still is runner i (PIDs get recycled). */
+  pid(i: number): number | undefined {
+    const pid = Number(this.env()[`RUNNER_${i}_PID`]);
+    if (!Number.isInteger(pid) || pid <= 0) return undefined;
+    try {
+      const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      const state = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0];
+      return environ.includes(`RUNNER_ADDRESS=${this.id(i)}`) && state !== "Z" ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Sends `signal` to runner i, by its recorded PID; false if it is not running. */
+  signal(i: number, signal: "SIGSTOP" | "SIGCONT"): boolean {
+    const pid = this.pid(i);
+    if (pid === undefined) return false;
+    process.kill(pid, signal);
+    return true;
   }
 }
 

@@ -82,8 +82,10 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = {
 };
 
 export interface GrpcTransportOptions {
-  /** host:port to serve on; also this runner's id. */
+  /** host:port peers reach this runner at; also this runner's id. */
   readonly address: string;
+  /** host:port to bind, when it differs from `address` (e.g. behind a proxy). */
+  readonly bind?: string | undefined;
   readonly secret: string | undefined;
   readonly log: Logger;
 }
@@ -135,7 +137,9 @@ export class GrpcTransport {
       },
     });
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(this.options.address, grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve()));
+      this.server.bindAsync(this.options.bind ?? this.options.address, grpc.ServerCredentials.createInsecure(), (error) =>
+        error ? reject(error) : resolve(),
+      );
     });
   }
 
