@@ -1,5 +1,6 @@
 /** The runner binary: configuration from the environment, then serve until SIGTERM/SIGINT. */
 import { createLogger } from "./cluster/log.ts";
+import { isPostgresJsClosedSocketWrite } from "./cluster/storage/driver-bugs.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { startRunner } from "./runner.ts";
 
@@ -8,6 +9,16 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   const runner = await startRunner(config, log).catch((error: unknown) => {
     log.fatal({ err: error }, "runner failed to start");
+    process.exit(1);
+  });
+  // A known driver bug may throw outside any promise when Postgres drops a connection; anything
+  // else thrown that way is a bug of ours, and the process must not limp on.
+  process.on("uncaughtException", (error) => {
+    if (isPostgresJsClosedSocketWrite(error)) {
+      log.warn({ err: error }, "dropped a write on a closed Postgres connection (postgres-js bug)");
+      return;
+    }
+    log.fatal({ err: error }, "uncaught exception");
     process.exit(1);
   });
   let stopping = false;
