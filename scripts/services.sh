@@ -122,6 +122,10 @@ synchronous_commit = off
 full_page_writes = off
 max_connections = 300
 shared_buffers = 128MB
+# A connection that arrives while the server shuts down gets a dead-end backend that waits this long
+# for the client's startup packet, and is spared by fast and immediate shutdown alike: with the
+# default 60 s, one such client held a restart long enough to fail it (seen under the chaos runs).
+authentication_timeout = 2s
 EOF
 }
 

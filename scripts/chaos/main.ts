@@ -51,7 +51,9 @@ const faultEveryMs = Number(flags["fault-every"]);
 const out = flags.out ?? join(import.meta.dirname, "..", "..", "bench-results", "chaos.json");
 const faultNames = (flags.faults as string).split(",").filter(Boolean) as FaultName[];
 for (const f of faultNames) if (!FAULTS.includes(f)) throw new Error(`unknown fault ${f}; known: ${FAULTS.join(", ")}`);
-const random = new Random(seed);
+// Two sources: the fault schedule replays with its seed whatever the workload's timing draws.
+const faultRandom = new Random(seed);
+const random = new Random(seed + 1);
 const log = (message: string) => console.log(`[chaos +${((performance.now() - t0) / 1000).toFixed(1)}s] ${message}`);
 const t0 = performance.now();
 
@@ -138,7 +140,7 @@ async function singletonIntervals(runners: readonly string[]): Promise<Interval[
 
 async function main(): Promise<number> {
   const proxies = await startProxies();
-  const injector = new FaultInjector({ cluster: cluster!, proxies, random, leaseTtlMs, log });
+  const injector = new FaultInjector({ cluster: cluster!, proxies, random: faultRandom, leaseTtlMs, log });
   const stop = () => {
     injector.heal();
     process.exit(130);
@@ -186,7 +188,7 @@ async function chaos(proxies: ReadonlyMap<number, DelayProxy>, injector: FaultIn
   const injected: Partial<Record<FaultName, number>> = {};
   const crashes: number[] = [];
   const schedule = (async () => {
-    const order = random.shuffle(enabledFaults);
+    const order = faultRandom.shuffle(enabledFaults);
     // A calm start, and no fault so late that it would still be going on when the workload stops.
     await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, durationMs / 10)));
     for (let n = 0; Date.now() + faultEveryMs < end; n++) {
