@@ -124,8 +124,9 @@ max_connections = 300
 shared_buffers = 128MB
 # A connection that arrives while the server shuts down gets a dead-end backend that waits this long
 # for the client's startup packet, and is spared by fast and immediate shutdown alike: with the
-# default 60 s, one such client held a restart long enough to fail it (seen under the chaos runs).
-authentication_timeout = 2s
+# default 60 s, one such client held a restart long enough to fail it (seen under the chaos runs);
+# shorter than 10 s, busy runners' own connections could time out while starting.
+authentication_timeout = 10s
 EOF
 }
 

@@ -44,7 +44,10 @@ export class KvWorkload extends EntityWorkload {
       for (const set of sent.values()) {
         if (!set.acknowledged) continue;
         const value = keys.has(set.key) ? await api.kv.get({ id: store, key: set.key }) : null;
-        if (JSON.stringify(value) !== JSON.stringify(set.value)) lost++;
+        if (JSON.stringify(value) !== JSON.stringify(set.value)) {
+          lost++;
+          anomalies.push(`${store}/${set.key} reads ${JSON.stringify(value)}, acknowledged as ${JSON.stringify(set.value)}`);
+        }
       }
     }
     return { lost, duplicated: 0, anomalies };

@@ -73,8 +73,12 @@ export class TimerWorkload extends EntityWorkload {
     let duplicated = 0;
     for (const timer of this.timers) {
       const fire = all.get(`${timer.entity}/${timer.timerId}`);
-      if (!fire) lost++;
-      else if (fire.n > 1) duplicated += fire.n - 1;
+      if (!fire) {
+        lost++;
+        const acked =
+          timer.acknowledgedAt === undefined ? "never acknowledged" : `acknowledged ${new Date(timer.acknowledgedAt).toISOString()}`;
+        anomalies.push(`timer ${timer.entity}/${timer.timerId} (delay ${timer.delayMs} ms, ${acked}) never fired`);
+      } else if (fire.n > 1) duplicated += fire.n - 1;
       if (fire?.early) anomalies.push(`timer ${timer.timerId} fired before its delay of ${timer.delayMs} ms`);
     }
     return { lost, duplicated, anomalies };

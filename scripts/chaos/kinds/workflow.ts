@@ -43,7 +43,10 @@ export class WorkflowWorkload extends EntityWorkload {
     for (const run of this.runs) {
       const execution = await api.workflow.execution({ id: run.entity, exec_id: run.execId });
       const complete = execution.status === "completed" && STEPS.every((s) => execution.steps_completed.includes(s));
-      if (!complete) lost++;
+      if (!complete) {
+        lost++;
+        anomalies.push(`workflow ${run.entity}/${run.execId} is ${execution.status}, steps ${execution.steps_completed.join(",")}`);
+      }
       if (Object.values(execution.step_runs).some((n) => n > 1)) duplicated++;
     }
     return { lost, duplicated, anomalies };
