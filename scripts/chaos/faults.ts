@@ -1,4 +1,5 @@
 import type { ClusterHarness } from "../../tests/support/cluster.ts";
+import { rawRequest } from "../../tests/support/raw-http.ts";
 import type { DelayProxy } from "./proxy.ts";
 import type { Random } from "./random.ts";
 
@@ -48,12 +49,13 @@ export class FaultInjector {
         this.paused.add(victim);
         log(`SIGSTOP runner ${victim} for ${frozen} ms`);
         await pause(frozen - 200);
-        // Asked while it is still frozen, so the question is the first thing it handles on waking,
-        // before it can have noticed anything or rejoined: past its fence it must serve no shard.
-        const probe = cluster
-          .client(victim)
-          .system.shards({}, { signal: AbortSignal.timeout(10_000) })
-          .then((shards) => shards.filter((s) => s.local).length);
+        // Asked while it is still frozen, on a connection of its own (a pooled one could be queued
+        // behind calls stuck on the frozen runner), so the question is the first thing it handles
+        // on waking, before it can have rejoined: past its fence it must serve no shard.
+        const url = new URL(cluster.url(victim));
+        const probe = rawRequest(url.hostname, Number(url.port), { method: "GET", target: "/debug/shards" }, 10_000).then(
+          ({ body }) => (JSON.parse(body) as { local: boolean }[]).filter((s) => s.local).length,
+        );
         await pause(200);
         cluster.signal(victim, "SIGCONT");
         this.paused.delete(victim);
