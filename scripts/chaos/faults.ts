@@ -6,6 +6,14 @@ import type { Random } from "./random.ts";
 export const FAULTS = ["kill", "pause", "etcd", "postgres", "slow-link"] as const;
 export type FaultName = (typeof FAULTS)[number];
 
+/** A paused runner's answer, on waking, to "which shards do you serve?". */
+export interface ZombieProbe {
+  readonly runner: string;
+  readonly frozenAt: number;
+  readonly answeredAt: number;
+  readonly local: readonly number[];
+}
+
 export interface FaultContext {
   readonly cluster: ClusterHarness;
   /** The delaying proxy in front of each runner's gRPC server, by runner index. */
@@ -24,8 +32,8 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class FaultInjector {
   /** Runners stopped with SIGSTOP and not continued yet: continued by `heal`, whatever happened. */
   private readonly paused = new Set<number>();
-  /** Zombies woken after their lease expired, and those of them that still called shards their own. */
-  readonly zombies = { woken: 0, serving: [] as string[] };
+  /** What each paused runner called its own the moment it woke. */
+  readonly wakes: ZombieProbe[] = [];
 
   constructor(private readonly ctx: FaultContext) {}
 
@@ -45,23 +53,23 @@ export class FaultInjector {
       case "pause": {
         // Longer than the lease TTL: it wakes up a zombie whose shards are someone else's.
         const frozen = leaseTtlMs + random.int(500, 1_500);
+        const frozenAt = Date.now();
         if (!cluster.signal(victim, "SIGSTOP")) throw new Error(`runner ${victim} is not running`);
         this.paused.add(victim);
         log(`SIGSTOP runner ${victim} for ${frozen} ms`);
         await pause(frozen - 200);
         // Asked while it is still frozen, on a connection of its own (a pooled one could be queued
-        // behind calls stuck on the frozen runner), so the question is the first thing it handles
-        // on waking, before it can have rejoined: past its fence it must serve no shard.
+        // behind calls stuck on the frozen runner), so the question is among the first it handles
+        // on waking. Past its fence it may only serve shards it has acquired again since.
         const url = new URL(cluster.url(victim));
-        const probe = rawRequest(url.hostname, Number(url.port), { method: "GET", target: "/debug/shards" }, 10_000).then(
-          ({ body }) => (JSON.parse(body) as { local: boolean }[]).filter((s) => s.local).length,
+        const probe = rawRequest(url.hostname, Number(url.port), { method: "GET", target: "/debug/shards" }, 10_000).then(({ body }) =>
+          (JSON.parse(body) as { shard_id: number; local: boolean }[]).filter((s) => s.local).map((s) => s.shard_id),
         );
         await pause(200);
         cluster.signal(victim, "SIGCONT");
         this.paused.delete(victim);
         const local = await probe.catch(() => undefined);
-        if (local !== undefined) this.zombies.woken++;
-        if (local) this.zombies.serving.push(`runner ${victim} woke serving ${local} shards`);
+        if (local) this.wakes.push({ runner: cluster.id(victim), frozenAt, answeredAt: Date.now(), local });
         return;
       }
       case "etcd":

@@ -16,6 +16,7 @@ import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { SINGLETON_NAME } from "../../contract/index.ts";
 import type { Client } from "../../src/client.ts";
+import type { OwnershipRecord } from "../../src/cluster/ownership-journal.ts";
 import { ClusterHarness } from "../../tests/support/cluster.ts";
 import { waitFor } from "../../tests/support/wait.ts";
 import { FAULTS, FaultInjector, type FaultName } from "./faults.ts";
@@ -25,7 +26,7 @@ import { SingletonWorkload } from "./kinds/singleton.ts";
 import { TimerWorkload } from "./kinds/timer.ts";
 import { WorkflowWorkload } from "./kinds/workflow.ts";
 import { findOverlaps, type Interval } from "./overlaps.ts";
-import { ownershipIntervals, parseJournal } from "./ownership-intervals.ts";
+import { ownershipIntervals, parseJournal, unexplainedWake } from "./ownership-intervals.ts";
 import { DelayProxy } from "./proxy.ts";
 import { Random } from "./random.ts";
 import { type ChaosReport, type KindOutcome, publish } from "./report.ts";
@@ -111,9 +112,9 @@ async function settled(clients: readonly Client[]): Promise<void> {
   );
 }
 
-/** Every shard ownership interval in the runners' journals. */
-function journalIntervals(): Interval[] {
-  const records = readdirSync(cluster!.state)
+/** Every record of the runners' ownership journals. */
+function journals(): OwnershipRecord[] {
+  return readdirSync(cluster!.state)
     .filter((d) => d.startsWith("runner-"))
     .flatMap((d) => {
       try {
@@ -122,7 +123,6 @@ function journalIntervals(): Interval[] {
         return [];
       }
     });
-  return ownershipIntervals(records);
 }
 
 /** The singleton's run intervals on this cluster's runners (singleton_runs in Postgres). */
@@ -223,7 +223,14 @@ async function chaos(proxies: ReadonlyMap<number, DelayProxy>, injector: FaultIn
       verdict: { ...verdict, anomalies: [...verdict.anomalies, ...own] },
     });
   }
-  const shards = journalIntervals();
+  const records = journals();
+  const shards = ownershipIntervals(records);
+  const serving = injector.wakes.flatMap((probe) => {
+    const unexplained = unexplainedWake(records, probe);
+    return unexplained.length === 0
+      ? []
+      : [`${probe.runner} woke serving shards ${unexplained.slice(0, 5).join(", ")} it had not acquired again`];
+  });
   const singletonRuns = await singletonIntervals(runners);
 
   const report: ChaosReport = {
@@ -239,7 +246,7 @@ async function chaos(proxies: ReadonlyMap<number, DelayProxy>, injector: FaultIn
     singletonOverlaps: findOverlaps(singletonRuns),
     singletonRuns: singletonRuns.length,
     crashes,
-    zombies: injector.zombies,
+    zombies: { woken: injector.wakes.length, serving },
   };
   return publish(report, out);
 }

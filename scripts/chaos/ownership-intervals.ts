@@ -1,4 +1,5 @@
 import type { OwnershipRecord } from "../../src/cluster/ownership-journal.ts";
+import type { ZombieProbe } from "./faults.ts";
 import type { Interval } from "./overlaps.ts";
 
 /**
@@ -28,6 +29,21 @@ export function ownershipIntervals(records: readonly OwnershipRecord[]): Interva
   }
   for (const key of [...open.keys()]) close(key, Number.POSITIVE_INFINITY);
   return intervals;
+}
+
+/**
+ * The shards a woken runner called its own that its journal does not explain: each must have been
+ * acquired again (under a new lease) between the freeze and the answer; any other was served by a
+ * zombie past its fence.
+ */
+export function unexplainedWake(records: readonly OwnershipRecord[], probe: ZombieProbe): number[] {
+  const reacquired = new Set<number>();
+  for (const r of records) {
+    if (r.kind === "acquired" && r.runner === probe.runner && r.at >= probe.frozenAt && r.at <= probe.answeredAt) {
+      for (const s of r.shards) reacquired.add(s);
+    }
+  }
+  return probe.local.filter((s) => !reacquired.has(s));
 }
 
 /** Parses a journal's lines; a torn last line (a runner killed mid-write) is skipped. */

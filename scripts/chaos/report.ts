@@ -25,7 +25,7 @@ export interface ChaosReport {
   readonly singletonRuns: number;
   /** Runners that died without being killed by the harness. */
   readonly crashes: readonly number[];
-  /** Paused runners asked for their shards the moment they woke; any that still served one. */
+  /** Paused runners asked for their shards the moment they woke; any that served one it had not acquired again. */
   readonly zombies: { readonly woken: number; readonly serving: readonly string[] };
 }
 

@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { findOverlaps } from "../../scripts/chaos/overlaps.ts";
-import { ownershipIntervals, parseJournal } from "../../scripts/chaos/ownership-intervals.ts";
+import { ownershipIntervals, parseJournal, unexplainedWake } from "../../scripts/chaos/ownership-intervals.ts";
 import type { OwnershipRecord } from "../../src/cluster/ownership-journal.ts";
 
 const fence = (runner: string, lease: string, at: number, until: number): OwnershipRecord => ({ kind: "fence", runner, lease, at, until });
@@ -66,6 +66,13 @@ test("an acquisition after the lease's fence already dropped is empty and overla
     fence("b", "2", 0, 900),
   ]);
   assert.equal(findOverlaps(intervals), []);
+});
+
+test("a woken runner may serve only the shards it acquired again after the freeze", () => {
+  const records = [acquired("a", "1", 100, [1, 2, 3]), acquired("a", "2", 5_000, [2]), acquired("b", "3", 5_000, [3])];
+  const probe = { runner: "a", frozenAt: 2_000, answeredAt: 5_100 };
+  assert.equal(unexplainedWake(records, { ...probe, local: [2] }), []);
+  assert.equal(unexplainedWake(records, { ...probe, local: [1, 2, 3] }), [1, 3]);
 });
 
 test("a torn last line (killed mid-write) is skipped", () => {
