@@ -35,7 +35,9 @@ launch() {
     node_modules/deno/deno run --allow-env --allow-net --allow-read --allow-write --allow-sys --allow-run src/main.ts \
       </dev/null >>"$log" 2>&1 &
   else
-    node --import tsx src/main.ts </dev/null >>"$log" 2>&1 &
+    # RUNNER_NODE_FLAGS: extra flags for node, e.g. --cpu-prof (NODE_OPTIONS refuses it).
+    # shellcheck disable=SC2086
+    node ${RUNNER_NODE_FLAGS:-} --import tsx src/main.ts </dev/null >>"$log" 2>&1 &
   fi
   echo $!
 }
