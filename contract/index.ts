@@ -6,6 +6,7 @@ import { activity } from "./activity.ts";
 import { counter } from "./counter.ts";
 import { cross } from "./cross.ts";
 import { kv } from "./kv.ts";
+import type { Procedure } from "./procedure.ts";
 import { singleton } from "./singleton.ts";
 import { system } from "./system.ts";
 import { timer } from "./timer.ts";
@@ -16,6 +17,14 @@ export const entities = { counter, kv, workflow, activity, trait, timer, cross }
 export const services = { singleton, system };
 export const contract = { ...entities, ...services };
 export type Contract = typeof contract;
+
+/** Every procedure of the contract, with its group: what the adapters and the client iterate. */
+export function procedureList(): { group: string; name: string; procedure: Procedure }[] {
+  return Object.entries(contract).flatMap(([group, procedures]) => {
+    const declared: Record<string, Procedure> = "rpcs" in procedures ? procedures.rpcs : procedures;
+    return Object.entries(declared).map(([name, procedure]) => ({ group, name, procedure }));
+  });
+}
 
 export { ActivityRecord } from "./activity.ts";
 export { Message } from "./cross.ts";

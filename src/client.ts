@@ -5,12 +5,12 @@
  */
 import {
   type Contract,
-  contract,
   type EntityContract,
   type InputOf,
   type OutputOf,
   type Procedure,
   pathParams,
+  procedureList,
 } from "../contract/index.ts";
 
 export interface CallOptions {
@@ -50,15 +50,10 @@ export function createClient(baseUrl: string, options: ClientOptions = {}): Clie
   const doFetch = options.fetch ?? fetch;
   const send = options.transport === "trpc" ? trpcCall : restCall;
   const client: Record<string, Record<string, Method<Procedure>>> = {};
-  for (const [group, procedures] of Object.entries(contract)) {
-    const entries: [string, Procedure][] = "rpcs" in procedures ? Object.entries(procedures.rpcs) : Object.entries(procedures);
-    client[group] = Object.fromEntries(
-      entries.map(([name, procedure]) => [
-        name,
-        (input: unknown, callOptions: CallOptions = {}) =>
-          send(doFetch, base, `${group}.${name}`, procedure, (input ?? {}) as Record<string, unknown>, callOptions),
-      ]),
-    );
+  for (const { group, name, procedure } of procedureList()) {
+    client[group] ??= {};
+    client[group][name] = (input: unknown, callOptions: CallOptions = {}) =>
+      send(doFetch, base, `${group}.${name}`, procedure, (input ?? {}) as Record<string, unknown>, callOptions);
   }
   return client as unknown as Client;
 }

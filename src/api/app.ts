@@ -1,12 +1,12 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Logger } from "../cluster/log.ts";
-import { HttpError, toHttpError } from "./http-error.ts";
-import { type Caller, mountRest, requestContext } from "./rest.ts";
+import { toHttpError } from "./http-error.ts";
+import { type ApiEnv, readBody } from "./request-body.ts";
+import { mountRest, requestContext } from "./rest.ts";
 import type { ApiServices } from "./services.ts";
-import { buildRouter, createCallerFactory } from "./trpc.ts";
+import { buildResolvers, buildRouter } from "./trpc.ts";
 
 export interface AppOptions {
   readonly maxBodyBytes: number;
@@ -14,11 +14,11 @@ export interface AppOptions {
 }
 
 /** The runner's HTTP API: the spec's REST routes and `/trpc`, both derived from the contract. */
-export function createApp(services: ApiServices, options: AppOptions): Hono {
+export function createApp(services: ApiServices, options: AppOptions): Hono<ApiEnv> {
   const { log } = options;
-  const router = buildRouter(services);
-  const createCaller = createCallerFactory(router);
-  const app = new Hono();
+  const resolvers = buildResolvers(services);
+  const router = buildRouter(resolvers);
+  const app = new Hono<ApiEnv>();
 
   app.onError((error, c) => {
     const http = toHttpError(error);
@@ -35,35 +35,14 @@ export function createApp(services: ApiServices, options: AppOptions): Hono {
       log.debug({ method: c.req.method, path: c.req.path, status: c.res.status, ms: +(performance.now() - started).toFixed(2) }, "request");
     });
   }
-  app.use(
-    bodyLimit({
-      maxSize: options.maxBodyBytes,
-      onError: (c) => c.json({ error: `request body larger than ${options.maxBodyBytes} bytes` }, 413),
-    }),
-  );
-
-  // Bytes that are not UTF-8 would be decoded to U+FFFD and silently stored as something else.
-  const utf8 = new TextDecoder("utf-8", { fatal: true });
-  app.use(async (c, next) => {
-    if (c.req.method !== "GET" && c.req.method !== "HEAD") {
-      const bytes = await c.req.arrayBuffer();
-      try {
-        utf8.decode(bytes);
-      } catch {
-        throw new HttpError(400, "request body is not valid UTF-8");
-      }
-    }
-    await next();
-  });
+  app.use(readBody(options.maxBodyBytes));
 
   app.all("/trpc/*", async (c) => {
     // Checked before tRPC runs: it would answer a context that fails to build with a 500.
     const ctx = requestContext(c);
     // The body was read (and checked) above; tRPC gets it again in a fresh request.
     const hasBody = c.req.method !== "GET" && c.req.method !== "HEAD";
-    const req = hasBody
-      ? new Request(c.req.url, { method: c.req.method, headers: c.req.raw.headers, body: await c.req.arrayBuffer() })
-      : c.req.raw;
+    const req = hasBody ? new Request(c.req.url, { method: c.req.method, headers: c.req.raw.headers, body: c.get("body") }) : c.req.raw;
     return fetchRequestHandler({
       endpoint: "/trpc",
       req,
@@ -74,6 +53,6 @@ export function createApp(services: ApiServices, options: AppOptions): Hono {
       },
     });
   });
-  mountRest(app, (ctx) => createCaller(ctx) as unknown as Caller);
+  mountRest(app, resolvers);
   return app;
 }

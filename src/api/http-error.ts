@@ -33,16 +33,19 @@ function describe(issues: readonly Issue[]): string {
   return issues.map((i) => (i.path && i.path.length > 0 ? `${i.path.map(String).join(".")}: ${i.message}` : i.message)).join("; ");
 }
 
+/** A 400 listing the schema's complaints. */
+export function invalidInput(issues: readonly Issue[]): HttpError {
+  const simple = issues.map((i) => ({ path: (i.path ?? []).map(String), message: i.message }));
+  return new HttpError(400, `invalid input: ${describe(issues)}`, simple);
+}
+
 /** Any error → the HTTP answer for it. Validation failures list their issues. */
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof TRPCError) {
     const status = getHTTPStatusCodeFromError(error);
     const issues = validationIssues(error.cause);
-    if (issues) {
-      const simple = issues.map((i) => ({ path: (i.path ?? []).map(String), message: i.message }));
-      return new HttpError(400, `invalid input: ${describe(issues)}`, simple);
-    }
+    if (issues) return invalidInput(issues);
     return new HttpError(status, status === 500 ? "internal error" : error.message);
   }
   return new HttpError(500, "internal error");

@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { Hono } from "hono";
+import type { ApiEnv } from "./request-body.ts";
 
 export interface HttpServer {
   /** The port actually bound (useful when asked for port 0). */
@@ -10,7 +11,7 @@ export interface HttpServer {
 }
 
 /** Serves `app` through `node:http`, which Node and Deno both provide. */
-export function listen(app: Hono, host: string, port: number): Promise<HttpServer> {
+export function listen(app: Hono<ApiEnv>, host: string, port: number): Promise<HttpServer> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, hostname: host, port }, (info: AddressInfo) => {
       resolve({

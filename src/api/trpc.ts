@@ -1,12 +1,15 @@
 import { initTRPC, type TRPC_ERROR_CODE_KEY, TRPCError } from "@trpc/server";
-import { type EntityContract, entities, type Procedure, services as serviceContracts } from "../../contract/index.ts";
+import { type EntityContract, entities, type Procedure, procedureList } from "../../contract/index.ts";
 import { ClusterError, type ClusterErrorCode } from "../cluster/errors.ts";
 import type { ApiContext, ApiServices } from "./services.ts";
 
 // Not dev mode: error answers must not carry server stack traces, whatever NODE_ENV says.
 const t = initTRPC.context<ApiContext>().create({ isDev: false });
 
-type Resolver = (input: Record<string, unknown>, ctx: ApiContext) => Promise<unknown>;
+/** What a procedure does once its input is valid; REST and tRPC both run these. */
+export type Resolver = (input: Record<string, unknown>, ctx: ApiContext) => Promise<unknown>;
+/** `group → procedure → resolver`, for every procedure of the contract. */
+export type Resolvers = Record<string, Record<string, Resolver>>;
 
 const TRPC_CODE: Record<ClusterErrorCode, TRPC_ERROR_CODE_KEY> = {
   BAD_REQUEST: "BAD_REQUEST",
@@ -37,7 +40,7 @@ function entityResolver(contract: EntityContract, rpc: string, services: ApiServ
   };
 }
 
-function serviceResolvers(services: ApiServices): Record<string, Record<string, Resolver>> {
+function serviceResolvers(services: ApiServices): Resolvers {
   const singleton = (pick: (s: NonNullable<ApiServices["singleton"]>) => Promise<unknown>): Resolver => {
     return async () => {
       if (!services.singleton)
@@ -73,28 +76,27 @@ function build(procedure: Procedure, resolve: Resolver) {
   return procedure.kind === "query" ? base.query(handler) : base.mutation(handler);
 }
 
-/** The tRPC router, built from the contract: one procedure per declared RPC, nothing else. */
-export function buildRouter(services: ApiServices) {
-  const groups: Record<string, ReturnType<typeof t.router>> = {};
+/** The resolver of every procedure of the contract (checked when the router and routes are built). */
+export function buildResolvers(services: ApiServices): Resolvers {
+  const groups = serviceResolvers(services);
   for (const [group, contract] of Object.entries(entities) as [string, EntityContract][]) {
-    const procedures = Object.fromEntries(
-      Object.entries(contract.rpcs).map(([rpc, p]) => [rpc, build(p, entityResolver(contract, rpc, services))]),
-    );
-    groups[group] = t.router(procedures);
+    groups[group] = Object.fromEntries(Object.keys(contract.rpcs).map((rpc) => [rpc, entityResolver(contract, rpc, services)]));
   }
-  const resolvers = serviceResolvers(services);
-  for (const [group, procedures] of Object.entries(serviceContracts) as [string, Record<string, Procedure>][]) {
-    const built = Object.fromEntries(
-      Object.entries(procedures).map(([name, p]) => {
-        const resolve = resolvers[group]?.[name];
-        if (!resolve) throw new Error(`no resolver for ${group}.${name}`);
-        return [name, build(p, resolve)];
-      }),
-    );
-    groups[group] = t.router(built);
-  }
-  return t.router(groups);
+  return groups;
 }
 
-export type ApiRouter = ReturnType<typeof buildRouter>;
-export const createCallerFactory = t.createCallerFactory;
+/** The tRPC router, built from the contract: one procedure per declared RPC, nothing else. */
+export function buildRouter(resolvers: Resolvers) {
+  const groups: Record<string, Record<string, ReturnType<typeof build>>> = {};
+  for (const { group, name, procedure } of procedureList()) {
+    groups[group] ??= {};
+    groups[group][name] = build(procedure, resolverOf(resolvers, group, name));
+  }
+  return t.router(Object.fromEntries(Object.entries(groups).map(([group, procedures]) => [group, t.router(procedures)])));
+}
+
+export function resolverOf(resolvers: Resolvers, group: string, name: string): Resolver {
+  const resolve = resolvers[group]?.[name];
+  if (!resolve) throw new Error(`no resolver for ${group}.${name}`);
+  return resolve;
+}

@@ -76,7 +76,7 @@ export class Cluster {
 
   constructor(private readonly options: ClusterOptions) {
     const { log, etcd } = options;
-    this.store = new EntityStore(options.storage.db);
+    this.store = new EntityStore(options.storage);
     this.timerStore = new TimerStore(options.storage.db, options.shardCount);
     this.timers = new TimerService({
       load: (shards) => this.timerStore.loadPending(shards),

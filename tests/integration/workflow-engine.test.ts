@@ -4,9 +4,6 @@
  * hold a step until the test opens them. Every body counts its runs, so the tests can tell what
  * ran how often.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { and, eq } from "drizzle-orm";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -16,10 +13,11 @@ import { defineEntity } from "../../src/cluster/entity.ts";
 import { ClusterError } from "../../src/cluster/errors.ts";
 import { silentLogger } from "../../src/cluster/log.ts";
 import { EntityRuntime } from "../../src/cluster/runtime.ts";
-import { openStorage, type Storage } from "../../src/cluster/storage/database.ts";
+import type { Storage } from "../../src/cluster/storage/database.ts";
 import { EntityStore } from "../../src/cluster/storage/entity-store.ts";
 import { WorkflowStore } from "../../src/cluster/storage/workflow-store.ts";
 import { uniqueId } from "../support/backends.ts";
+import { STORAGE_BACKENDS } from "../support/storage-backends.ts";
 import { waitFor } from "../support/wait.ts";
 
 /**
@@ -104,7 +102,7 @@ const address = (id: string) => ({ type: "Ledger", id, shard: 0 });
 
 function runtimeOn(storage: Storage): EntityRuntime {
   const runtime = new EntityRuntime({
-    store: new EntityStore(storage.db),
+    store: new EntityStore(storage),
     log: silentLogger,
     idleMs: 60_000,
     workflows: { store: new WorkflowStore(storage.db), address: (_type, id) => address(id) },
@@ -122,25 +120,7 @@ async function failure(promise: Promise<unknown>): Promise<ClusterError> {
   return error as ClusterError;
 }
 
-const backends: { name: string; open: () => Promise<{ storage: Storage; dispose: () => void }> }[] = [
-  {
-    name: "pglite",
-    open: async () => {
-      const dir = mkdtempSync(join(tmpdir(), "f3-engine-"));
-      const storage = await openStorage({ postgresUrl: undefined, dataDir: dir, log: silentLogger });
-      return { storage, dispose: () => rmSync(dir, { recursive: true, force: true }) };
-    },
-  },
-];
-const pgUrl = process.env.POSTGRES_URL;
-if (pgUrl) {
-  backends.push({
-    name: "postgres",
-    open: async () => ({ storage: await openStorage({ postgresUrl: pgUrl, dataDir: "", log: silentLogger }), dispose: () => {} }),
-  });
-}
-
-for (const backend of backends) {
+for (const backend of STORAGE_BACKENDS) {
   const it = suite<{ storage: Storage; runtime: EntityRuntime; dispose: () => void }>(`Workflow engine [${backend.name}]`);
   it.before(async (ctx) => {
     const { storage, dispose } = await backend.open();

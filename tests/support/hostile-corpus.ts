@@ -1,4 +1,4 @@
-import { contract, MAX_ID_LENGTH, MAX_NAME_LENGTH, type Method, type Procedure, pathParams } from "../../contract/index.ts";
+import { MAX_ID_LENGTH, MAX_NAME_LENGTH, type Method, type Procedure, pathParams, procedureList } from "../../contract/index.ts";
 import type { RawRequest } from "./raw-http.ts";
 
 /**
@@ -51,10 +51,7 @@ interface Route {
 }
 
 function routes(): Route[] {
-  return Object.entries(contract).flatMap(([group, procedures]) => {
-    const entries: [string, Procedure][] = "rpcs" in procedures ? Object.entries(procedures.rpcs) : Object.entries(procedures);
-    return entries.map(([name, procedure]) => ({ name: `${group}.${name}`, group, procedure }));
-  });
+  return procedureList().map(({ group, name, procedure }) => ({ name: `${group}.${name}`, group, procedure }));
 }
 
 /**

@@ -65,12 +65,16 @@ test("postgres-js: a connection closed while a write is pending reconnects and s
   };
   const sql = postgres(options);
   try {
-    await sql.unsafe("select 1").simple();
+    // Every step is bounded: a stuck driver must fail this test, not hang the suite.
+    await within(5_000, sql.unsafe("select 1").simple());
     // A query is issued (its bytes wait for setImmediate) and the server drops the connection
     // before they are flushed, as when Postgres restarts.
     const lost = sql.unsafe("select 2").simple();
     (server.sockets[0] as Duplex).destroy();
-    await lost.catch(() => {});
+    await within(
+      5_000,
+      lost.catch(() => {}),
+    );
     // Unpatched, the reconnect's startup message is never flushed and this times out (CONNECT_TIMEOUT).
     await within(5_000, sql.unsafe("select 3").simple());
     assert.is(server.startups, 2);

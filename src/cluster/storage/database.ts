@@ -17,6 +17,11 @@ export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
 export interface Storage {
   readonly db: Database;
   readonly driver: "pglite" | "postgres";
+  /**
+   * A fixed SQL text run as a server-side prepared statement, for the few hot statements Drizzle
+   * cannot express (it prepares only what its query builder builds). Parameters are `$1`, `$2`…
+   */
+  statement<Row extends object>(text: string): (params: readonly string[]) => Promise<Row[]>;
   close(): Promise<void>;
 }
 
@@ -50,7 +55,15 @@ async function openPostgres(url: string, options: StorageOptions): Promise<Stora
   }
   const client = postgres(url, { ...quiet, max: options.poolSize ?? 10 });
   options.log.info({ driver: "postgres" }, "storage ready");
-  return { db: drizzlePostgres({ client, schema }), driver: "postgres", close: () => client.end({ timeout: 5 }) };
+  return {
+    db: drizzlePostgres({ client, schema }),
+    driver: "postgres",
+    statement:
+      <Row extends object>(text: string) =>
+      async (params: readonly string[]) =>
+        (await client.unsafe(text, [...params], { prepare: true })) as unknown as Row[],
+    close: () => client.end({ timeout: 5 }),
+  };
 }
 
 async function openPglite(dataDir: string, log: Logger): Promise<Storage> {
@@ -64,6 +77,10 @@ async function openPglite(dataDir: string, log: Logger): Promise<Storage> {
     return {
       db,
       driver: "pglite",
+      statement:
+        <Row extends object>(text: string) =>
+        async (params: readonly string[]) =>
+          (await client.query<Row>(text, [...params])).rows,
       close: async () => {
         await client.close();
         releaseLock();

@@ -1,7 +1,8 @@
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { entityReplies, entityState } from "../../../drizzle/schema.ts";
 import type { TxWrite } from "../entity.ts";
-import type { Database } from "./database.ts";
+import { BatchQueue } from "./batch-queue.ts";
+import type { Database, Storage } from "./database.ts";
 
 export interface StoredState {
   readonly json: string;
@@ -45,19 +46,61 @@ function upsertState(db: Database) {
     .returning({ version: entityState.version });
 }
 
+/** One entity's turn, as the batched commit takes it. */
+interface Commit {
+  readonly type: string;
+  readonly id: string;
+  readonly expected: number;
+  readonly json: string;
+  readonly replies: readonly ReplyRecord[];
+}
+
+/**
+ * The commits of many entities in ONE statement: a compare-and-set upsert per row, and the
+ * replies of exactly the rows whose compare-and-set held. Inputs travel as JSON text (one shape
+ * for both drivers, and a fixed text the server prepares once). Rows are locked in key order, so
+ * two batches touching the same entities (a stale owner and a new one) cannot deadlock.
+ */
+const BATCH_COMMIT = `
+  with input as (
+    select * from json_to_recordset(($1::text)::json) as x(t text, i text, e bigint, s text)
+  ), s as (
+    insert into entity_state (entity_type, entity_id, state, version)
+    select t, i, s, e + 1 from input order by t, i
+    on conflict (entity_type, entity_id) do update
+      set state = excluded.state, version = entity_state.version + 1, updated_at = now()
+      where entity_state.version = excluded.version - 1
+    returning entity_type, entity_id, version
+  ), r as (
+    insert into entity_replies (entity_type, entity_id, request_id, reply)
+    select x.t, x.i, x.q, x.r from json_to_recordset(($2::text)::json) as x(t text, i text, q text, r text)
+    join s on s.entity_type = x.t and s.entity_id = x.i
+    on conflict do nothing
+  )
+  select entity_type, entity_id, version from s`;
+
+/** Batches in flight at once; more commits wait and go together in the next one. */
+const MAX_BATCHES_IN_FLIGHT = 2;
+/** Most entities per statement. */
+const MAX_BATCH = 500;
+
 /** Entity state and stored replies, with the version compare-and-set that fences stale owners. */
 export class EntityStore implements StateStore {
-  // The two statements of every turn, built once (Drizzle's query building is not free on a hot path).
+  private readonly db: Database;
+  // Built once: Drizzle's query building is not free on a hot path.
   private readonly loadQuery;
-  private readonly upsertQuery;
+  private readonly batches: BatchQueue<Commit, number | undefined>;
 
-  constructor(private readonly db: Database) {
+  constructor(storage: Storage) {
+    const db = storage.db;
+    this.db = db;
     this.loadQuery = db
       .select({ json: entityState.state, version: entityState.version })
       .from(entityState)
       .where(and(eq(entityState.entityType, sql.placeholder("type")), eq(entityState.entityId, sql.placeholder("id"))))
       .prepare("entity_load");
-    this.upsertQuery = upsertState(db).prepare("entity_upsert");
+    const batchCommit = storage.statement<{ entity_type: string; entity_id: string; version: number | string }>(BATCH_COMMIT);
+    this.batches = new BatchQueue((commits) => commitBatch(batchCommit, commits), MAX_BATCHES_IN_FLIGHT, MAX_BATCH);
   }
 
   async load(type: string, id: string): Promise<StoredState | undefined> {
@@ -67,9 +110,10 @@ export class EntityStore implements StateStore {
 
   /**
    * Writes `json` as version `expected + 1` only if the stored version is still `expected`
-   * (0 = never stored), together with the replies and the handlers' own writes, in one
-   * transaction. Returns the new version, or `undefined` when someone else wrote first — then
-   * nothing was written.
+   * (0 = never stored), together with the replies and the handlers' own writes, atomically.
+   * Returns the new version, or `undefined` when someone else wrote first — then nothing was
+   * written. Turns without writes of their own (nearly all) share a statement with the turns of
+   * other entities committing at the same time.
    */
   async commit(
     type: string,
@@ -79,15 +123,10 @@ export class EntityStore implements StateStore {
     replies: readonly ReplyRecord[],
     writes: readonly TxWrite[] = [],
   ): Promise<number | undefined> {
-    const params = { type, id, json, next: expected + 1, expected };
-    if (writes.length === 0) {
-      if (replies.length > 0) return this.commitWithReplies(type, id, expected, json, replies);
-      return (await this.upsertQuery.execute(params))[0]?.version;
-    }
-    const write = async (tx: Database) => (await upsertState(tx).execute(params))[0]?.version;
+    if (writes.length === 0) return this.batches.push({ type, id, expected, json, replies });
     return this.db
       .transaction(async (tx) => {
-        const version = await write(tx);
+        const version = (await upsertState(tx).execute({ type, id, json, next: expected + 1, expected }))[0]?.version;
         if (version === undefined) throw new CasConflict();
         if (replies.length > 0) {
           await tx
@@ -102,34 +141,6 @@ export class EntityStore implements StateStore {
         if (error instanceof CasConflict) return undefined;
         throw error;
       });
-  }
-
-  /**
-   * State and replies in ONE statement (data-modifying CTEs), instead of a four-round-trip
-   * transaction: the replies are inserted only if the compare-and-set succeeded. This is the path
-   * of every forwarded call, which always carries a request id.
-   */
-  private async commitWithReplies(type: string, id: string, expected: number, json: string, replies: readonly ReplyRecord[]) {
-    const pairs = JSON.stringify(replies.map((r) => [r.requestId, r.json]));
-    const result = await this.db.execute<{ version: number | string }>(sql`
-      with s as (
-        insert into ${entityState} (entity_type, entity_id, state, version)
-        values (${type}, ${id}, ${json}, ${expected + 1})
-        on conflict (entity_type, entity_id) do update
-          set state = excluded.state, version = ${entityState}.version + 1, updated_at = now()
-          where ${entityState}.version = ${expected}
-        returning version
-      ), r as (
-        insert into ${entityReplies} (entity_type, entity_id, request_id, reply)
-        select ${type}, ${id}, p->>0, p->>1 from json_array_elements(${pairs}::json) p
-        where exists (select 1 from s)
-        on conflict do nothing
-      )
-      select version from s`);
-    // postgres-js returns the rows themselves, PGlite a result object holding them.
-    const rows = Array.isArray(result) ? result : (result as { rows: { version: number | string }[] }).rows;
-    const version = rows[0]?.version;
-    return version === undefined ? undefined : Number(version);
   }
 
   /** Stored replies among `requestIds`, by request id. */
@@ -148,3 +159,24 @@ export class EntityStore implements StateStore {
 }
 
 class CasConflict extends Error {}
+
+type BatchStatement = (params: readonly string[]) => Promise<{ entity_type: string; entity_id: string; version: number | string }[]>;
+
+/** Commits `commits` in one statement; the new version of each, or `undefined` where its compare-and-set failed. */
+async function commitBatch(statement: BatchStatement, commits: readonly Commit[]): Promise<(number | undefined)[]> {
+  const key = (type: string, id: string) => `${type}\u0000${id}`;
+  // A statement may touch a row once; an entity committing twice in one batch (never from one
+  // mailbox) goes in a second statement, after the first.
+  const seen = new Set<string>();
+  const later = commits.findIndex((c) => seen.size === seen.add(key(c.type, c.id)).size);
+  if (later > 0) {
+    return [...(await commitBatch(statement, commits.slice(0, later))), ...(await commitBatch(statement, commits.slice(later)))];
+  }
+  const rows = commits.map((c) => ({ t: c.type, i: c.id, e: c.expected, s: c.json }));
+  const replies = commits.flatMap((c) => c.replies.map((r) => ({ t: c.type, i: c.id, q: r.requestId, r: r.json })));
+  const written = new Map<string, number>();
+  for (const row of await statement([JSON.stringify(rows), JSON.stringify(replies)])) {
+    written.set(key(row.entity_type, row.entity_id), Number(row.version));
+  }
+  return commits.map((c) => written.get(key(c.type, c.id)));
+}
