@@ -49,7 +49,7 @@ function services(cluster: Cluster, config: Config): ApiServices {
 export async function startRunner(config: Config, log: Logger): Promise<Runner> {
   const runnerId = config.runnerAddress ?? `${hostname()}:${config.listen.port}`;
   const storage = await openStorage({ postgresUrl: config.postgresUrl, dataDir: config.dataDir, log });
-  const cluster = new Cluster({
+  const cluster = await Cluster.create({
     mode: config.mode,
     runnerId,
     shardCount: config.shardCount,

@@ -1,7 +1,7 @@
 import { type EntityAddress, unstorableId } from "./address.ts";
 import type { EntityType } from "./entity.ts";
 import { badRequest, ClusterError } from "./errors.ts";
-import { EtcdOwnership } from "./etcd-ownership.ts";
+import type { EtcdOwnership } from "./etcd-ownership.ts";
 import type { Logger } from "./log.ts";
 import { type Ownership, SoleOwnership } from "./ownership.ts";
 import { OwnershipJournal } from "./ownership-journal.ts";
@@ -14,7 +14,13 @@ import { EntityStore } from "./storage/entity-store.ts";
 import { TimerStore } from "./storage/timer-store.ts";
 import { WorkflowStore } from "./storage/workflow-store.ts";
 import { TimerService } from "./timers.ts";
-import { GrpcTransport, type InboundHandler } from "./transport/grpc.ts";
+import type { GrpcTransport, InboundHandler } from "./transport/grpc.ts";
+
+/** Cluster mode's building blocks, loaded only in cluster mode (etcd and gRPC take ~300 ms to load). */
+interface Network {
+  readonly GrpcTransport: typeof GrpcTransport;
+  readonly EtcdOwnership: typeof EtcdOwnership;
+}
 
 export type ClusterMode = "embedded" | "single" | "cluster";
 
@@ -74,8 +80,19 @@ export class Cluster {
   private readonly singletons: SingletonManager;
   private pruner: NodeJS.Timeout | undefined;
 
-  constructor(private readonly options: ClusterOptions) {
-    const { log, etcd } = options;
+  /** A runner's cluster, in the mode its options ask for. */
+  static async create(options: ClusterOptions): Promise<Cluster> {
+    if (!options.etcd) return new Cluster(options, undefined);
+    const [{ GrpcTransport }, { EtcdOwnership }] = await Promise.all([import("./transport/grpc.ts"), import("./etcd-ownership.ts")]);
+    return new Cluster(options, { GrpcTransport, EtcdOwnership });
+  }
+
+  private constructor(
+    private readonly options: ClusterOptions,
+    network: Network | undefined,
+  ) {
+    const { log } = options;
+    const etcd = network && options.etcd;
     this.store = new EntityStore(options.storage);
     this.timerStore = new TimerStore(options.storage.db, options.shardCount);
     this.timers = new TimerService({
@@ -95,10 +112,10 @@ export class Cluster {
     });
     for (const type of options.entities) this.runtime.register(type);
     this.transport = etcd
-      ? new GrpcTransport({ address: options.runnerId, bind: etcd.grpcListen, secret: options.secret, log })
+      ? new network.GrpcTransport({ address: options.runnerId, bind: etcd.grpcListen, secret: options.secret, log })
       : undefined;
     this.ownership = etcd
-      ? new EtcdOwnership({
+      ? new network.EtcdOwnership({
           ...etcd,
           journal: etcd.ownershipLog ? new OwnershipJournal(etcd.ownershipLog, options.runnerId) : undefined,
           runnerId: options.runnerId,

@@ -1,13 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PGlite } from "@electric-sql/pglite";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
-import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
-import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
-import postgres from "postgres";
 import * as schema from "../../../drizzle/schema.ts";
 import type { Logger } from "../log.ts";
 
@@ -42,7 +36,13 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   return options.postgresUrl ? openPostgres(options.postgresUrl, options) : openPglite(options.dataDir, options.log);
 }
 
+// Each driver is loaded only when used: PGlite alone takes ~150 ms to load, in every start-up.
 async function openPostgres(url: string, options: StorageOptions): Promise<Storage> {
+  const [{ default: postgres }, { drizzle: drizzlePostgres }, { migrate: migratePostgres }] = await Promise.all([
+    import("postgres"),
+    import("drizzle-orm/postgres-js"),
+    import("drizzle-orm/postgres-js/migrator"),
+  ]);
   const quiet = { onnotice: () => {} };
   // Migrations run on a single dedicated connection holding an advisory lock, so runners starting
   // together apply each migration once.
@@ -68,6 +68,11 @@ async function openPostgres(url: string, options: StorageOptions): Promise<Stora
 }
 
 async function openPglite(dataDir: string, log: Logger): Promise<Storage> {
+  const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
+    import("@electric-sql/pglite"),
+    import("drizzle-orm/pglite"),
+    import("drizzle-orm/pglite/migrator"),
+  ]);
   mkdirSync(dataDir, { recursive: true });
   const releaseLock = lockDataDir(dataDir);
   try {
