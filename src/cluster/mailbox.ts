@@ -279,9 +279,15 @@ export class Mailbox {
     }
     let version: number | undefined;
     try {
-      version = await this.host.store.commit(this.address.type, this.address.id, this.version, json, replies, writes);
+      const { type, id, shard } = this.address;
+      const fence = () => this.host.mayCommit(shard);
+      version = await this.host.store.commit({ type, id, expected: this.version, json, replies, writes, fence });
     } catch (error) {
       this.rollback();
+      if (error instanceof ClusterError && error.code === "NOT_OWNER") {
+        this.loaded = false;
+        throw error;
+      }
       throw new ClusterError("UNAVAILABLE", `cannot commit ${formatAddress(this.address)}: ${String(error)}`, { cause: error });
     }
     if (version === undefined) {

@@ -4,6 +4,7 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { ClusterError } from "../../src/cluster/errors.ts";
 import type { Storage } from "../../src/cluster/storage/database.ts";
 import { EntityStore } from "../../src/cluster/storage/entity-store.ts";
 import { uniqueId } from "../support/backends.ts";
@@ -24,7 +25,9 @@ for (const backend of STORAGE_BACKENDS) {
 
   it("300 concurrent first commits all land, each as version 1", async ({ store }) => {
     const ids = Array.from({ length: 300 }, () => uniqueId("many"));
-    const versions = await Promise.all(ids.map((id, n) => store.commit("Counter", id, 0, JSON.stringify({ value: n }), [])));
+    const versions = await Promise.all(
+      ids.map((id, n) => store.commit({ type: "Counter", id, expected: 0, json: JSON.stringify({ value: n }), replies: [] })),
+    );
     assert.equal(
       versions,
       ids.map(() => 1),
@@ -38,10 +41,13 @@ for (const backend of STORAGE_BACKENDS) {
 
   it("in one batch, a stale commit fails alone and its replies are not stored", async ({ store }) => {
     const [fresh, stale] = [uniqueId("fresh"), uniqueId("stale")];
-    await Promise.all([store.commit("Counter", fresh, 0, "1", []), store.commit("Counter", stale, 0, "1", [])]);
+    await Promise.all([
+      store.commit({ type: "Counter", id: fresh, expected: 0, json: "1", replies: [] }),
+      store.commit({ type: "Counter", id: stale, expected: 0, json: "1", replies: [] }),
+    ]);
     const [good, bad] = await Promise.all([
-      store.commit("Counter", fresh, 1, "2", [{ requestId: "r-good", json: "2" }]),
-      store.commit("Counter", stale, 0, "99", [{ requestId: "r-bad", json: "99" }]),
+      store.commit({ type: "Counter", id: fresh, expected: 1, json: "2", replies: [{ requestId: "r-good", json: "2" }] }),
+      store.commit({ type: "Counter", id: stale, expected: 0, json: "99", replies: [{ requestId: "r-bad", json: "99" }] }),
     ]);
     assert.is(good, 2);
     assert.is(bad, undefined);
@@ -52,7 +58,10 @@ for (const backend of STORAGE_BACKENDS) {
 
   it("the same entity twice at once: exactly one compare-and-set wins", async ({ store }) => {
     const id = uniqueId("twice");
-    const results = await Promise.all([store.commit("Counter", id, 0, "a", []), store.commit("Counter", id, 0, "b", [])]);
+    const results = await Promise.all([
+      store.commit({ type: "Counter", id, expected: 0, json: "a", replies: [] }),
+      store.commit({ type: "Counter", id, expected: 0, json: "b", replies: [] }),
+    ]);
     assert.equal(
       results.filter((v) => v === 1),
       [1],
@@ -62,10 +71,24 @@ for (const backend of STORAGE_BACKENDS) {
     assert.is((await store.load("Counter", id))?.json, winner);
   });
 
+  it("a turn whose fence is down when its batch leaves is refused (NOT_OWNER) and writes nothing", async ({ store }) => {
+    const [kept, fenced] = [uniqueId("kept"), uniqueId("fenced")];
+    const [ok, refused] = await Promise.allSettled([
+      store.commit({ type: "Counter", id: kept, expected: 0, json: "1", replies: [], fence: () => true }),
+      store.commit({ type: "Counter", id: fenced, expected: 0, json: "1", replies: [{ requestId: "r", json: "1" }], fence: () => false }),
+    ]);
+    assert.equal(ok, { status: "fulfilled", value: 1 });
+    assert.is(refused.status, "rejected");
+    assert.instance((refused as PromiseRejectedResult).reason, ClusterError);
+    assert.is(((refused as PromiseRejectedResult).reason as ClusterError).code, "NOT_OWNER");
+    assert.is(await store.load("Counter", fenced), undefined);
+    assert.is((await store.findReplies("Counter", fenced, ["r"])).size, 0);
+  });
+
   it("state text round-trips byte for byte: 1 MiB, quotes, backslashes, astral characters", async ({ store }) => {
     const id = uniqueId("big");
     const json = JSON.stringify({ value: `"\\\n😀é${"x".repeat(1 << 20)}` });
-    assert.is(await store.commit("KVStore", id, 0, json, [{ requestId: "big", json }]), 1);
+    assert.is(await store.commit({ type: "KVStore", id, expected: 0, json, replies: [{ requestId: "big", json }] }), 1);
     assert.is((await store.load("KVStore", id))?.json, json);
     assert.is((await store.findReplies("KVStore", id, ["big"])).get("big"), json);
   });

@@ -1,5 +1,4 @@
-import type { TxWrite } from "../../src/cluster/entity.ts";
-import type { ReplyRecord, StateStore, StoredState } from "../../src/cluster/storage/entity-store.ts";
+import type { Commit, StateStore, StoredState } from "../../src/cluster/storage/entity-store.ts";
 
 /**
  * An in-memory store that counts commits and can be told to fail or to lose a race. Handlers'
@@ -16,7 +15,7 @@ export class MemoryStore implements StateStore {
   async load(type: string, id: string) {
     return this.rows.get(`${type}/${id}`);
   }
-  async commit(type: string, id: string, expected: number, json: string, replies: readonly ReplyRecord[], writes: readonly TxWrite[] = []) {
+  async commit({ type, id, expected, json, replies, writes = [] }: Commit) {
     await new Promise((resolve) => setTimeout(resolve, 2));
     if (this.failNext) {
       this.failNext = false;

@@ -1,6 +1,7 @@
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { entityReplies, entityState } from "../../../drizzle/schema.ts";
 import type { TxWrite } from "../entity.ts";
+import { ClusterError } from "../errors.ts";
 import { BatchQueue } from "./batch-queue.ts";
 import type { Database, Storage } from "./database.ts";
 
@@ -14,17 +15,26 @@ export interface ReplyRecord {
   readonly json: string;
 }
 
+/** What a turn writes: the entity's new state, and with it the replies and the handlers' own writes. */
+export interface Commit {
+  readonly type: string;
+  readonly id: string;
+  /** The version the turn started from (0 = never stored). */
+  readonly expected: number;
+  readonly json: string;
+  readonly replies: readonly ReplyRecord[];
+  readonly writes?: readonly TxWrite[];
+  /**
+   * Whether this runner may still write the entity (the ownership fence), asked again right
+   * before the write leaves: a batched commit may wait behind others.
+   */
+  readonly fence?: () => boolean;
+}
+
 /** What a mailbox needs from storage. */
 export interface StateStore {
   load(type: string, id: string): Promise<StoredState | undefined>;
-  commit(
-    type: string,
-    id: string,
-    expected: number,
-    json: string,
-    replies: readonly ReplyRecord[],
-    writes?: readonly TxWrite[],
-  ): Promise<number | undefined>;
+  commit(turn: Commit): Promise<number | undefined>;
   findReplies(type: string, id: string, requestIds: readonly string[]): Promise<Map<string, string>>;
 }
 
@@ -44,15 +54,6 @@ function upsertState(db: Database) {
       setWhere: eq(entityState.version, sql.placeholder("expected")),
     })
     .returning({ version: entityState.version });
-}
-
-/** One entity's turn, as the batched commit takes it. */
-interface Commit {
-  readonly type: string;
-  readonly id: string;
-  readonly expected: number;
-  readonly json: string;
-  readonly replies: readonly ReplyRecord[];
 }
 
 /**
@@ -89,7 +90,7 @@ export class EntityStore implements StateStore {
   private readonly db: Database;
   // Built once: Drizzle's query building is not free on a hot path.
   private readonly loadQuery;
-  private readonly batches: BatchQueue<Commit, number | undefined>;
+  private readonly batches: BatchQueue<Commit, number | undefined | ClusterError>;
 
   constructor(storage: Storage) {
     const db = storage.db;
@@ -115,15 +116,14 @@ export class EntityStore implements StateStore {
    * written. Turns without writes of their own (nearly all) share a statement with the turns of
    * other entities committing at the same time.
    */
-  async commit(
-    type: string,
-    id: string,
-    expected: number,
-    json: string,
-    replies: readonly ReplyRecord[],
-    writes: readonly TxWrite[] = [],
-  ): Promise<number | undefined> {
-    if (writes.length === 0) return this.batches.push({ type, id, expected, json, replies });
+  async commit(turn: Commit): Promise<number | undefined> {
+    const { type, id, expected, json, replies, writes = [] } = turn;
+    if (writes.length === 0) {
+      const result = await this.batches.push(turn);
+      if (result instanceof ClusterError) throw result;
+      return result;
+    }
+    if (turn.fence && !turn.fence()) throw notOwner(turn);
     return this.db
       .transaction(async (tx) => {
         const version = (await upsertState(tx).execute({ type, id, json, next: expected + 1, expected }))[0]?.version;
@@ -162,15 +162,24 @@ class CasConflict extends Error {}
 
 type BatchStatement = (params: readonly string[]) => Promise<{ entity_type: string; entity_id: string; version: number | string }[]>;
 
+/** Commits the batch, but not the turns whose fence is down now (NOT_OWNER: nothing was written). */
+async function commitBatch(statement: BatchStatement, all: readonly Commit[]): Promise<(number | undefined | ClusterError)[]> {
+  const fenced = all.map((c) => c.fence !== undefined && !c.fence());
+  const commits = all.filter((_, i) => !fenced[i]);
+  const versions = commits.length > 0 ? await commitRows(statement, commits) : [];
+  let next = 0;
+  return all.map((c, i) => (fenced[i] ? notOwner(c) : versions[next++]));
+}
+
 /** Commits `commits` in one statement; the new version of each, or `undefined` where its compare-and-set failed. */
-async function commitBatch(statement: BatchStatement, commits: readonly Commit[]): Promise<(number | undefined)[]> {
+async function commitRows(statement: BatchStatement, commits: readonly Commit[]): Promise<(number | undefined)[]> {
   const key = (type: string, id: string) => `${type}\u0000${id}`;
   // A statement may touch a row once; an entity committing twice in one batch (never from one
   // mailbox) goes in a second statement, after the first.
   const seen = new Set<string>();
   const later = commits.findIndex((c) => seen.size === seen.add(key(c.type, c.id)).size);
   if (later > 0) {
-    return [...(await commitBatch(statement, commits.slice(0, later))), ...(await commitBatch(statement, commits.slice(later)))];
+    return [...(await commitRows(statement, commits.slice(0, later))), ...(await commitRows(statement, commits.slice(later)))];
   }
   const rows = commits.map((c) => ({ t: c.type, i: c.id, e: c.expected, s: c.json }));
   const replies = commits.flatMap((c) => c.replies.map((r) => ({ t: c.type, i: c.id, q: r.requestId, r: r.json })));
@@ -179,4 +188,8 @@ async function commitBatch(statement: BatchStatement, commits: readonly Commit[]
     written.set(key(row.entity_type, row.entity_id), Number(row.version));
   }
   return commits.map((c) => written.get(key(c.type, c.id)));
+}
+
+function notOwner(turn: Commit): ClusterError {
+  return new ClusterError("NOT_OWNER", `this runner may no longer write ${turn.type}/${turn.id}`);
 }
