@@ -28,7 +28,11 @@ export function requestContext(c: Context<ApiEnv>): ApiContext {
  * `/counter/%FF` and `/counter/%25FF` the same entity.
  */
 function pathInput(c: Context<ApiEnv>, template: string): Record<string, string> {
-  const raw = new URL(c.req.url).pathname.split("/");
+  // The path exactly as routed (no URL object: a measurable cost per request).
+  const url = c.req.url;
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  const query = url.indexOf("?", start);
+  const raw = url.slice(start, query === -1 ? undefined : query).split("/");
   const params: Record<string, string> = {};
   template.split("/").forEach((segment, i) => {
     const name = /^\{(\w+)\}$/.exec(segment)?.[1];
