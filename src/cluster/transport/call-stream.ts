@@ -23,6 +23,8 @@ interface PendingCall {
 interface OpenStream {
   readonly stream: CallDuplex;
   readonly writer: BatchWriter<WireCallRequest, WireCallBatch>;
+  /** The peer has answered on it: its breaking is news, unlike a stream that never got through. */
+  answered: boolean;
 }
 
 // setTimeout's longest delay; a later deadline is re-checked when this one fires.
@@ -68,9 +70,10 @@ export class CallStream {
   private connect(): OpenStream {
     const stream = this.open();
     const writer = new BatchWriter<WireCallRequest, WireCallBatch>(stream, (calls) => ({ calls }), callWeight);
-    const current = { stream, writer };
+    const current: OpenStream = { stream, writer, answered: false };
     this.current = current;
     stream.on("data", (batch: WireReplyBatch) => {
+      current.answered = true;
       for (const reply of batch.replies) {
         const call = this.pending.get(reply.id);
         // Already failed with TIMEOUT, or with the stream (ids are never reused, even across streams).
@@ -99,8 +102,9 @@ export class CallStream {
     const calls = [...this.pending.values()];
     this.pending.clear();
     this.disarm();
-    if (calls.length > 0) this.log.warn({ peer: this.peer, calls: calls.length, err: error.message }, "call stream to peer broke");
-    else this.log.debug({ peer: this.peer, err: error.message }, "idle call stream to peer closed");
+    // Logged once per stream that worked; while a peer is unreachable every retry fails another one.
+    const level = current.answered ? "warn" : "debug";
+    this.log[level]({ peer: this.peer, calls: calls.length, err: error.message }, "call stream to peer closed");
     for (const call of calls) call.reject(error);
   }
 
