@@ -365,4 +365,34 @@ test("close() ends the streams peers hold open; their next calls are UNAVAILABLE
   }
 });
 
+test("close() answers the calls in flight before it ends their stream, and refuses new ones", async () => {
+  const address = `127.0.0.1:${await freePort()}`;
+  let release: (value: unknown) => void = () => {};
+  let arrived: () => void = () => {};
+  const inFlight = new Promise<void>((resolve) => (arrived = resolve));
+  const server = new GrpcTransport({ address, secret: undefined, log: silentLogger });
+  await server.listen({
+    call: (e) => {
+      if (e.rpc !== "slow") return Promise.resolve("late");
+      arrived();
+      return new Promise((resolve) => (release = resolve));
+    },
+    activeEntities: () => [],
+  });
+  const client = new GrpcTransport({ address: "127.0.0.1:1", secret: undefined, log: silentLogger });
+  try {
+    const slow = client.call(address, envelope("slow"));
+    await inFlight;
+    const closed = server.close();
+    // Sent on the open stream after close() began: refused, so the caller retries elsewhere.
+    const late = await client.call(address, envelope("get")).catch((e: unknown) => e);
+    assert.is((late as ClusterError).code, "UNAVAILABLE");
+    release("done");
+    assert.is(await slow, "done");
+    await closed;
+  } finally {
+    await client.close();
+  }
+});
+
 test.run();

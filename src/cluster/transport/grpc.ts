@@ -87,7 +87,8 @@ export class GrpcTransport {
     const refused = { code: grpc.status.UNAUTHENTICATED, details: "bad or missing cluster secret" };
     this.server.addService(RunnerService.service, {
       Calls: (stream: ServerCallDuplex) => {
-        // The secret is checked once, when the stream opens; every call on it is the peer's.
+        // The secret is checked once, when the stream opens; every call on it is the peer's. (An
+        // 'error' emitted on a grpc-js server stream ends it with that status.)
         if (!authorized(stream)) return void stream.emit("error", refused);
         const inbound = new InboundCallStream(stream, (envelope) => handler.call(envelope), this.options.log);
         this.inbound.add(inbound);
@@ -143,7 +144,7 @@ export class GrpcTransport {
   /** Forgets every peer, answers the calls peers have in flight here, ends their streams, stops serving. */
   async close(): Promise<void> {
     for (const peer of [...this.peers.keys()]) this.forget(peer);
-    for (const inbound of this.inbound) inbound.drain();
+    for (const inbound of this.inbound) inbound.end();
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
   }
 

@@ -36,31 +36,29 @@ export class InboundCallStream {
       for (const call of batch.calls) this.accept(call);
     });
     // The peer will send no more calls: answer those in flight, then end our side.
-    stream.on("end", () => this.drain());
+    stream.on("end", () => this.end());
     // The peer is gone (cancelled, connection lost): replies have nowhere to go.
     stream.on("cancelled", () => this.writer.close());
   }
 
   /** Answers the calls in flight, refuses new ones (UNAVAILABLE: the caller retries elsewhere), then ends the stream. */
-  drain(): void {
+  end(): void {
     this.closing = true;
     if (this.inFlight === 0) this.writer.end();
   }
 
   private accept(call: WireCallRequest): void {
-    const id = call.id;
+    this.inFlight++;
     let result: Promise<unknown>;
     try {
       if (this.closing) throw new ClusterError("UNAVAILABLE", "runner is shutting down");
       result = this.apply(decodeCall(call));
     } catch (error) {
-      this.writer.push(errorReply(id, error));
-      return;
+      result = Promise.reject(error);
     }
-    this.inFlight++;
     result.then(
-      (value) => this.reply(id, value),
-      (error: unknown) => this.fail(id, error),
+      (value) => this.reply(call.id, value),
+      (error: unknown) => this.fail(call.id, error),
     );
   }
 
