@@ -2,21 +2,13 @@ import { timingSafeEqual } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { CLUSTER_ERROR_CODES, ClusterError, type ClusterErrorCode, toClusterError } from "../errors.ts";
+import { ClusterError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { type CallDuplex, CallStream } from "./call-stream.ts";
+import { InboundCallStream, type ServerCallDuplex } from "./inbound-call-stream.ts";
+import type { CallEnvelope } from "./wire.ts";
 
-/** A call crossing from one runner to another. */
-export interface CallEnvelope {
-  readonly requestId: string;
-  readonly entityType: string;
-  readonly entityId: string;
-  readonly rpc: string;
-  readonly payload: unknown;
-  readonly callChain: readonly string[];
-  /** Epoch milliseconds. */
-  readonly deadline: number;
-  readonly fresh: boolean;
-}
+export type { CallEnvelope } from "./wire.ts";
 
 export interface RemoteEntity {
   readonly entity_type: string;
@@ -30,33 +22,13 @@ export interface InboundHandler {
   activeEntities(): RemoteEntity[];
 }
 
-interface WireCallRequest {
-  request_id: string;
-  entity_type: string;
-  entity_id: string;
-  rpc: string;
-  payload: string;
-  call_chain: string[];
-  deadline: number;
-  fresh: boolean;
-}
-interface WireCallReply {
-  ok?: string;
-  error?: { code: string; message: string };
-  result?: "ok" | "error";
-}
 interface WireEntityList {
   runner: string;
   entities: RemoteEntity[];
 }
 type Callback<T> = (error: grpc.ServiceError | null, value?: T) => void;
 interface RunnerClient extends grpc.Client {
-  Call(
-    request: WireCallRequest,
-    metadata: grpc.Metadata,
-    options: grpc.CallOptions,
-    callback: Callback<WireCallReply>,
-  ): grpc.ClientUnaryCall;
+  Calls(metadata: grpc.Metadata): CallDuplex;
   ActiveEntities(
     request: object,
     metadata: grpc.Metadata,
@@ -65,13 +37,18 @@ interface RunnerClient extends grpc.Client {
   ): grpc.ClientUnaryCall;
 }
 
+/** A peer's channel and the call stream multiplexed on it. */
+interface Peer {
+  readonly client: RunnerClient;
+  readonly calls: CallStream;
+}
+
 const protoPath = fileURLToPath(new URL("./cluster.proto", import.meta.url));
 const definition = protoLoader.loadSync(protoPath, { keepCase: true, longs: Number, defaults: true, oneofs: true });
 const RunnerService = (grpc.loadPackageDefinition(definition) as unknown as { cluster: { Runner: grpc.ServiceClientConstructor } }).cluster
   .Runner;
 
 const SECRET_HEADER = "x-cluster-secret";
-const CODES = new Set<string>(CLUSTER_ERROR_CODES);
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   // Notice a dead peer within seconds even when no call is in flight.
   "grpc.keepalive_time_ms": 5_000,
@@ -91,48 +68,38 @@ export interface GrpcTransportOptions {
 }
 
 /**
- * The runners' wire: one gRPC server per runner, one cached channel per peer. Application errors
- * travel inside the reply with their ClusterError code; transport failures become UNAVAILABLE.
+ * The runners' wire: one gRPC server per runner, one cached channel per peer. Entity calls to a
+ * peer share one long-lived Calls stream (see CallStream); the rare ActiveEntities and Ping stay
+ * unary. Application errors travel inside the reply with their ClusterError code; transport
+ * failures become UNAVAILABLE.
  */
 export class GrpcTransport {
   private readonly server = new grpc.Server(CHANNEL_OPTIONS);
-  private readonly clients = new Map<string, RunnerClient>();
+  private readonly peers = new Map<string, Peer>();
   private readonly inflight = new Map<string, Set<grpc.ClientUnaryCall>>();
+  private readonly inbound = new Set<InboundCallStream>();
 
   constructor(private readonly options: GrpcTransportOptions) {}
 
   /** Starts serving `handler` on the runner's address. */
   listen(handler: InboundHandler): Promise<void> {
-    const authorized = (call: grpc.ServerUnaryCall<unknown, unknown>) => this.authorized(call.metadata);
+    const authorized = (call: { metadata: grpc.Metadata }) => this.authorized(call.metadata);
+    const refused = { code: grpc.status.UNAUTHENTICATED, details: "bad or missing cluster secret" };
     this.server.addService(RunnerService.service, {
-      Call: (call: grpc.ServerUnaryCall<WireCallRequest, WireCallReply>, reply: grpc.sendUnaryData<WireCallReply>) => {
-        if (!authorized(call)) return reply({ code: grpc.status.UNAUTHENTICATED, details: "bad or missing cluster secret" });
-        const r = call.request;
-        const envelope: CallEnvelope = {
-          requestId: r.request_id,
-          entityType: r.entity_type,
-          entityId: r.entity_id,
-          rpc: r.rpc,
-          payload: r.payload === "" ? undefined : JSON.parse(r.payload),
-          callChain: r.call_chain,
-          deadline: Number(r.deadline),
-          fresh: r.fresh,
-        };
-        handler.call(envelope).then(
-          (value) => reply(null, { ok: JSON.stringify(value ?? null) }),
-          (error: unknown) => {
-            const e = toClusterError(error);
-            if (e.code === "INTERNAL") this.options.log.error({ err: error }, "forwarded call failed");
-            reply(null, { error: { code: e.code, message: e.message } });
-          },
-        );
+      Calls: (stream: ServerCallDuplex) => {
+        // The secret is checked once, when the stream opens; every call on it is the peer's. (An
+        // 'error' emitted on a grpc-js server stream ends it with that status.)
+        if (!authorized(stream)) return void stream.emit("error", refused);
+        const inbound = new InboundCallStream(stream, (envelope) => handler.call(envelope), this.options.log);
+        this.inbound.add(inbound);
+        stream.on("close", () => this.inbound.delete(inbound));
       },
       ActiveEntities: (call: grpc.ServerUnaryCall<object, WireEntityList>, reply: grpc.sendUnaryData<WireEntityList>) => {
-        if (!authorized(call)) return reply({ code: grpc.status.UNAUTHENTICATED, details: "bad or missing cluster secret" });
+        if (!authorized(call)) return reply(refused);
         reply(null, { runner: this.options.address, entities: handler.activeEntities() });
       },
       Ping: (call: grpc.ServerUnaryCall<object, { runner: string }>, reply: grpc.sendUnaryData<{ runner: string }>) => {
-        if (!authorized(call)) return reply({ code: grpc.status.UNAUTHENTICATED, details: "bad or missing cluster secret" });
+        if (!authorized(call)) return reply(refused);
         reply(null, { runner: this.options.address });
       },
     });
@@ -145,31 +112,21 @@ export class GrpcTransport {
 
   /** Sends an entity call to `peer` and returns its reply. */
   call(peer: string, envelope: CallEnvelope): Promise<unknown> {
-    const request: WireCallRequest = {
-      request_id: envelope.requestId,
-      entity_type: envelope.entityType,
-      entity_id: envelope.entityId,
-      rpc: envelope.rpc,
-      payload: JSON.stringify(envelope.payload ?? null),
-      call_chain: [...envelope.callChain],
-      deadline: envelope.deadline,
-      fresh: envelope.fresh,
-    };
-    return this.unary<WireCallReply>(peer, envelope.deadline, (client, metadata, options, callback) =>
-      client.Call(request, metadata, options, callback),
-    ).then((reply) => {
-      if (reply.error) {
-        const code = CODES.has(reply.error.code) ? (reply.error.code as ClusterErrorCode) : "INTERNAL";
-        throw new ClusterError(code, reply.error.message);
-      }
-      return JSON.parse(reply.ok ?? "null");
-    });
+    return this.peer(peer).calls.call(envelope);
   }
 
   async activeEntities(peer: string, timeoutMs: number): Promise<RemoteEntity[]> {
-    const list = await this.unary<WireEntityList>(peer, Date.now() + timeoutMs, (client, metadata, options, callback) =>
-      client.ActiveEntities({}, metadata, options, callback),
-    );
+    const client = this.peer(peer).client;
+    const list = await new Promise<WireEntityList>((resolve, reject) => {
+      const calls = this.inflight.get(peer) ?? new Set();
+      this.inflight.set(peer, calls);
+      const call = client.ActiveEntities({}, this.metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (error, value) => {
+        calls.delete(call);
+        if (error) reject(fromGrpcError(peer, error));
+        else resolve(value as WireEntityList);
+      });
+      calls.add(call);
+    });
     return list.entities;
   }
 
@@ -177,41 +134,34 @@ export class GrpcTransport {
   forget(peer: string): void {
     for (const call of this.inflight.get(peer) ?? []) call.cancel();
     this.inflight.delete(peer);
-    this.clients.get(peer)?.close();
-    this.clients.delete(peer);
+    const known = this.peers.get(peer);
+    if (!known) return;
+    this.peers.delete(peer);
+    known.calls.fail(new ClusterError("UNAVAILABLE", `peer ${peer} left the cluster`));
+    known.client.close();
   }
 
+  /** Forgets every peer, answers the calls peers have in flight here, ends their streams, stops serving. */
   async close(): Promise<void> {
-    for (const peer of [...this.clients.keys()]) this.forget(peer);
+    for (const peer of [...this.peers.keys()]) this.forget(peer);
+    for (const inbound of this.inbound) inbound.end();
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
   }
 
-  private unary<T>(
-    peer: string,
-    deadline: number,
-    start: (client: RunnerClient, metadata: grpc.Metadata, options: grpc.CallOptions, callback: Callback<T>) => grpc.ClientUnaryCall,
-  ): Promise<T> {
-    const metadata = new grpc.Metadata();
-    if (this.options.secret) metadata.set(SECRET_HEADER, this.options.secret);
-    return new Promise<T>((resolve, reject) => {
-      const calls = this.inflight.get(peer) ?? new Set();
-      this.inflight.set(peer, calls);
-      const call = start(this.client(peer), metadata, { deadline: new Date(deadline) }, (error, value) => {
-        calls.delete(call);
-        if (error) reject(fromGrpcError(peer, error));
-        else resolve(value as T);
-      });
-      calls.add(call);
-    });
+  private peer(address: string): Peer {
+    let peer = this.peers.get(address);
+    if (!peer) {
+      const client = new RunnerService(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as unknown as RunnerClient;
+      peer = { client, calls: new CallStream(address, () => client.Calls(this.metadata()), this.options.log) };
+      this.peers.set(address, peer);
+    }
+    return peer;
   }
 
-  private client(peer: string): RunnerClient {
-    let client = this.clients.get(peer);
-    if (!client) {
-      client = new RunnerService(peer, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as unknown as RunnerClient;
-      this.clients.set(peer, client);
-    }
-    return client;
+  private metadata(): grpc.Metadata {
+    const metadata = new grpc.Metadata();
+    if (this.options.secret) metadata.set(SECRET_HEADER, this.options.secret);
+    return metadata;
   }
 
   private authorized(metadata: grpc.Metadata): boolean {

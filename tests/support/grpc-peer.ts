@@ -1,0 +1,22 @@
+/**
+ * A runner's gRPC side alone, in a process of its own, for tests that SIGKILL a peer.
+ *
+ *   node --import tsx tests/support/grpc-peer.ts HOST:PORT
+ *
+ * Prints "listening" once bound, then "received" for each call. Calls to rpc "hang" never complete;
+ * the others answer their payload.
+ */
+import { silentLogger } from "../../src/cluster/log.ts";
+import { GrpcTransport } from "../../src/cluster/transport/grpc.ts";
+
+const address = process.argv[2];
+if (!address) throw new Error("usage: grpc-peer.ts HOST:PORT");
+const transport = new GrpcTransport({ address, secret: undefined, log: silentLogger });
+await transport.listen({
+  call: (envelope) => {
+    process.stdout.write("received\n");
+    return envelope.rpc === "hang" ? new Promise(() => {}) : Promise.resolve(envelope.payload);
+  },
+  activeEntities: () => [],
+});
+process.stdout.write("listening\n");
