@@ -78,6 +78,7 @@ try {
   const ended = Number(process.hrtime.bigint() / 1000n);
   console.log(`spread entry: ${result.throughput.toFixed(0)} ops/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms`);
   await sh("down"); // a graceful exit writes the profiles
+  rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   // One column per runner's main thread (each also writes an idle profile of a helper thread).
   const shares: Map<string, number>[] = [];
