@@ -26,6 +26,8 @@ export async function closedLoop(
   seconds: number,
   warmup: number,
   op: (client: number) => Promise<void>,
+  /** Told when the measured part starts and ends (with its operation count). */
+  meter?: { start(): void; stop(ops: number): void },
 ): Promise<LoadResult> {
   const phase = async (duration: number, record: boolean) => {
     const latencies: number[] = [];
@@ -47,9 +49,11 @@ export async function closedLoop(
     return { latencies, errors };
   };
   if (warmup > 0) await phase(warmup, false);
+  meter?.start();
   const started = performance.now();
   const { latencies, errors } = await phase(seconds, true);
   const elapsed = (performance.now() - started) / 1000;
+  meter?.stop(latencies.length);
   latencies.sort((a, b) => a - b);
   return {
     ops: latencies.length,

@@ -5,12 +5,15 @@
 
 import { shardOf } from "../../src/cluster/shard.ts";
 import type { ClusterHarness } from "../../tests/support/cluster.ts";
+import { CpuMeter, type CpuShare } from "./cpu.ts";
 import { closedLoop, incrementer, type LoadResult } from "./lib.ts";
 
 export interface RoutingResult {
   readonly entry: "owner" | "non-owner";
   readonly clients: number;
   readonly result: LoadResult;
+  /** CPU per operation by process group, when measured. */
+  readonly cpu: CpuShare | undefined;
 }
 
 /** Counter ids whose shard runner 1 owns. */
@@ -23,7 +26,13 @@ async function idsOwnedByFirst(cluster: ClusterHarness, count: number, shardCoun
 }
 
 /** Each client increments its own counter (all owned by runner 1), through runner 1 or runner 2. */
-export async function measureRouting(cluster: ClusterHarness, clientCounts: readonly number[], seconds: number, shardCount: number) {
+export async function measureRouting(
+  cluster: ClusterHarness,
+  clientCounts: readonly number[],
+  seconds: number,
+  shardCount: number,
+  cpuGroups?: ConstructorParameters<typeof CpuMeter>[0],
+) {
   const ids = await idsOwnedByFirst(cluster, Math.max(...clientCounts), shardCount);
   const results: RoutingResult[] = [];
   for (const clients of clientCounts) {
@@ -32,8 +41,9 @@ export async function measureRouting(cluster: ClusterHarness, clientCounts: read
       ["non-owner", 2],
     ] as const) {
       const increment = incrementer(cluster.url(index), clients);
-      const result = await closedLoop(clients, seconds, 1, (c) => increment(ids[c] as string));
-      results.push({ entry, clients, result });
+      const meter = cpuGroups && new CpuMeter(cpuGroups);
+      const result = await closedLoop(clients, seconds, 1, (c) => increment(ids[c] as string), meter);
+      results.push({ entry, clients, result, cpu: meter?.share });
     }
   }
   return results;

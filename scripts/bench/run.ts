@@ -8,7 +8,7 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { silentLogger } from "../../src/cluster/log.ts";
@@ -16,6 +16,7 @@ import { loadConfig } from "../../src/config.ts";
 import { startRunner } from "../../src/runner.ts";
 import { ClusterHarness } from "../../tests/support/cluster.ts";
 import { measureUpsertBaseline } from "./baseline.ts";
+import { CpuMeter, type CpuShare, withChildren } from "./cpu.ts";
 import { measureFailover } from "./failover.ts";
 import { closedLoop, incrementer, percentile, printTable, writeResults } from "./lib.ts";
 import { rssBytes, spawnRunner } from "./process.ts";
@@ -40,6 +41,7 @@ interface Row {
 }
 const rows: Row[] = [];
 const raw: Record<string, unknown> = {};
+const cpuRows: Record<string, string>[] = [];
 const fmt = (n: number, unit: string) => `${n.toFixed(n >= 100 ? 0 : 2)} ${unit}`;
 function record(name: string, baseline: string, ours: string, ratio: number | undefined, target: string, pass: boolean) {
   rows.push({ case: name, baseline, ours, ratio: ratio === undefined ? "–" : ratio.toFixed(2), target, result: pass ? "pass" : "FAIL" });
@@ -70,13 +72,31 @@ try {
   const cluster = new ClusterHarness(state);
   const pgUrl = cluster.env().POSTGRES_URL as string;
 
+  // Who uses the cores during a load case: the runners, Postgres, and this process generating load.
+  const postmaster = Number(new ClusterHarness(join(state, "services")).env().SERVICES_PG_PID);
+  const groups = {
+    runners: () => cluster.indexes().map((i) => Number(cluster.env()[`RUNNER_${i}_PID`])),
+    postgres: () => withChildren(postmaster),
+  };
+  const cpuRow = (name: string, share: CpuShare | undefined) => {
+    if (share) cpuRows.push({ case: name, ...Object.fromEntries(Object.entries(share).map(([k, v]) => [`${k} µs/op`, v.toFixed(0)])) });
+  };
+
   // 1. Persisted increments through the cluster's REST API vs the database's own UPSERT limit.
-  const upsert = await measureUpsertBaseline(pgUrl, CLIENTS, SECONDS);
+  const upsertCpu = new CpuMeter(groups);
+  const upsert = await measureUpsertBaseline(pgUrl, CLIENTS, SECONDS, upsertCpu);
   const entries = cluster.indexes().map((i) => incrementer(cluster.url(i), CLIENTS));
-  const spread = await closedLoop(CLIENTS, SECONDS, 1, (c) =>
-    (entries[c % entries.length] as (id: string) => Promise<void>)(`spread-${c}`),
+  const spreadCpu = new CpuMeter(groups);
+  const spread = await closedLoop(
+    CLIENTS,
+    SECONDS,
+    1,
+    (c) => (entries[c % entries.length] as (id: string) => Promise<void>)(`spread-${c}`),
+    spreadCpu,
   );
-  raw.throughput = { upsert, cluster: spread };
+  raw.throughput = { upsert, cluster: spread, cpu: { upsert: upsertCpu.share, cluster: spreadCpu.share } };
+  cpuRow(`direct UPSERTs, ${CLIENTS} clients`, upsertCpu.share);
+  cpuRow(`increments, ${CLIENTS} clients, entry spread`, spreadCpu.share);
   const ratio = spread.throughput / upsert.throughput;
   record(
     `increments/s, ${CLIENTS} clients, entry spread over 3 runners`,
@@ -88,8 +108,9 @@ try {
   );
 
   // 2. Entering through a non-owner costs one gRPC hop.
-  const routing = await measureRouting(cluster, [1, CLIENTS], SECONDS, SHARDS);
+  const routing = await measureRouting(cluster, [1, CLIENTS], SECONDS, SHARDS, groups);
   raw.routing = routing;
+  for (const r of routing) if (r.clients === CLIENTS) cpuRow(`increments, ${CLIENTS} clients, ${r.entry} entry`, r.cpu);
   const find = (entry: string, clients: number) => routing.find((r) => r.entry === entry && r.clients === clients)?.result;
   const owner1 = find("owner", 1);
   const other1 = find("non-owner", 1);
@@ -200,5 +221,9 @@ try {
 printTable(
   "Benchmarks (same machine, same Postgres; targets are ratios where a baseline exists)",
   rows as unknown as Record<string, string>[],
+);
+printTable(
+  `CPU per operation by process group (${availableParallelism()} cores; "machine available" = cores × wall time / operations)`,
+  cpuRows,
 );
 console.log(`results: ${writeResults("bench", { seconds: SECONDS, rows, raw })}`);
