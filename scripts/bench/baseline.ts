@@ -1,7 +1,7 @@
 /** The database's own limit: a single-row UPSERT per increment, issued directly by postgres-js. */
 import postgres from "postgres";
 import type { CpuMeter } from "./cpu.ts";
-import { closedLoop } from "./lib.ts";
+import { closedLoop, WARMUP_SECONDS } from "./lib.ts";
 
 export async function measureUpsertBaseline(url: string, clients: number, seconds: number, meter?: CpuMeter) {
   const sql = postgres(url, { max: clients, onnotice: () => {} });
@@ -10,7 +10,7 @@ export async function measureUpsertBaseline(url: string, clients: number, second
     return await closedLoop(
       clients,
       seconds,
-      1,
+      WARMUP_SECONDS,
       async (c) => {
         await sql`insert into bench_upsert (id, value) values (${`c${c}`}, 1)
                 on conflict (id) do update set value = bench_upsert.value + 1 returning value`;

@@ -3,6 +3,13 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 
+/**
+ * Load before each measured window. Three runners compiling their hot paths at once on two cores
+ * take seconds to reach steady state: consecutive 3 s windows of the spread-entry case ran at
+ * 4.6k, 8.4k, 9.2k, 9.4k, 9.4k ops/s. With a 1 s warm-up the measurement was mostly JIT time.
+ */
+export const WARMUP_SECONDS = 5;
+
 export interface LoadResult {
   readonly ops: number;
   readonly errors: number;

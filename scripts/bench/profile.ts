@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { ClusterHarness } from "../../tests/support/cluster.ts";
-import { closedLoop, incrementer, printTable } from "./lib.ts";
+import { closedLoop, incrementer, printTable, WARMUP_SECONDS } from "./lib.ts";
 
 const run = promisify(execFile);
 const repo = join(import.meta.dirname, "..", "..");
@@ -72,7 +72,7 @@ try {
   const entries = cluster.indexes().map((i) => incrementer(cluster.url(i), CLIENTS));
   // CPU profiles stamp samples with the monotonic clock in microseconds, the clock of hrtime.
   const began = Number(process.hrtime.bigint() / 1000n);
-  const result = await closedLoop(CLIENTS, SECONDS, 1, (c) =>
+  const result = await closedLoop(CLIENTS, SECONDS, WARMUP_SECONDS, (c) =>
     (entries[c % entries.length] as (id: string) => Promise<void>)(`spread-${c}`),
   );
   const ended = Number(process.hrtime.bigint() / 1000n);
@@ -85,8 +85,8 @@ try {
   const idle: string[] = [];
   for (const file of readdirSync(profiles).filter((f) => f.endsWith(".cpuprofile"))) {
     const profile = JSON.parse(readFileSync(join(profiles, file), "utf8")) as CpuProfile;
-    // Only the measured load: after the warm-up second, before the shutdown.
-    const totals = selfTime(profile, began - profile.startTime + 1e6, ended - profile.startTime);
+    // Only the measured load: after the warm-up, before the shutdown.
+    const totals = selfTime(profile, began - profile.startTime + WARMUP_SECONDS * 1e6, ended - profile.startTime);
     const all = [...totals.values()].reduce((a, b) => a + b, 0);
     const idleUs = totals.get("(idle)") ?? 0;
     totals.delete("(idle)");

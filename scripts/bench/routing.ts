@@ -6,7 +6,7 @@
 import { shardOf } from "../../src/cluster/shard.ts";
 import type { ClusterHarness } from "../../tests/support/cluster.ts";
 import { CpuMeter, type CpuShare } from "./cpu.ts";
-import { closedLoop, incrementer, type LoadResult } from "./lib.ts";
+import { closedLoop, incrementer, type LoadResult, WARMUP_SECONDS } from "./lib.ts";
 
 export interface RoutingResult {
   readonly entry: "owner" | "non-owner";
@@ -42,7 +42,7 @@ export async function measureRouting(
     ] as const) {
       const increment = incrementer(cluster.url(index), clients);
       const meter = cpuGroups && new CpuMeter(cpuGroups);
-      const result = await closedLoop(clients, seconds, 1, (c) => increment(ids[c] as string), meter);
+      const result = await closedLoop(clients, seconds, WARMUP_SECONDS, (c) => increment(ids[c] as string), meter);
       results.push({ entry, clients, result, cpu: meter?.share });
     }
   }

@@ -18,7 +18,7 @@ import { ClusterHarness } from "../../tests/support/cluster.ts";
 import { measureUpsertBaseline } from "./baseline.ts";
 import { CpuMeter, type CpuShare, withChildren } from "./cpu.ts";
 import { measureFailover } from "./failover.ts";
-import { closedLoop, incrementer, percentile, printTable, writeResults } from "./lib.ts";
+import { closedLoop, incrementer, percentile, printTable, WARMUP_SECONDS, writeResults } from "./lib.ts";
 import { rssBytes, spawnRunner } from "./process.ts";
 import { measureRouting } from "./routing.ts";
 
@@ -90,7 +90,7 @@ try {
   const spread = await closedLoop(
     CLIENTS,
     SECONDS,
-    1,
+    WARMUP_SECONDS,
     (c) => (entries[c % entries.length] as (id: string) => Promise<void>)(`spread-${c}`),
     spreadCpu,
   );
