@@ -80,8 +80,12 @@ const BATCH_COMMIT = `
   )
   select entity_type, entity_id, version from s`;
 
-/** Batches in flight at once; more commits wait and go together in the next one. */
-const MAX_BATCHES_IN_FLIGHT = 2;
+/**
+ * Batches in flight at once; more commits wait and go together in the next one. One: the batches
+ * grow with the load, and each costs Postgres far less per row (spread-entry bench: Postgres 42
+ * instead of 50 µs per operation, 9.3k instead of 8.2k ops/s, than with two).
+ */
+const MAX_BATCHES_IN_FLIGHT = 1;
 /** Most entities per statement. */
 const MAX_BATCH = 500;
 
