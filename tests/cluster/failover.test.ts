@@ -1,8 +1,8 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import type { Client } from "../../src/client.ts";
-import { uniqueId } from "../support/backends.ts";
 import { ClusterHarness } from "../support/cluster.ts";
+import { uniqueId } from "../support/unique-id.ts";
 
 const cluster = ClusterHarness.fromEnv();
 if (!cluster) throw new Error("CLUSTER_STATE is not set: start a cluster with scripts/cluster.sh up (npm test does)");

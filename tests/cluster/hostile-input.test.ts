@@ -1,9 +1,9 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { uniqueId } from "../support/backends.ts";
 import { ClusterHarness } from "../support/cluster.ts";
 import { type HostileCase, hostileCorpus } from "../support/hostile-corpus.ts";
 import { rawRequest } from "../support/raw-http.ts";
+import { uniqueId } from "../support/unique-id.ts";
 
 const cluster = ClusterHarness.fromEnv();
 if (!cluster) throw new Error("CLUSTER_STATE is not set: start a cluster with scripts/cluster.sh up (npm test does)");

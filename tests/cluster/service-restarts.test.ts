@@ -2,8 +2,8 @@ import { connect } from "node:net";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import type { Client } from "../../src/client.ts";
-import { uniqueId } from "../support/backends.ts";
 import { ClusterHarness } from "../support/cluster.ts";
+import { uniqueId } from "../support/unique-id.ts";
 
 const cluster = ClusterHarness.fromEnv();
 if (!cluster) throw new Error("CLUSTER_STATE is not set: start a cluster with scripts/cluster.sh up (npm test does)");

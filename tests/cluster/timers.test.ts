@@ -1,9 +1,9 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import type { Client } from "../../src/client.ts";
-import { uniqueId } from "../support/backends.ts";
 import { ClusterHarness } from "../support/cluster.ts";
 import { assertFiredOnce, firesOf, settledFires } from "../support/timers.ts";
+import { uniqueId } from "../support/unique-id.ts";
 import { waitFor } from "../support/wait.ts";
 
 const cluster = ClusterHarness.fromEnv();

@@ -6,8 +6,8 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import type { WorkflowExecution } from "../../contract/index.ts";
 import { shardOf } from "../../src/cluster/shard.ts";
-import { uniqueId } from "../support/backends.ts";
 import { ClusterHarness } from "../support/cluster.ts";
+import { uniqueId } from "../support/unique-id.ts";
 import { waitFor } from "../support/wait.ts";
 
 const cluster = ClusterHarness.fromEnv();

@@ -3,7 +3,8 @@ import * as assert from "uvu/assert";
 import { MAX_ID_LENGTH } from "../../contract/index.ts";
 import { createClient } from "../../src/client.ts";
 import type { Runner } from "../../src/runner.ts";
-import { BACKENDS, uniqueId } from "../support/backends.ts";
+import { BACKENDS } from "../support/backends.ts";
+import { uniqueId } from "../support/unique-id.ts";
 
 const MAX_BODY = 64 * 1024;
 

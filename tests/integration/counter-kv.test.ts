@@ -1,7 +1,8 @@
 import * as assert from "uvu/assert";
 import { rejects } from "../support/assert.ts";
-import { BACKENDS, uniqueId } from "../support/backends.ts";
+import { BACKENDS } from "../support/backends.ts";
 import { runnerSuite } from "../support/runner-suite.ts";
+import { uniqueId } from "../support/unique-id.ts";
 
 for (const backend of BACKENDS) {
   for (const transport of ["rest", "trpc"] as const) {

@@ -7,8 +7,8 @@ import * as assert from "uvu/assert";
 import { ClusterError } from "../../src/cluster/errors.ts";
 import type { Storage } from "../../src/cluster/storage/database.ts";
 import { EntityStore } from "../../src/cluster/storage/entity-store.ts";
-import { uniqueId } from "../support/backends.ts";
 import { STORAGE_BACKENDS } from "../support/storage-backends.ts";
+import { uniqueId } from "../support/unique-id.ts";
 
 for (const backend of STORAGE_BACKENDS) {
   const it = suite<{ storage: Storage; store: EntityStore; dispose: () => void }>(`Entity store [${backend.name}]`);

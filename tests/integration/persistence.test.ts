@@ -1,7 +1,8 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { createClient } from "../../src/client.ts";
-import { BACKENDS, uniqueId } from "../support/backends.ts";
+import { BACKENDS } from "../support/backends.ts";
+import { uniqueId } from "../support/unique-id.ts";
 import { waitFor } from "../support/wait.ts";
 
 for (const backend of BACKENDS) {

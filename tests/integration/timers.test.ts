@@ -1,9 +1,10 @@
 import * as assert from "uvu/assert";
 import { MAX_TIMER_DELAY_MS } from "../../contract/index.ts";
 import { rejects } from "../support/assert.ts";
-import { BACKENDS, uniqueId } from "../support/backends.ts";
+import { BACKENDS } from "../support/backends.ts";
 import { restartRunner, runnerSuite } from "../support/runner-suite.ts";
 import { assertFiredOnce, firesOf, settledFires } from "../support/timers.ts";
+import { uniqueId } from "../support/unique-id.ts";
 
 for (const backend of BACKENDS) {
   const it = runnerSuite("Timers", backend);

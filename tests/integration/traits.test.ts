@@ -1,8 +1,9 @@
 import * as assert from "uvu/assert";
 import { AuditEntry } from "../../contract/index.ts";
 import { rejects } from "../support/assert.ts";
-import { BACKENDS, uniqueId } from "../support/backends.ts";
+import { BACKENDS } from "../support/backends.ts";
 import { restartRunner, runnerSuite } from "../support/runner-suite.ts";
+import { uniqueId } from "../support/unique-id.ts";
 
 for (const backend of BACKENDS) {
   const it = runnerSuite("Traits", backend);

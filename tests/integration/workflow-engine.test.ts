@@ -16,8 +16,8 @@ import { EntityRuntime } from "../../src/cluster/runtime.ts";
 import type { Storage } from "../../src/cluster/storage/database.ts";
 import { EntityStore } from "../../src/cluster/storage/entity-store.ts";
 import { WorkflowStore } from "../../src/cluster/storage/workflow-store.ts";
-import { uniqueId } from "../support/backends.ts";
 import { STORAGE_BACKENDS } from "../support/storage-backends.ts";
+import { uniqueId } from "../support/unique-id.ts";
 import { waitFor } from "../support/wait.ts";
 
 /**

@@ -8,7 +8,8 @@ import * as assert from "uvu/assert";
 import { type Client, createClient } from "../../src/client.ts";
 import type { Runner } from "../../src/runner.ts";
 import { rejects } from "../support/assert.ts";
-import { BACKENDS, uniqueId } from "../support/backends.ts";
+import { BACKENDS } from "../support/backends.ts";
+import { uniqueId } from "../support/unique-id.ts";
 import { waitFor } from "../support/wait.ts";
 
 const steps = (n: number) => Array.from({ length: n }, (_, k) => `step${k + 1}`);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { type Client, createClient } from "../../src/client.ts";
 import { shardOf } from "../../src/cluster/shard.ts";
-import { uniqueId } from "./backends.ts";
+import { uniqueId } from "./unique-id.ts";
 import { waitFor } from "./wait.ts";
 
 const run = promisify(execFile);
