@@ -104,7 +104,7 @@ export class EntityStore implements StateStore {
       .from(entityState)
       .where(and(eq(entityState.entityType, sql.placeholder("type")), eq(entityState.entityId, sql.placeholder("id"))))
       .prepare("entity_load");
-    const batchCommit = storage.statement<{ entity_type: string; entity_id: string; version: number | string }>(BATCH_COMMIT);
+    const batchCommit = storage.statement<CommittedRow>(BATCH_COMMIT);
     this.batches = new BatchQueue((commits) => commitBatch(batchCommit, commits), MAX_BATCHES_IN_FLIGHT, MAX_BATCH);
   }
 
@@ -164,7 +164,13 @@ export class EntityStore implements StateStore {
 
 class CasConflict extends Error {}
 
-type BatchStatement = (params: readonly string[]) => Promise<{ entity_type: string; entity_id: string; version: number | string }[]>;
+/** A row BATCH_COMMIT wrote (postgres-js reads a bigint as text). */
+interface CommittedRow {
+  readonly entity_type: string;
+  readonly entity_id: string;
+  readonly version: number | string;
+}
+type BatchStatement = (params: readonly string[]) => Promise<CommittedRow[]>;
 
 /** Commits the batch, but not the turns whose fence is down now (NOT_OWNER: nothing was written). */
 async function commitBatch(statement: BatchStatement, all: readonly Commit[]): Promise<(number | undefined | ClusterError)[]> {
