@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { SINGLETON_NAME } from "../../contract/index.ts";
 import type { Client } from "../../src/client.ts";
-import type { OwnershipRecord } from "../../src/cluster/ownership-journal.ts";
+import type { OwnershipRecord } from "../../src/cluster/ownership/journal.ts";
 import { ClusterHarness } from "../../tests/support/cluster.ts";
 import { waitFor } from "../../tests/support/wait.ts";
 import { FAULTS, FaultInjector, type FaultName } from "./faults.ts";

@@ -1,4 +1,4 @@
-import type { OwnershipRecord } from "../../src/cluster/ownership-journal.ts";
+import type { OwnershipRecord } from "../../src/cluster/ownership/journal.ts";
 import type { ZombieProbe } from "./faults.ts";
 import type { Interval } from "./overlaps.ts";
 

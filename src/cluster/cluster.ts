@@ -1,19 +1,19 @@
-import { type EntityAddress, unstorableId } from "./address.ts";
-import type { EntityType } from "./entity.ts";
+import { type EntityAddress, unstorableId } from "./entity/address.ts";
+import type { EntityType } from "./entity/definition.ts";
+import { EntityRuntime } from "./entity/runtime.ts";
 import { badRequest, ClusterError } from "./errors.ts";
-import type { EtcdOwnership } from "./etcd-ownership.ts";
 import type { Logger } from "./log.ts";
-import { type Ownership, SoleOwnership } from "./ownership.ts";
-import { OwnershipJournal } from "./ownership-journal.ts";
+import type { EtcdOwnership } from "./ownership/etcd-ownership.ts";
+import { OwnershipJournal } from "./ownership/journal.ts";
+import { type Ownership, SoleOwnership } from "./ownership/ownership.ts";
+import { shardOf } from "./ownership/shard.ts";
 import { type RouteOptions, Router } from "./router.ts";
-import { EntityRuntime } from "./runtime.ts";
-import { shardOf } from "./shard.ts";
-import { type SingletonContext, SingletonManager, type SingletonRun } from "./singleton.ts";
+import { type SingletonContext, SingletonManager, type SingletonRun } from "./singleton/manager.ts";
 import type { Storage } from "./storage/database.ts";
 import { EntityStore } from "./storage/entity-store.ts";
 import { TimerStore } from "./storage/timer-store.ts";
 import { WorkflowStore } from "./storage/workflow-store.ts";
-import { TimerService } from "./timers.ts";
+import { TimerService } from "./timers/service.ts";
 import type { GrpcTransport, InboundHandler } from "./transport/grpc.ts";
 
 /** Cluster mode's building blocks, loaded only in cluster mode (etcd and gRPC take ~300 ms to load). */
@@ -83,7 +83,10 @@ export class Cluster {
   /** A runner's cluster, in the mode its options ask for. */
   static async create(options: ClusterOptions): Promise<Cluster> {
     if (!options.etcd) return new Cluster(options, undefined);
-    const [{ GrpcTransport }, { EtcdOwnership }] = await Promise.all([import("./transport/grpc.ts"), import("./etcd-ownership.ts")]);
+    const [{ GrpcTransport }, { EtcdOwnership }] = await Promise.all([
+      import("./transport/grpc.ts"),
+      import("./ownership/etcd-ownership.ts"),
+    ]);
     return new Cluster(options, { GrpcTransport, EtcdOwnership });
   }
 

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { type EntityAddress, formatAddress } from "./address.ts";
+import { type EntityAddress, formatAddress } from "./entity/address.ts";
+import type { EntityRuntime } from "./entity/runtime.ts";
 import { ClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
-import type { Ownership } from "./ownership.ts";
-import type { EntityRuntime } from "./runtime.ts";
+import type { Ownership } from "./ownership/ownership.ts";
 import type { CallEnvelope, GrpcTransport } from "./transport/grpc.ts";
 
 export interface RouteOptions {

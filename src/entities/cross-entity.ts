@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { cross, Message } from "../../contract/index.ts";
-import type { EntityContext } from "../cluster/entity.ts";
-import { defineEntity } from "../cluster/entity.ts";
+import type { EntityContext } from "../cluster/entity/definition.ts";
+import { defineEntity } from "../cluster/entity/definition.ts";
 import { badRequest } from "../cluster/errors.ts";
 
 /** Delivers `message` to the CrossEntity `to`, from the entity handling `ctx`. */

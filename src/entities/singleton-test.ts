@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { LeaderRecord, NonNegativeInt, SINGLETON_NAME, singletonState } from "../../contract/index.ts";
-import { defineEntity } from "../cluster/entity.ts";
+import { defineEntity } from "../cluster/entity/definition.ts";
 import { ClusterError } from "../cluster/errors.ts";
-import type { SingletonContext } from "../cluster/singleton.ts";
+import type { SingletonContext } from "../cluster/singleton/manager.ts";
 
 /** The test singleton's durable state, hosted with the singleton on its shard. */
 export const SingletonTest = defineEntity(singletonState, {

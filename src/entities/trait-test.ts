@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { trait } from "../../contract/index.ts";
-import { defineEntity } from "../cluster/entity.ts";
+import { defineEntity } from "../cluster/entity/definition.ts";
 import { Auditable } from "../cluster/traits/auditable.ts";
 import { Versioned } from "../cluster/traits/versioned.ts";
 

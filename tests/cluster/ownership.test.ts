@@ -2,10 +2,10 @@ import { randomUUID } from "node:crypto";
 import { Etcd3 } from "etcd3";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { EtcdOwnership } from "../../src/cluster/etcd-ownership.ts";
 import { silentLogger } from "../../src/cluster/log.ts";
-import type { ShardId } from "../../src/cluster/shard.ts";
-import { Topology } from "../../src/cluster/topology.ts";
+import { EtcdOwnership } from "../../src/cluster/ownership/etcd-ownership.ts";
+import type { ShardId } from "../../src/cluster/ownership/shard.ts";
+import { Topology } from "../../src/cluster/ownership/topology.ts";
 import { ClusterHarness } from "../support/cluster.ts";
 import { waitFor } from "../support/wait.ts";
 

@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { assignShards } from "../../src/cluster/assignment.ts";
+import { assignShards } from "../../src/cluster/ownership/assignment.ts";
 
 const SHARDS = 300;
 

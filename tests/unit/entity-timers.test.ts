@@ -1,12 +1,12 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { z } from "zod";
-import type { EntityAddress } from "../../src/cluster/address.ts";
-import { defineEntity } from "../../src/cluster/entity.ts";
-import type { FireOutcome, PendingTimer, TimerEvent, TimerSink } from "../../src/cluster/entity-timers.ts";
+import type { EntityAddress } from "../../src/cluster/entity/address.ts";
+import { defineEntity } from "../../src/cluster/entity/definition.ts";
+import { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
 import { badRequest, ClusterError } from "../../src/cluster/errors.ts";
 import { silentLogger } from "../../src/cluster/log.ts";
-import { EntityRuntime } from "../../src/cluster/runtime.ts";
+import type { FireOutcome, PendingTimer, TimerEvent, TimerSink } from "../../src/cluster/timers/entity-timers.ts";
 import { Auditable, type AuditEntry } from "../../src/cluster/traits/auditable.ts";
 import { MemoryStore } from "../support/memory-store.ts";
 

@@ -1,10 +1,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { z } from "zod";
-import { defineEntity } from "../../src/cluster/entity.ts";
+import { defineEntity } from "../../src/cluster/entity/definition.ts";
+import { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
 import { badRequest, ClusterError } from "../../src/cluster/errors.ts";
 import { silentLogger } from "../../src/cluster/log.ts";
-import { EntityRuntime } from "../../src/cluster/runtime.ts";
 import { MemoryStore } from "../support/memory-store.ts";
 
 const protocol = {

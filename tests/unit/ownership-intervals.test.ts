@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { findOverlaps } from "../../scripts/chaos/overlaps.ts";
 import { ownershipIntervals, parseJournal, unexplainedWake } from "../../scripts/chaos/ownership-intervals.ts";
-import type { OwnershipRecord } from "../../src/cluster/ownership-journal.ts";
+import type { OwnershipRecord } from "../../src/cluster/ownership/journal.ts";
 
 const fence = (runner: string, lease: string, at: number, until: number): OwnershipRecord => ({ kind: "fence", runner, lease, at, until });
 const acquired = (runner: string, lease: string, at: number, shards: number[]): OwnershipRecord => ({

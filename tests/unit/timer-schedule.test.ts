@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { type ScheduledTimer, TimerSchedule } from "../../src/cluster/timer-schedule.ts";
+import { type ScheduledTimer, TimerSchedule } from "../../src/cluster/timers/schedule.ts";
 
 const timer = (key: string, fireAt: number, shard = 0): ScheduledTimer => ({
   key,

@@ -1,12 +1,12 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import type { EntityAddress } from "../../src/cluster/address.ts";
-import type { FireOutcome } from "../../src/cluster/entity-timers.ts";
+import type { EntityAddress } from "../../src/cluster/entity/address.ts";
 import { ClusterError } from "../../src/cluster/errors.ts";
 import { silentLogger } from "../../src/cluster/log.ts";
-import { shardOf } from "../../src/cluster/shard.ts";
+import { shardOf } from "../../src/cluster/ownership/shard.ts";
 import type { StoredTimer } from "../../src/cluster/storage/timer-store.ts";
-import { retryDelay, TimerService } from "../../src/cluster/timers.ts";
+import type { FireOutcome } from "../../src/cluster/timers/entity-timers.ts";
+import { retryDelay, TimerService } from "../../src/cluster/timers/service.ts";
 
 const SHARDS = 4;
 const address = (type: string, id: string): EntityAddress => ({ type, id, shard: shardOf(id, SHARDS) });

@@ -1,12 +1,12 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { z } from "zod";
-import { defineEntity } from "../../src/cluster/entity.ts";
+import { defineEntity } from "../../src/cluster/entity/definition.ts";
+import { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
 import { badRequest, DefinitionError } from "../../src/cluster/errors.ts";
 import { silentLogger } from "../../src/cluster/log.ts";
-import { EntityRuntime } from "../../src/cluster/runtime.ts";
-import { defineTrait, type Trait } from "../../src/cluster/trait.ts";
 import { Auditable, AuditEntry } from "../../src/cluster/traits/auditable.ts";
+import { defineTrait, type Trait } from "../../src/cluster/traits/trait.ts";
 import { Versioned } from "../../src/cluster/traits/versioned.ts";
 import { MemoryStore } from "../support/memory-store.ts";
 

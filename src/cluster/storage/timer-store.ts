@@ -1,7 +1,7 @@
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { entityTimers } from "../../../drizzle/schema.ts";
-import type { TxWrite } from "../entity.ts";
-import { keyHash, type ShardId } from "../shard.ts";
+import type { TxWrite } from "../entity/definition.ts";
+import { keyHash, type ShardId } from "../ownership/shard.ts";
 import type { Database } from "./database.ts";
 
 /** Which timer: the entity's type and id, and the timer's id within the entity. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defineTrait, type MutationEvent } from "../trait.ts";
+import { defineTrait, type MutationEvent } from "./trait.ts";
 
 export const AuditEntry = z.object({ action: z.string(), details: z.string().nullable(), timestamp: z.iso.datetime() });
 export type AuditEntry = z.infer<typeof AuditEntry>;

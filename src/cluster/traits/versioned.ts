@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defineTrait } from "../trait.ts";
+import { defineTrait } from "./trait.ts";
 
 /**
  * A version number, 0 for a new entity, bumped by every mutation that succeeds (and every timer

@@ -1,10 +1,10 @@
 import { eq } from "drizzle-orm";
-import { singletonRuns } from "../../drizzle/schema.ts";
-import type { EntityContext } from "./entity.ts";
-import type { Logger } from "./log.ts";
-import type { Ownership } from "./ownership.ts";
-import { type ShardId, shardOf } from "./shard.ts";
-import type { Database } from "./storage/database.ts";
+import { singletonRuns } from "../../../drizzle/schema.ts";
+import type { EntityContext } from "../entity/definition.ts";
+import type { Logger } from "../log.ts";
+import type { Ownership } from "../ownership/ownership.ts";
+import { type ShardId, shardOf } from "../ownership/shard.ts";
+import type { Database } from "../storage/database.ts";
 
 /** What a singleton's `run` gets. */
 export interface SingletonContext {

@@ -1,13 +1,13 @@
+import { ClusterError, toClusterError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { ShardId } from "../ownership/shard.ts";
+import type { ReplyRecord, StateStore } from "../storage/entity-store.ts";
+import type { TimerSink } from "../timers/entity-timers.ts";
+import type { ExecutionReader } from "../workflow/definition.ts";
 import type { EntityAddress } from "./address.ts";
 import { formatAddress } from "./address.ts";
-import type { EntityType, TurnContext, TurnImplementation, TxWrite } from "./entity.ts";
-import type { TimerSink } from "./entity-timers.ts";
-import { ClusterError, toClusterError } from "./errors.ts";
-import type { Logger } from "./log.ts";
+import type { EntityType, TurnContext, TurnImplementation, TxWrite } from "./definition.ts";
 import type { EntityProtocol } from "./protocol.ts";
-import type { ShardId } from "./shard.ts";
-import type { ReplyRecord, StateStore } from "./storage/entity-store.ts";
-import type { ExecutionReader } from "./workflow.ts";
 
 /** A call waiting for its turn. */
 export interface Envelope {

@@ -1,14 +1,14 @@
+import { badRequest, ClusterError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { ShardId } from "../ownership/shard.ts";
+import type { StateStore } from "../storage/entity-store.ts";
+import type { WorkflowStore } from "../storage/workflow-store.ts";
+import type { FireOutcome, TimerSink } from "../timers/entity-timers.ts";
+import type { ExecutionReader } from "../workflow/definition.ts";
+import { WorkflowEngine } from "../workflow/engine.ts";
 import { addressKey, type EntityAddress } from "./address.ts";
-import type { EntityType, TurnImplementation } from "./entity.ts";
-import type { FireOutcome, TimerSink } from "./entity-timers.ts";
-import { badRequest, ClusterError } from "./errors.ts";
-import type { Logger } from "./log.ts";
+import type { EntityType, TurnImplementation } from "./definition.ts";
 import { type EntityCaller, Mailbox, type MailboxHost } from "./mailbox.ts";
-import type { ShardId } from "./shard.ts";
-import type { StateStore } from "./storage/entity-store.ts";
-import type { WorkflowStore } from "./storage/workflow-store.ts";
-import type { ExecutionReader } from "./workflow.ts";
-import { WorkflowEngine } from "./workflow-engine.ts";
 
 export interface CallOptions {
   readonly requestId?: string | undefined;

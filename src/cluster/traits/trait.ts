@@ -1,6 +1,6 @@
 import type { z } from "zod";
-import type { EntityContext, Handler } from "./entity.ts";
-import { objectSection, type StateSection } from "./state-layout.ts";
+import type { EntityContext, Handler } from "../entity/definition.ts";
+import { objectSection, type StateSection } from "../entity/state-layout.ts";
 
 /** What a trait's hook learns of a turn that changed its entity. */
 export interface MutationEvent {

@@ -1,11 +1,11 @@
-import { addressKey, type EntityAddress, formatAddress } from "./address.ts";
+import { addressKey, type EntityAddress, formatAddress } from "../entity/address.ts";
+import { ClusterError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { ShardListener } from "../ownership/ownership.ts";
+import type { ShardId } from "../ownership/shard.ts";
+import type { StoredTimer } from "../storage/timer-store.ts";
 import type { FireOutcome, TimerSink } from "./entity-timers.ts";
-import { ClusterError } from "./errors.ts";
-import type { Logger } from "./log.ts";
-import type { ShardListener } from "./ownership.ts";
-import type { ShardId } from "./shard.ts";
-import type { StoredTimer } from "./storage/timer-store.ts";
-import { type ScheduledTimer, TimerSchedule } from "./timer-schedule.ts";
+import { type ScheduledTimer, TimerSchedule } from "./schedule.ts";
 
 export interface TimerServiceOptions {
   /** The pending timers of `shards`, from storage. */

@@ -1,5 +1,5 @@
 import type { Etcd3, IKeyValue, Watcher } from "etcd3";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../log.ts";
 import type { ShardId } from "./shard.ts";
 
 /** The holder of a shard lock: the runner, and the lease (incarnation) it holds it under. */

@@ -1,4 +1,4 @@
-import type { EntityAddress } from "./address.ts";
+import type { EntityAddress } from "../entity/address.ts";
 
 /** A timer waiting in a runner's schedule. */
 export interface ScheduledTimer {

@@ -1,10 +1,10 @@
 import { z } from "zod";
-import type { EntityAddress } from "./address.ts";
-import { dictionary } from "./dictionary.ts";
-import type { TurnContext } from "./entity.ts";
-import { badRequest, ClusterError } from "./errors.ts";
-import type { StateSection } from "./state-layout.ts";
-import { deleteTimer, markTimerFired, type TimerKey, upsertTimer } from "./storage/timer-store.ts";
+import type { EntityAddress } from "../entity/address.ts";
+import type { TurnContext } from "../entity/definition.ts";
+import { dictionary } from "../entity/dictionary.ts";
+import type { StateSection } from "../entity/state-layout.ts";
+import { badRequest, ClusterError } from "../errors.ts";
+import { deleteTimer, markTimerFired, type TimerKey, upsertTimer } from "../storage/timer-store.ts";
 
 /**
  * An entity's pending timers live in its own state, under this key: the state is the authority

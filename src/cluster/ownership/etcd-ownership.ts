@@ -1,9 +1,9 @@
 import { Etcd3 } from "etcd3";
+import type { Logger } from "../log.ts";
 import { assignShards } from "./assignment.ts";
+import type { OwnershipJournal } from "./journal.ts";
 import { FencedLease } from "./lease.ts";
-import type { Logger } from "./log.ts";
 import type { Ownership, ShardListener } from "./ownership.ts";
-import type { OwnershipJournal } from "./ownership-journal.ts";
 import type { ShardId } from "./shard.ts";
 import { Topology, type TopologyChange } from "./topology.ts";
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DefinitionError } from "./errors.ts";
+import { DefinitionError } from "../errors.ts";
 
 /** A part of an entity's stored state: the keys it owns, how to decode them, their initial values. */
 export interface StateSection {

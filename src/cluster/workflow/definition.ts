@@ -1,7 +1,7 @@
-import type { EntityAddress } from "./address.ts";
-import type { EntityContext } from "./entity.ts";
-import type { Json } from "./json.ts";
-import type { ExecutionRecord } from "./storage/workflow-store.ts";
+import type { EntityAddress } from "../entity/address.ts";
+import type { EntityContext } from "../entity/definition.ts";
+import type { Json } from "../json.ts";
+import type { ExecutionRecord } from "../storage/workflow-store.ts";
 
 /**
  * What a workflow body may use. Each `step` and `activity` is journaled under its name: when the

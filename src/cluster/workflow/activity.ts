@@ -1,7 +1,7 @@
-import { type EntityContext, handlerContext, type TurnImplementation } from "./entity.ts";
-import { StepFailed } from "./errors.ts";
-import { toJsonText } from "./json.ts";
-import type { ExecutionKey, JournalEntry, WorkflowStore } from "./storage/workflow-store.ts";
+import { type EntityContext, handlerContext, type TurnImplementation } from "../entity/definition.ts";
+import { StepFailed } from "../errors.ts";
+import { toJsonText } from "../json.ts";
+import type { ExecutionKey, JournalEntry, WorkflowStore } from "../storage/workflow-store.ts";
 
 /**
  * The turn that runs activity `name` of an execution in its entity's mailbox. It reads the journal

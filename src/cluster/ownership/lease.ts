@@ -1,5 +1,5 @@
 import type { Etcd3, Lease } from "etcd3";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../log.ts";
 
 /** Told the time left (ms) until a lease's new fencing deadline. */
 export type FenceListener = (leaseId: string, remainingMs: number) => void;

@@ -1,12 +1,20 @@
 import { z } from "zod";
+import { DefinitionError } from "../errors.ts";
+import type { Database } from "../storage/database.ts";
+import {
+  EntityTimers,
+  type FireOutcome,
+  noTimers,
+  type TimerEvent,
+  type TimerSink,
+  type Timers,
+  timersSection,
+} from "../timers/entity-timers.ts";
+import type { MutationEvent, MutationHook, Trait, TraitApi } from "../traits/trait.ts";
+import type { ExecutionReader, WorkflowDefinition, WorkflowImplementation } from "../workflow/definition.ts";
 import type { EntityAddress } from "./address.ts";
-import { EntityTimers, type FireOutcome, noTimers, type TimerEvent, type TimerSink, type Timers, timersSection } from "./entity-timers.ts";
-import { DefinitionError } from "./errors.ts";
 import type { EntityProtocol, RpcProtocol } from "./protocol.ts";
 import { composeState, type StateSection } from "./state-layout.ts";
-import type { Database } from "./storage/database.ts";
-import type { MutationEvent, MutationHook, Trait, TraitApi } from "./trait.ts";
-import type { ExecutionReader, WorkflowDefinition, WorkflowImplementation } from "./workflow.ts";
 
 /** A storage write that commits (or not) together with a turn's state. */
 export type TxWrite = (tx: Database) => Promise<void>;

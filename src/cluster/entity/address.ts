@@ -1,4 +1,4 @@
-import type { ShardId } from "./shard.ts";
+import type { ShardId } from "../ownership/shard.ts";
 
 /** Where an entity lives: its type, its id, and the shard its id hashes to. */
 export interface EntityAddress {
