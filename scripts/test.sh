@@ -82,7 +82,7 @@ cluster_e2e() {
 }
 
 stage typecheck npx --no-install tsc --noEmit -p .
-stage lint npx --no-install biome check .
+stage lint npm run --silent lint
 stage services scripts/services.sh up "$RUN_DIR/services"
 # Read, not exported: each stage says which services it uses.
 # shellcheck disable=SC1091

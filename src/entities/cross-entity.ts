@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { cross, Message } from "../../contract/index.ts";
-import type { EntityContext } from "../cluster/entity/definition.ts";
+import type { EntityContext } from "../cluster/entity/context.ts";
 import { defineEntity } from "../cluster/entity/definition.ts";
 import { badRequest } from "../cluster/errors.ts";
 

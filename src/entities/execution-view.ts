@@ -1,5 +1,5 @@
 import type { WorkflowExecution } from "../../contract/index.ts";
-import type { EntityContext } from "../cluster/entity/definition.ts";
+import type { EntityContext } from "../cluster/entity/context.ts";
 import { notFound } from "../cluster/errors.ts";
 import type { ExecutionRecord } from "../cluster/storage/workflow-store.ts";
 

@@ -6,7 +6,7 @@ import { defineEntity } from "../../src/cluster/entity/definition.ts";
 import { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
 import { badRequest, ClusterError } from "../../src/cluster/errors.ts";
 import { silentLogger } from "../../src/cluster/log.ts";
-import type { FireOutcome, PendingTimer, TimerEvent, TimerSink } from "../../src/cluster/timers/entity-timers.ts";
+import type { FireOutcome, PendingTimer, TimerEvent, TimerSink } from "../../src/cluster/timers/timer.ts";
 import { Auditable, type AuditEntry } from "../../src/cluster/traits/auditable.ts";
 import { MemoryStore } from "../support/memory-store.ts";
 

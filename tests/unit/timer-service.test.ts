@@ -5,8 +5,8 @@ import { ClusterError } from "../../src/cluster/errors.ts";
 import { silentLogger } from "../../src/cluster/log.ts";
 import { shardOf } from "../../src/cluster/ownership/shard.ts";
 import type { StoredTimer } from "../../src/cluster/storage/timer-store.ts";
-import type { FireOutcome } from "../../src/cluster/timers/entity-timers.ts";
 import { retryDelay, TimerService } from "../../src/cluster/timers/service.ts";
+import type { FireOutcome } from "../../src/cluster/timers/timer.ts";
 
 const SHARDS = 4;
 const address = (type: string, id: string): EntityAddress => ({ type, id, shard: shardOf(id, SHARDS) });

@@ -1,77 +1,12 @@
 import { z } from "zod";
 import { DefinitionError } from "../errors.ts";
-import type { Database } from "../storage/database.ts";
-import {
-  EntityTimers,
-  type FireOutcome,
-  noTimers,
-  type TimerEvent,
-  type TimerSink,
-  type Timers,
-  timersSection,
-} from "../timers/entity-timers.ts";
+import { EntityTimers, noTimers, timersSection } from "../timers/entity-timers.ts";
+import type { FireOutcome, TimerEvent, Timers } from "../timers/timer.ts";
 import type { MutationEvent, MutationHook, Trait, TraitApi } from "../traits/trait.ts";
-import type { ExecutionReader, WorkflowDefinition, WorkflowImplementation } from "../workflow/definition.ts";
-import type { EntityAddress } from "./address.ts";
+import type { WorkflowDefinition, WorkflowImplementation } from "../workflow/definition.ts";
+import type { EntityContext, Handler, TurnContext, TurnHandler, TurnImplementation } from "./context.ts";
 import type { EntityProtocol, RpcProtocol } from "./protocol.ts";
 import { composeState, type StateSection } from "./state-layout.ts";
-
-/** A storage write that commits (or not) together with a turn's state. */
-export type TxWrite = (tx: Database) => Promise<void>;
-
-interface BaseContext {
-  readonly self: EntityAddress;
-  /** The id of the call being handled, when the caller gave one (retries reuse it). */
-  readonly requestId: string | undefined;
-  /** The turn's clock: one instant per turn, so a handler's timestamps agree with each other. */
-  readonly now: Date;
-  /** This entity's workflow executions, as storage has them now. */
-  readonly workflows: ExecutionReader;
-  /**
-   * Runs `write` in the transaction that commits this call's state change: both happen or neither
-   * does. Dropped if the handler throws. Mutations only.
-   */
-  transact(write: TxWrite): void;
-  /** Runs `effect` once this call's state change is durable; dropped if it never becomes so. */
-  afterCommit(effect: () => void): void;
-  /**
-   * Calls an RPC of another entity (or of this one) wherever it lives. The call carries this
-   * call's chain, so a call back into an entity already in the chain runs inside its turn.
-   */
-  call<P extends EntityProtocol, K extends keyof P["rpcs"] & string>(
-    protocol: P,
-    id: string,
-    rpc: K,
-    args: z.input<P["rpcs"][K]["args"]>,
-  ): Promise<z.output<P["rpcs"][K]["output"]>>;
-}
-
-/** What a handler may use besides its state and arguments. */
-export interface EntityContext extends BaseContext {
-  /** The entity's durable timers (entities defined with `onTimer`). */
-  readonly timers: Timers;
-}
-
-/** What the mailbox gives each turn; handlers see it as an EntityContext. */
-export interface TurnContext extends BaseContext {
-  /** The shard owner's timer schedule, told of timer changes once they commit. */
-  readonly timerSink: TimerSink | undefined;
-}
-
-/**
- * A handler reads and (for mutations) changes `state` in place, and returns the reply. If it
- * throws, its changes are rolled back and the caller gets the error.
- */
-export type Handler<S, A, O> = (state: S, args: A, ctx: EntityContext) => O | Promise<O>;
-
-/** A handler as the mailbox runs it, with types erased. */
-export type TurnHandler = (state: unknown, args: unknown, turn: TurnContext) => unknown;
-
-/** Something to apply in an entity's mailbox: an RPC handler, or a turn the framework makes (an activity, a timer fire). */
-export interface TurnImplementation {
-  readonly kind: RpcProtocol["kind"];
-  readonly handler: TurnHandler;
-}
 
 /** An RPC that is applied as a turn. */
 export type TurnRpc = TurnImplementation & { readonly args: z.ZodType };

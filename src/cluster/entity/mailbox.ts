@@ -2,11 +2,11 @@ import { ClusterError, toClusterError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { ShardId } from "../ownership/shard.ts";
 import type { ReplyRecord, StateStore } from "../storage/entity-store.ts";
-import type { TimerSink } from "../timers/entity-timers.ts";
-import type { ExecutionReader } from "../workflow/definition.ts";
+import type { TimerSink } from "../timers/timer.ts";
 import type { EntityAddress } from "./address.ts";
 import { formatAddress } from "./address.ts";
-import type { EntityType, TurnContext, TurnImplementation, TxWrite } from "./definition.ts";
+import type { ExecutionReader, TurnContext, TurnImplementation, TxWrite } from "./context.ts";
+import type { EntityType } from "./definition.ts";
 import type { EntityProtocol } from "./protocol.ts";
 
 /** A call waiting for its turn. */

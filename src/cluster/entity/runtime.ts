@@ -3,11 +3,11 @@ import type { Logger } from "../log.ts";
 import type { ShardId } from "../ownership/shard.ts";
 import type { StateStore } from "../storage/entity-store.ts";
 import type { WorkflowStore } from "../storage/workflow-store.ts";
-import type { FireOutcome, TimerSink } from "../timers/entity-timers.ts";
-import type { ExecutionReader } from "../workflow/definition.ts";
+import type { FireOutcome, TimerSink } from "../timers/timer.ts";
 import { WorkflowEngine } from "../workflow/engine.ts";
 import { addressKey, type EntityAddress } from "./address.ts";
-import type { EntityType, TurnImplementation } from "./definition.ts";
+import type { ExecutionReader, TurnImplementation } from "./context.ts";
+import type { EntityType } from "./definition.ts";
 import { type EntityCaller, Mailbox, type MailboxHost } from "./mailbox.ts";
 
 export interface CallOptions {

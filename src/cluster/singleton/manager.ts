@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { singletonRuns } from "../../../drizzle/schema.ts";
-import type { EntityContext } from "../entity/definition.ts";
+import type { EntityContext } from "../entity/context.ts";
 import type { Logger } from "../log.ts";
 import type { Ownership } from "../ownership/ownership.ts";
 import { type ShardId, shardOf } from "../ownership/shard.ts";

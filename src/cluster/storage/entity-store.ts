@@ -1,6 +1,6 @@
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { entityReplies, entityState } from "../../../drizzle/schema.ts";
-import type { TxWrite } from "../entity/definition.ts";
+import type { TxWrite } from "../entity/context.ts";
 import { ClusterError } from "../errors.ts";
 import { BatchQueue } from "./batch-queue.ts";
 import type { Database, Storage } from "./database.ts";

@@ -1,6 +1,6 @@
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { entityTimers } from "../../../drizzle/schema.ts";
-import type { TxWrite } from "../entity/definition.ts";
+import type { TxWrite } from "../entity/context.ts";
 import { keyHash, type ShardId } from "../ownership/shard.ts";
 import type { Database } from "./database.ts";
 

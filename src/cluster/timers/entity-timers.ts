@@ -1,10 +1,10 @@
 import { z } from "zod";
-import type { EntityAddress } from "../entity/address.ts";
-import type { TurnContext } from "../entity/definition.ts";
+import type { TurnContext } from "../entity/context.ts";
 import { dictionary } from "../entity/dictionary.ts";
 import type { StateSection } from "../entity/state-layout.ts";
 import { badRequest, ClusterError } from "../errors.ts";
 import { deleteTimer, markTimerFired, type TimerKey, upsertTimer } from "../storage/timer-store.ts";
+import type { FireOutcome, PendingTimer, TimerEvent, Timers } from "./timer.ts";
 
 /**
  * An entity's pending timers live in its own state, under this key: the state is the authority
@@ -29,40 +29,6 @@ export const timersSection: StateSection = {
   decode: (stored) => ({ [TIMERS_KEY]: TableSchema.parse(stored[TIMERS_KEY] ?? {}) }),
   initial: () => ({ [TIMERS_KEY]: Object.create(null) as Table }),
 };
-
-export interface PendingTimer {
-  readonly timer_id: string;
-  readonly scheduled_at: string;
-  readonly fire_at: string;
-}
-
-/** What an entity's `onTimer` handler receives. `fired_at` ≥ `fire_at`, always. */
-export interface TimerEvent extends PendingTimer {
-  readonly fired_at: string;
-}
-
-/** An entity's timers, as its handlers see them (`ctx.timers`). */
-export interface Timers {
-  /**
-   * Fires the entity's `onTimer` with `timerId` once `delayMs` have passed, exactly once whatever
-   * crashes or ownership moves happen meanwhile. Scheduling an id that is pending replaces it (the
-   * old due time is forgotten). Takes effect when the turn commits; mutations only.
-   */
-  schedule(timerId: string, delayMs: number): void;
-  /** Removes the pending timer `timerId`: false if there was none (never scheduled, fired, cancelled). */
-  cancel(timerId: string): boolean;
-  /** The pending timers, soonest first. */
-  pending(): PendingTimer[];
-}
-
-/** Told of committed timer changes: the shard owner's schedule. */
-export interface TimerSink {
-  scheduled(address: EntityAddress, timerId: string, fireAt: number): void;
-  cancelled(address: EntityAddress, timerId: string): void;
-}
-
-/** What a fire turn did: fired, found nothing pending (cancelled, replaced, fired already), or found it not due yet. */
-export type FireOutcome = { readonly kind: "fired" } | { readonly kind: "gone" } | { readonly kind: "early"; readonly fireAt: number };
 
 /** The timers of the entity whose state is `state`, as one turn sees and changes them. */
 export class EntityTimers implements Timers {

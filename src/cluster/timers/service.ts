@@ -4,8 +4,8 @@ import type { Logger } from "../log.ts";
 import type { ShardListener } from "../ownership/ownership.ts";
 import type { ShardId } from "../ownership/shard.ts";
 import type { StoredTimer } from "../storage/timer-store.ts";
-import type { FireOutcome, TimerSink } from "./entity-timers.ts";
 import { type ScheduledTimer, TimerSchedule } from "./schedule.ts";
+import type { FireOutcome, TimerSink } from "./timer.ts";
 
 export interface TimerServiceOptions {
   /** The pending timers of `shards`, from storage. */

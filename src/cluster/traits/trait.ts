@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { EntityContext, Handler } from "../entity/definition.ts";
+import type { EntityContext, Handler } from "../entity/context.ts";
 import { objectSection, type StateSection } from "../entity/state-layout.ts";
 
 /** What a trait's hook learns of a turn that changed its entity. */

@@ -1,4 +1,5 @@
-import { type EntityContext, handlerContext, type TurnImplementation } from "../entity/definition.ts";
+import type { EntityContext, TurnImplementation } from "../entity/context.ts";
+import { handlerContext } from "../entity/definition.ts";
 import { StepFailed } from "../errors.ts";
 import { toJsonText } from "../json.ts";
 import type { ExecutionKey, JournalEntry, WorkflowStore } from "../storage/workflow-store.ts";

@@ -1,7 +1,6 @@
 import type { EntityAddress } from "../entity/address.ts";
-import type { EntityContext } from "../entity/definition.ts";
+import type { EntityContext } from "../entity/context.ts";
 import type { Json } from "../json.ts";
-import type { ExecutionRecord } from "../storage/workflow-store.ts";
 
 /**
  * What a workflow body may use. Each `step` and `activity` is journaled under its name: when the
@@ -36,9 +35,3 @@ export interface WorkflowDefinition<S, A, O> {
 }
 
 export type WorkflowImplementation = WorkflowDefinition<unknown, unknown, unknown>;
-
-/** The executions of one entity, as its handlers may read them (`ctx.workflows`). */
-export interface ExecutionReader {
-  get(execId: string): Promise<ExecutionRecord | undefined>;
-  list(): Promise<ExecutionRecord[]>;
-}

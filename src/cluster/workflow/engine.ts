@@ -1,13 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { addressKey, type EntityAddress, formatAddress } from "../entity/address.ts";
-import type { EntityContext, TurnImplementation, WorkflowRpc } from "../entity/definition.ts";
+import type { EntityContext, ExecutionReader, TurnImplementation } from "../entity/context.ts";
+import type { WorkflowRpc } from "../entity/definition.ts";
 import { ClusterError, StepFailed } from "../errors.ts";
 import { type Json, toJsonText } from "../json.ts";
 import type { Logger } from "../log.ts";
 import type { ShardId } from "../ownership/shard.ts";
 import type { ExecutionKey, JournalEntry, Outcome, RunningExecution, WorkflowStore } from "../storage/workflow-store.ts";
 import { activityTurn } from "./activity.ts";
-import type { ExecutionReader, WorkflowContext, WorkflowImplementation } from "./definition.ts";
+import type { WorkflowContext, WorkflowImplementation } from "./definition.ts";
 
 export interface WorkflowEngineOptions {
   readonly store: WorkflowStore;

@@ -1,0 +1,75 @@
+import type { z } from "zod";
+import type { Database } from "../storage/database.ts";
+import type { ExecutionRecord } from "../storage/workflow-store.ts";
+import type { TimerSink, Timers } from "../timers/timer.ts";
+import type { EntityAddress } from "./address.ts";
+import type { EntityProtocol, RpcProtocol } from "./protocol.ts";
+
+/**
+ * The types a turn is made of: what a handler sees (EntityContext), what the mailbox gives each
+ * turn (TurnContext), and a turn's implementation. A leaf module: entities, traits, timers,
+ * workflows and storage all speak these types without importing one another.
+ */
+
+/** A storage write that commits (or not) together with a turn's state. */
+export type TxWrite = (tx: Database) => Promise<void>;
+
+interface BaseContext {
+  readonly self: EntityAddress;
+  /** The id of the call being handled, when the caller gave one (retries reuse it). */
+  readonly requestId: string | undefined;
+  /** The turn's clock: one instant per turn, so a handler's timestamps agree with each other. */
+  readonly now: Date;
+  /** This entity's workflow executions, as storage has them now. */
+  readonly workflows: ExecutionReader;
+  /**
+   * Runs `write` in the transaction that commits this call's state change: both happen or neither
+   * does. Dropped if the handler throws. Mutations only.
+   */
+  transact(write: TxWrite): void;
+  /** Runs `effect` once this call's state change is durable; dropped if it never becomes so. */
+  afterCommit(effect: () => void): void;
+  /**
+   * Calls an RPC of another entity (or of this one) wherever it lives. The call carries this
+   * call's chain, so a call back into an entity already in the chain runs inside its turn.
+   */
+  call<P extends EntityProtocol, K extends keyof P["rpcs"] & string>(
+    protocol: P,
+    id: string,
+    rpc: K,
+    args: z.input<P["rpcs"][K]["args"]>,
+  ): Promise<z.output<P["rpcs"][K]["output"]>>;
+}
+
+/** What a handler may use besides its state and arguments. */
+export interface EntityContext extends BaseContext {
+  /** The entity's durable timers (entities defined with `onTimer`). */
+  readonly timers: Timers;
+}
+
+/** What the mailbox gives each turn; handlers see it as an EntityContext. */
+export interface TurnContext extends BaseContext {
+  /** The shard owner's timer schedule, told of timer changes once they commit. */
+  readonly timerSink: TimerSink | undefined;
+}
+
+/**
+ * A handler reads and (for mutations) changes `state` in place, and returns the reply. If it
+ * throws, its changes are rolled back and the caller gets the error.
+ */
+export type Handler<S, A, O> = (state: S, args: A, ctx: EntityContext) => O | Promise<O>;
+
+/** A handler as the mailbox runs it, with types erased. */
+export type TurnHandler = (state: unknown, args: unknown, turn: TurnContext) => unknown;
+
+/** Something to apply in an entity's mailbox: an RPC handler, or a turn the framework makes (an activity, a timer fire). */
+export interface TurnImplementation {
+  readonly kind: RpcProtocol["kind"];
+  readonly handler: TurnHandler;
+}
+
+/** The executions of one entity, as its handlers may read them (`ctx.workflows`). */
+export interface ExecutionReader {
+  get(execId: string): Promise<ExecutionRecord | undefined>;
+  list(): Promise<ExecutionRecord[]>;
+}
