@@ -10,9 +10,10 @@ import { shardOf } from "./ownership/shard.ts";
 import { type RouteOptions, Router } from "./router.ts";
 import { type SingletonContext, SingletonManager, type SingletonRun } from "./singleton/manager.ts";
 import type { Storage } from "./storage/database.ts";
-import { EntityStore } from "./storage/entity-store.ts";
-import { TimerStore } from "./storage/timer-store.ts";
-import { WorkflowStore } from "./storage/workflow-store.ts";
+import { SqlStateStore } from "./storage/entity-state/sql.ts";
+import { SqlSingletonRunStore } from "./storage/singletons/sql.ts";
+import { SqlTimerStore } from "./storage/timers/sql.ts";
+import { SqlWorkflowStore } from "./storage/workflows/sql.ts";
 import { TimerService } from "./timers/service.ts";
 import type { GrpcTransport, InboundHandler } from "./transport/grpc.ts";
 
@@ -71,8 +72,8 @@ const PEER_QUERY_TIMEOUT_MS = 2_000;
  */
 export class Cluster {
   private readonly runtime: EntityRuntime;
-  private readonly store: EntityStore;
-  private readonly timerStore: TimerStore;
+  private readonly store: SqlStateStore;
+  private readonly timerStore: SqlTimerStore;
   private readonly timers: TimerService;
   private readonly ownership: Ownership;
   private readonly transport: GrpcTransport | undefined;
@@ -96,8 +97,8 @@ export class Cluster {
   ) {
     const { log } = options;
     const etcd = network && options.etcd;
-    this.store = new EntityStore(options.storage);
-    this.timerStore = new TimerStore(options.storage.db, options.shardCount);
+    this.store = new SqlStateStore(options.storage);
+    this.timerStore = new SqlTimerStore(options.storage.db, options.shardCount);
     this.timers = new TimerService({
       load: (shards) => this.timerStore.loadPending(shards),
       fire: (address, timerId) => this.runtime.fireTimer(address, timerId),
@@ -109,7 +110,7 @@ export class Cluster {
       log,
       idleMs: options.entityIdleMs,
       mayCommit: (shard) => this.ownership.mayCommit(shard),
-      workflows: { store: new WorkflowStore(options.storage.db), address: (type, id) => this.address(type, id) },
+      workflows: { store: new SqlWorkflowStore(options.storage.db), address: (type, id) => this.address(type, id) },
       caller: (type, id, rpc, args, callChain) => this.call(type, id, rpc, args, { callChain }),
       timerSink: this.timers,
     });
@@ -137,7 +138,7 @@ export class Cluster {
     this.router = new Router(this.ownership, this.runtime, this.transport, log);
     this.singletons = new SingletonManager(
       this.ownership,
-      options.storage.db,
+      new SqlSingletonRunStore(options.storage.db),
       options.shardCount,
       ((protocol, id, rpc, args) => this.call(protocol.type, id, rpc, args)) as SingletonContext["call"],
       log,

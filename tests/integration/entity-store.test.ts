@@ -6,17 +6,17 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { ClusterError } from "../../src/cluster/errors.ts";
 import type { Storage } from "../../src/cluster/storage/database.ts";
-import { EntityStore } from "../../src/cluster/storage/entity-store.ts";
+import { SqlStateStore } from "../../src/cluster/storage/entity-state/sql.ts";
 import { STORAGE_BACKENDS } from "../support/storage-backends.ts";
 import { uniqueId } from "../support/unique-id.ts";
 
 for (const backend of STORAGE_BACKENDS) {
-  const it = suite<{ storage: Storage; store: EntityStore; dispose: () => void }>(`Entity store [${backend.name}]`);
+  const it = suite<{ storage: Storage; store: SqlStateStore; dispose: () => void }>(`Entity store [${backend.name}]`);
   it.before(async (ctx) => {
     const { storage, dispose } = await backend.open();
     ctx.storage = storage;
     ctx.dispose = dispose;
-    ctx.store = new EntityStore(storage);
+    ctx.store = new SqlStateStore(storage);
   });
   it.after(async (ctx) => {
     await ctx.storage.close();

@@ -14,8 +14,8 @@ import { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
 import { ClusterError } from "../../src/cluster/errors.ts";
 import { silentLogger } from "../../src/cluster/log.ts";
 import type { Storage } from "../../src/cluster/storage/database.ts";
-import { EntityStore } from "../../src/cluster/storage/entity-store.ts";
-import { WorkflowStore } from "../../src/cluster/storage/workflow-store.ts";
+import { SqlStateStore } from "../../src/cluster/storage/entity-state/sql.ts";
+import { SqlWorkflowStore } from "../../src/cluster/storage/workflows/sql.ts";
 import { STORAGE_BACKENDS } from "../support/storage-backends.ts";
 import { uniqueId } from "../support/unique-id.ts";
 import { waitFor } from "../support/wait.ts";
@@ -102,10 +102,10 @@ const address = (id: string) => ({ type: "Ledger", id, shard: 0 });
 
 function runtimeOn(storage: Storage): EntityRuntime {
   const runtime = new EntityRuntime({
-    store: new EntityStore(storage),
+    store: new SqlStateStore(storage),
     log: silentLogger,
     idleMs: 60_000,
-    workflows: { store: new WorkflowStore(storage.db), address: (_type, id) => address(id) },
+    workflows: { store: new SqlWorkflowStore(storage.db), address: (_type, id) => address(id) },
   });
   runtime.register(Ledger);
   return runtime;
@@ -158,7 +158,7 @@ for (const backend of STORAGE_BACKENDS) {
     assert.match(error.message, /b failed: b refuses after changing state/);
     assert.equal(await runtime.call(address(id), "items", {}), ["a"], "the state change of b was rolled back");
     assert.equal(await journalOf(storage, id, "e2"), [{ name: "a", runs: 1 }], "b left no journal entry");
-    const record = await new WorkflowStore(storage.db).get({ type: "Ledger", id, execId: "e2" });
+    const record = await new SqlWorkflowStore(storage.db).get({ type: "Ledger", id, execId: "e2" });
     assert.is(record?.status, "failed");
 
     // The retry resumes at b: a is not run again, b commits once.
@@ -178,7 +178,7 @@ for (const backend of STORAGE_BACKENDS) {
     assert.is((await failure(runtime.call(address(id), "script", args))).code, "WORKFLOW_FAILED");
     assert.equal(await runtime.call(address(id), "script", args), ["a", "b", "c"]);
     assert.equal([ran(id, "e3", "a"), ran(id, "e3", "b"), ran(id, "e3", "c")], [1, 2, 1]);
-    const record = await new WorkflowStore(storage.db).get({ type: "Ledger", id, execId: "e3" });
+    const record = await new SqlWorkflowStore(storage.db).get({ type: "Ledger", id, execId: "e3" });
     assert.is(record?.status, "completed");
     assert.is(record?.attempts, 2);
     assert.is(record?.error, null);
@@ -194,7 +194,7 @@ for (const backend of STORAGE_BACKENDS) {
     const results = await Promise.all([...calls, ...late]);
     for (const r of results) assert.equal(r, ["a", "g", "b"]);
     assert.equal([ran(id, "e4", "a"), ran(id, "e4", "g"), ran(id, "e4", "b")], [1, 1, 1]);
-    assert.is((await new WorkflowStore(storage.db).get({ type: "Ledger", id, execId: "e4" }))?.attempts, 1);
+    assert.is((await new SqlWorkflowStore(storage.db).get({ type: "Ledger", id, execId: "e4" }))?.attempts, 1);
   });
 
   it("an exec id is refused with other arguments, while running and once completed", async ({ runtime }) => {
@@ -221,7 +221,7 @@ for (const backend of STORAGE_BACKENDS) {
     await runtime.release(new Set([0]));
     const stopped = await failure(call);
     assert.is(stopped.code, "NOT_OWNER");
-    const store = new WorkflowStore(storage.db);
+    const store = new SqlWorkflowStore(storage.db);
     assert.is((await store.get({ type: "Ledger", id, execId: "e6" }))?.status, "running");
 
     runtime.resume([0]);
@@ -265,7 +265,7 @@ for (const backend of STORAGE_BACKENDS) {
       const fenced = await failure(older);
       assert.is(fenced.code, "NOT_OWNER");
       assert.match(fenced.message, /superseded/);
-      const record = await new WorkflowStore(storage.db).get({ type: "Ledger", id, execId: "e7" });
+      const record = await new SqlWorkflowStore(storage.db).get({ type: "Ledger", id, execId: "e7" });
       assert.is(record?.attempts, 2);
       assert.equal(
         record?.steps.map((s) => [s.name, s.runs]),

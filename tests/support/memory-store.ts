@@ -1,4 +1,4 @@
-import type { Commit, StateStore, StoredState } from "../../src/cluster/storage/entity-store.ts";
+import type { Commit, StateStore, StoredState } from "../../src/cluster/storage/entity-state/store.ts";
 
 /**
  * An in-memory store that counts commits and can be told to fail or to lose a race. Handlers'
@@ -38,4 +38,6 @@ export class MemoryStore implements StateStore {
       ids.flatMap((r) => (this.replies.has(`${type}/${id}/${r}`) ? [[r, this.replies.get(`${type}/${id}/${r}`) as string]] : [])),
     );
   }
+  /** Replies are never pruned here: a test's store lives for one test. */
+  async pruneReplies() {}
 }

@@ -4,7 +4,7 @@ import type { EntityAddress } from "../../src/cluster/entity/address.ts";
 import { ClusterError } from "../../src/cluster/errors.ts";
 import { silentLogger } from "../../src/cluster/log.ts";
 import { shardOf } from "../../src/cluster/ownership/shard.ts";
-import type { StoredTimer } from "../../src/cluster/storage/timer-store.ts";
+import type { StoredTimer } from "../../src/cluster/storage/timers/store.ts";
 import { retryDelay, TimerService } from "../../src/cluster/timers/service.ts";
 import type { FireOutcome } from "../../src/cluster/timers/timer.ts";
 

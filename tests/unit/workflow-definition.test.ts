@@ -5,7 +5,7 @@ import { defineEntity, type EntityDefinitionInput } from "../../src/cluster/enti
 import { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
 import { ClusterError } from "../../src/cluster/errors.ts";
 import { silentLogger } from "../../src/cluster/log.ts";
-import type { StateStore } from "../../src/cluster/storage/entity-store.ts";
+import type { StateStore } from "../../src/cluster/storage/entity-state/store.ts";
 
 const protocol = {
   type: "Flow",
@@ -26,6 +26,7 @@ const unusedStore: StateStore = {
   load: () => Promise.reject(new Error("not used")),
   commit: () => Promise.reject(new Error("not used")),
   findReplies: () => Promise.reject(new Error("not used")),
+  pruneReplies: () => Promise.reject(new Error("not used")),
 };
 
 test("workflow RPCs of the protocol become workflows; the others keep their handlers", () => {

@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import type { Database } from "../storage/database.ts";
-import type { ExecutionRecord } from "../storage/workflow-store.ts";
+import type { ExecutionRecord } from "../storage/workflows/store.ts";
 import type { TimerSink, Timers } from "../timers/timer.ts";
 import type { EntityAddress } from "./address.ts";
 import type { EntityProtocol, RpcProtocol } from "./protocol.ts";

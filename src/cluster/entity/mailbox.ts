@@ -1,7 +1,7 @@
 import { ClusterError, toClusterError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { ShardId } from "../ownership/shard.ts";
-import type { ReplyRecord, StateStore } from "../storage/entity-store.ts";
+import type { ReplyRecord, StateStore } from "../storage/entity-state/store.ts";
 import type { TimerSink } from "../timers/timer.ts";
 import type { EntityAddress } from "./address.ts";
 import { formatAddress } from "./address.ts";

@@ -1,8 +1,8 @@
 import { badRequest, ClusterError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { ShardId } from "../ownership/shard.ts";
-import type { StateStore } from "../storage/entity-store.ts";
-import type { WorkflowStore } from "../storage/workflow-store.ts";
+import type { StateStore } from "../storage/entity-state/store.ts";
+import type { WorkflowStore } from "../storage/workflows/store.ts";
 import type { FireOutcome, TimerSink } from "../timers/timer.ts";
 import { WorkflowEngine } from "../workflow/engine.ts";
 import { addressKey, type EntityAddress } from "./address.ts";

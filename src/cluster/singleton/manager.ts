@@ -1,10 +1,8 @@
-import { eq } from "drizzle-orm";
-import { singletonRuns } from "../../../drizzle/schema.ts";
 import type { EntityContext } from "../entity/context.ts";
 import type { Logger } from "../log.ts";
 import type { Ownership } from "../ownership/ownership.ts";
 import { type ShardId, shardOf } from "../ownership/shard.ts";
-import type { Database } from "../storage/database.ts";
+import type { SingletonRunStore } from "../storage/singletons/store.ts";
 
 /** What a singleton's `run` gets. */
 export interface SingletonContext {
@@ -33,7 +31,7 @@ const HEARTBEAT_MS = 100;
 /**
  * Runs each registered singleton on exactly one runner: the owner of `shard(name)`. Starts it when
  * the shard arrives, aborts it (and waits for it) when the shard leaves or the lease fence drops,
- * and records every run's interval in Postgres so that "never two at once" can be checked.
+ * and records every run's interval in storage so that "never two at once" can be checked.
  */
 export class SingletonManager {
   private readonly entries = new Map<string, Entry>();
@@ -41,7 +39,7 @@ export class SingletonManager {
 
   constructor(
     private readonly ownership: Ownership,
-    private readonly db: Database,
+    private readonly runs: SingletonRunStore,
     private readonly shardCount: number,
     private readonly call: EntityContext["call"],
     private readonly log: Logger,
@@ -81,11 +79,7 @@ export class SingletonManager {
     const { runnerId } = this.ownership;
     const done = (async () => {
       const startedAt = new Date();
-      const [row] = await this.db
-        .insert(singletonRuns)
-        .values({ name: entry.name, runner: runnerId, startedAt, lastSeenAt: startedAt })
-        .returning({ id: singletonRuns.id });
-      const runId = row?.id as number;
+      const runId = await this.runs.started(entry.name, runnerId, startedAt);
       this.log.info({ singleton: entry.name }, "singleton started here");
       let lastSeen = startedAt;
       const heartbeat = setInterval(() => {
@@ -93,11 +87,7 @@ export class SingletonManager {
         // Only a runner that still owns the shard may extend the run's interval.
         if (!this.ownership.isLocal(entry.shard)) return;
         lastSeen = now;
-        void this.db
-          .update(singletonRuns)
-          .set({ lastSeenAt: now })
-          .where(eq(singletonRuns.id, runId))
-          .catch(() => {});
+        this.runs.seen(runId, now).catch(() => {});
       }, HEARTBEAT_MS);
       try {
         await entry.run({ name: entry.name, runnerId, signal: controller.signal, call: this.call });
@@ -112,11 +102,7 @@ export class SingletonManager {
         // While the lock is still ours no one else can run it, so "now" is true; after the fence
         // dropped (a paused process waking up) the run provably ended no later than its last beat.
         const stoppedAt = this.ownership.mayCommit(entry.shard) ? new Date() : lastSeen;
-        await this.db
-          .update(singletonRuns)
-          .set({ stoppedAt })
-          .where(eq(singletonRuns.id, runId))
-          .catch((err: unknown) => this.log.warn({ err }, "cannot record singleton stop"));
+        await this.runs.stopped(runId, stoppedAt).catch((err: unknown) => this.log.warn({ err }, "cannot record singleton stop"));
         this.log.info({ singleton: entry.name }, "singleton stopped here");
       }
     })().catch((err: unknown) => this.log.error({ err, singleton: entry.name }, "singleton could not start"));

@@ -3,7 +3,8 @@ import type { TurnContext } from "../entity/context.ts";
 import { dictionary } from "../entity/dictionary.ts";
 import type { StateSection } from "../entity/state-layout.ts";
 import { badRequest, ClusterError } from "../errors.ts";
-import { deleteTimer, markTimerFired, type TimerKey, upsertTimer } from "../storage/timer-store.ts";
+import { sqlTimerWrites as rows } from "../storage/timers/sql.ts";
+import type { TimerKey } from "../storage/timers/store.ts";
 import type { FireOutcome, PendingTimer, TimerEvent, Timers } from "./timer.ts";
 
 /**
@@ -51,7 +52,7 @@ export class EntityTimers implements Timers {
     if (!(delayMs >= 0) || Number.isNaN(fireAt.getTime()))
       throw badRequest(`timer delay must be a number of milliseconds ≥ 0, got ${delayMs}`);
     this.table[timerId] = { scheduled_at: scheduledAt.toISOString(), fire_at: fireAt.toISOString() };
-    this.turn.transact(upsertTimer(this.key(timerId), scheduledAt, fireAt));
+    this.turn.transact(rows.upsert(this.key(timerId), scheduledAt, fireAt));
     this.turn.afterCommit(() => this.turn.timerSink?.scheduled(this.turn.self, timerId, fireAt.getTime()));
   }
 
@@ -59,7 +60,7 @@ export class EntityTimers implements Timers {
     this.checkWritable();
     if (!(timerId in this.table)) return false;
     delete this.table[timerId];
-    this.turn.transact(deleteTimer(this.key(timerId)));
+    this.turn.transact(rows.remove(this.key(timerId)));
     this.turn.afterCommit(() => this.turn.timerSink?.cancelled(this.turn.self, timerId));
     return true;
   }
@@ -77,7 +78,7 @@ export class EntityTimers implements Timers {
     const fireAt = Date.parse(pending.fire_at);
     if (fireAt > this.turn.now.getTime()) return { kind: "early", fireAt };
     delete this.table[timerId];
-    this.turn.transact(markTimerFired(this.key(timerId), this.turn.now));
+    this.turn.transact(rows.markFired(this.key(timerId), this.turn.now));
     return { timer_id: timerId, ...pending, fired_at: this.turn.now.toISOString() };
   }
 

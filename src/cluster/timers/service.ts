@@ -3,7 +3,7 @@ import { ClusterError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { ShardListener } from "../ownership/ownership.ts";
 import type { ShardId } from "../ownership/shard.ts";
-import type { StoredTimer } from "../storage/timer-store.ts";
+import type { StoredTimer } from "../storage/timers/store.ts";
 import { type ScheduledTimer, TimerSchedule } from "./schedule.ts";
 import type { FireOutcome, TimerSink } from "./timer.ts";
 

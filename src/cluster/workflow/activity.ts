@@ -2,7 +2,7 @@ import type { EntityContext, TurnImplementation } from "../entity/context.ts";
 import { handlerContext } from "../entity/definition.ts";
 import { StepFailed } from "../errors.ts";
 import { toJsonText } from "../json.ts";
-import type { ExecutionKey, JournalEntry, WorkflowStore } from "../storage/workflow-store.ts";
+import type { ExecutionKey, JournalEntry, WorkflowStore } from "../storage/workflows/store.ts";
 
 /**
  * The turn that runs activity `name` of an execution in its entity's mailbox. It reads the journal

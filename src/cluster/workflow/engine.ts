@@ -6,7 +6,7 @@ import { ClusterError, StepFailed } from "../errors.ts";
 import { type Json, toJsonText } from "../json.ts";
 import type { Logger } from "../log.ts";
 import type { ShardId } from "../ownership/shard.ts";
-import type { ExecutionKey, JournalEntry, Outcome, RunningExecution, WorkflowStore } from "../storage/workflow-store.ts";
+import type { ExecutionKey, JournalEntry, Outcome, RunningExecution, WorkflowStore } from "../storage/workflows/store.ts";
 import { activityTurn } from "./activity.ts";
 import type { WorkflowContext, WorkflowImplementation } from "./definition.ts";
 

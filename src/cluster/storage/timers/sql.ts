@@ -1,55 +1,32 @@
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
-import { entityTimers } from "../../../drizzle/schema.ts";
-import type { TxWrite } from "../entity/context.ts";
-import { keyHash, type ShardId } from "../ownership/shard.ts";
-import type { Database } from "./database.ts";
-
-/** Which timer: the entity's type and id, and the timer's id within the entity. */
-export interface TimerKey {
-  readonly type: string;
-  readonly id: string;
-  readonly timerId: string;
-}
-
-/** A pending timer as a shard's owner loads it. */
-export interface StoredTimer {
-  readonly entityType: string;
-  readonly entityId: string;
-  readonly timerId: string;
-  readonly fireAt: Date;
-}
+import { entityTimers } from "../../../../drizzle/schema.ts";
+import { keyHash, type ShardId } from "../../ownership/shard.ts";
+import type { Database } from "../database.ts";
+import type { StoredTimer, TimerKey, TimerStore, TimerWrites } from "./store.ts";
 
 const row = (key: TimerKey) =>
   and(eq(entityTimers.entityType, key.type), eq(entityTimers.entityId, key.id), eq(entityTimers.timerId, key.timerId));
 
-/** The row of a newly scheduled timer; it replaces whatever the same timer id had. */
-export function upsertTimer(key: TimerKey, scheduledAt: Date, fireAt: Date): TxWrite {
-  return async (tx) => {
+export const sqlTimerWrites: TimerWrites = {
+  upsert: (key, scheduledAt, fireAt) => async (tx) => {
     const values = { scheduledAt, fireAt, status: "pending" as const, firedAt: null };
     await tx
       .insert(entityTimers)
       .values({ entityType: key.type, entityId: key.id, timerId: key.timerId, keyHash: keyHash(key.id), ...values })
       .onConflictDoUpdate({ target: [entityTimers.entityType, entityTimers.entityId, entityTimers.timerId], set: values });
-  };
-}
-
-export function deleteTimer(key: TimerKey): TxWrite {
-  return async (tx) => {
+  },
+  remove: (key) => async (tx) => {
     await tx.delete(entityTimers).where(and(row(key), eq(entityTimers.status, "pending")));
-  };
-}
-
-export function markTimerFired(key: TimerKey, firedAt: Date): TxWrite {
-  return async (tx) => {
+  },
+  markFired: (key, firedAt) => async (tx) => {
     await tx
       .update(entityTimers)
       .set({ status: "fired", firedAt })
       .where(and(row(key), eq(entityTimers.status, "pending")));
-  };
-}
+  },
+};
 
-/** What a shard's owner reads of the timers table (the writes above run in entity turns). */
-export class TimerStore {
+export class SqlTimerStore implements TimerStore {
   constructor(
     private readonly db: Database,
     private readonly shardCount: number,

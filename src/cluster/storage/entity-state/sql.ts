@@ -1,42 +1,9 @@
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
-import { entityReplies, entityState } from "../../../drizzle/schema.ts";
-import type { TxWrite } from "../entity/context.ts";
-import { ClusterError } from "../errors.ts";
-import { BatchQueue } from "./batch-queue.ts";
-import type { Database, Storage } from "./database.ts";
-
-export interface StoredState {
-  readonly json: string;
-  readonly version: number;
-}
-
-export interface ReplyRecord {
-  readonly requestId: string;
-  readonly json: string;
-}
-
-/** What a turn writes: the entity's new state, and with it the replies and the handlers' own writes. */
-export interface Commit {
-  readonly type: string;
-  readonly id: string;
-  /** The version the turn started from (0 = never stored). */
-  readonly expected: number;
-  readonly json: string;
-  readonly replies: readonly ReplyRecord[];
-  readonly writes?: readonly TxWrite[];
-  /**
-   * Whether this runner may still write the entity (the ownership fence), asked again right
-   * before the write leaves: a batched commit may wait behind others.
-   */
-  readonly fence?: () => boolean;
-}
-
-/** What a mailbox needs from storage. */
-export interface StateStore {
-  load(type: string, id: string): Promise<StoredState | undefined>;
-  commit(turn: Commit): Promise<number | undefined>;
-  findReplies(type: string, id: string, requestIds: readonly string[]): Promise<Map<string, string>>;
-}
+import { entityReplies, entityState } from "../../../../drizzle/schema.ts";
+import { ClusterError } from "../../errors.ts";
+import { BatchQueue } from "../batch-queue.ts";
+import type { Database, Storage } from "../database.ts";
+import type { Commit, StateStore, StoredState } from "./store.ts";
 
 /** Upsert-if-version-matches: the storage fence. Inserts version 1 when the row is new. */
 function upsertState(db: Database) {
@@ -89,8 +56,8 @@ const MAX_BATCHES_IN_FLIGHT = 1;
 /** Most entities per statement. */
 const MAX_BATCH = 500;
 
-/** Entity state and stored replies, with the version compare-and-set that fences stale owners. */
-export class EntityStore implements StateStore {
+/** The StateStore on Postgres (or PGlite): one row per entity, one per stored reply. */
+export class SqlStateStore implements StateStore {
   private readonly db: Database;
   // Built once: Drizzle's query building is not free on a hot path.
   private readonly loadQuery;

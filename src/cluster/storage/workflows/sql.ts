@@ -1,58 +1,9 @@
 import { and, asc, eq, ne, sql } from "drizzle-orm";
-import { workflowExecutions, workflowJournal } from "../../../drizzle/schema.ts";
-import { ClusterError } from "../errors.ts";
-import type { Json } from "../json.ts";
-import type { Database } from "./database.ts";
-
-/** An execution: the entity it belongs to and the caller's exec id. */
-export interface ExecutionKey {
-  readonly type: string;
-  readonly id: string;
-  readonly execId: string;
-}
-
-export type ExecutionStatus = "running" | "completed" | "failed";
-
-/** A journaled step or activity result. */
-export interface JournalEntry {
-  readonly name: string;
-  /** Its position among the steps the workflow reached (0-based). */
-  readonly seq: number;
-  /** JSON text. */
-  readonly result: string;
-  /** How many times its body produced a result that reached the journal. */
-  readonly runs: number;
-}
-
-/** What running an exec id finds in storage. */
-export type Claim =
-  /** The execution is this run's to drive, as attempt `attempt`, from `journal` on. */
-  | { readonly status: "running"; readonly attempt: number; readonly journal: readonly JournalEntry[] }
-  | { readonly status: "completed"; readonly result: string };
-
-export type Outcome = { readonly status: "completed"; readonly result: string } | { readonly status: "failed"; readonly error: string };
-
-/** An execution as the entity's queries show it. */
-export interface ExecutionRecord {
-  readonly execId: string;
-  readonly workflow: string;
-  readonly status: ExecutionStatus;
-  readonly result: Json;
-  readonly error: string | null;
-  readonly attempts: number;
-  readonly startedAt: Date;
-  readonly finishedAt: Date | null;
-  /** The journaled steps and activities, in the order the workflow reached them. */
-  readonly steps: readonly Pick<JournalEntry, "name" | "runs">[];
-}
-
-/** An execution left `running`, to be resumed by the owner of its entity's shard. */
-export interface RunningExecution {
-  readonly key: ExecutionKey;
-  readonly workflow: string;
-  /** JSON text of the arguments it was started with. */
-  readonly input: string;
-}
+import { workflowExecutions, workflowJournal } from "../../../../drizzle/schema.ts";
+import { ClusterError } from "../../errors.ts";
+import type { Json } from "../../json.ts";
+import type { Database } from "../database.ts";
+import type { Claim, ExecutionKey, ExecutionRecord, JournalEntry, Outcome, RunningExecution, WorkflowStore } from "./store.ts";
 
 const e = workflowExecutions;
 const j = workflowJournal;
@@ -81,11 +32,8 @@ function prepareStepWrite(db: Database) {
     .prepare("workflow_record_step");
 }
 
-/**
- * Workflow executions and their journal. Every write that drives an execution is fenced by its
- * attempt number: once a newer run has claimed the execution, an older one can no longer write.
- */
-export class WorkflowStore {
+/** The WorkflowStore on Postgres (or PGlite): one row per execution, one per journal entry. */
+export class SqlWorkflowStore implements WorkflowStore {
   /** recordStep's statement, prepared once: it runs for every step, and parsing it each time would double its cost. */
   private readonly stepWrite: ReturnType<typeof prepareStepWrite>;
 

@@ -1,0 +1,37 @@
+import type { TxWrite } from "../../entity/context.ts";
+import type { ShardId } from "../../ownership/shard.ts";
+
+/** Which timer: the entity's type and id, and the timer's id within the entity. */
+export interface TimerKey {
+  readonly type: string;
+  readonly id: string;
+  readonly timerId: string;
+}
+
+/** A pending timer as a shard's owner loads it. */
+export interface StoredTimer {
+  readonly entityType: string;
+  readonly entityId: string;
+  readonly timerId: string;
+  readonly fireAt: Date;
+}
+
+/**
+ * The timers table is the index of pending timers a shard's owner loads; the entity's state is the
+ * authority. These writes run in the entity's turns, in the transaction that commits its state.
+ */
+export interface TimerWrites {
+  /** The row of a newly scheduled timer; it replaces whatever the same timer id had. */
+  upsert(key: TimerKey, scheduledAt: Date, fireAt: Date): TxWrite;
+  /** Deletes the timer's row if it is still pending. */
+  remove(key: TimerKey): TxWrite;
+  markFired(key: TimerKey, firedAt: Date): TxWrite;
+}
+
+/** What a shard's owner reads of the timers table, and its housekeeping. */
+export interface TimerStore {
+  /** Every pending timer of entities in `shards`. */
+  loadPending(shards: readonly ShardId[]): Promise<StoredTimer[]>;
+  /** Forgets fired timers older than `cutoff`: their fires are recorded by the entities. */
+  pruneFired(cutoff: Date): Promise<void>;
+}
