@@ -1,10 +1,11 @@
 /**
  * The whole API surface, declared once. Entity groups carry their entity type; the others are
- * served by the runner itself (singleton host, health, debug).
+ * served by the runner itself (health, debug).
  */
 import { activity } from "./activity.ts";
 import { counter } from "./counter.ts";
 import { cross } from "./cross.ts";
+import { type EntityContract, isRouted } from "./entity.ts";
 import { kv } from "./kv.ts";
 import type { Procedure } from "./procedure.ts";
 import { singleton } from "./singleton.ts";
@@ -13,24 +14,43 @@ import { timer } from "./timer.ts";
 import { trait } from "./trait.ts";
 import { workflow } from "./workflow.ts";
 
-export const entities = { counter, kv, workflow, activity, trait, timer, cross };
-export const services = { singleton, system };
+export const entities = { counter, kv, workflow, activity, trait, timer, cross, singleton };
+export const services = { system };
 export const contract = { ...entities, ...services };
 export type Contract = typeof contract;
 
-/** Every procedure of the contract, with its group: what the adapters and the client iterate. */
-export function procedureList(): { group: string; name: string; procedure: Procedure }[] {
-  return Object.entries(contract).flatMap(([group, procedures]) => {
-    const declared: Record<string, Procedure> = "rpcs" in procedures ? procedures.rpcs : procedures;
-    return Object.entries(declared).map(([name, procedure]) => ({ group, name, procedure }));
+/** A contract: groups of entity RPCs (with their entity type) or of the runner's own procedures. */
+export type AnyContract = Readonly<Record<string, EntityContract | Readonly<Record<string, Procedure>>>>;
+
+/** One routed procedure of a contract, with its group (and its entity, for entity groups). */
+export interface ListedProcedure {
+  readonly group: string;
+  readonly name: string;
+  readonly procedure: Procedure;
+  readonly entity: EntityContract | undefined;
+}
+
+/** Every routed procedure of `of` (the runner's contract by default): what the adapters and the client iterate. */
+export function procedureList(of: AnyContract = contract): ListedProcedure[] {
+  return Object.entries(of).flatMap(([group, declared]): ListedProcedure[] => {
+    if (isEntityContract(declared)) {
+      return Object.entries(declared.rpcs).flatMap(([name, rpc]) =>
+        isRouted(rpc) ? [{ group, name, procedure: rpc, entity: declared }] : [],
+      );
+    }
+    return Object.entries(declared).map(([name, procedure]) => ({ group, name, procedure, entity: undefined }));
   });
+}
+
+function isEntityContract(group: EntityContract | Readonly<Record<string, Procedure>>): group is EntityContract {
+  return typeof group.type === "string" && "rpcs" in group;
 }
 
 export { ActivityRecord } from "./activity.ts";
 export { Message } from "./cross.ts";
 export * from "./entity.ts";
 export * from "./procedure.ts";
-export { LeaderRecord, SINGLETON_NAME, singletonState } from "./singleton.ts";
+export { LeaderRecord, SINGLETON_NAME } from "./singleton.ts";
 export { EntityInfo, Health, ShardInfo } from "./system.ts";
 export { MAX_TIMER_DELAY_MS, PendingTimer, TimerFire } from "./timer.ts";
 export { AuditEntry, auditable, versioned } from "./traits.ts";

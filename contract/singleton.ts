@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { internalEntity } from "./entity.ts";
-import { procedure } from "./procedure.ts";
+import { entity, internalRpc, rpc } from "./entity.ts";
 import { NonNegativeInt, Null, Timestamp } from "./values.ts";
 
 export const LeaderRecord = z.object({
@@ -10,28 +9,25 @@ export const LeaderRecord = z.object({
 });
 export type LeaderRecord = z.infer<typeof LeaderRecord>;
 
-const none = z.object({});
-
 /** The name the test singleton is registered under; its state entity has this id. */
 export const SINGLETON_NAME = "SingletonTest";
 
 /**
- * The durable state of the test singleton, an entity on the singleton's own shard (so it lives on
- * the singleton's host): the sequence never repeats across failover, and leadership is recorded.
+ * The test singleton's routes, and the durable state behind them: an entity on the singleton's own
+ * shard (so it lives on the singleton's host), whose sequence never repeats across failover and
+ * which records each leadership change. Every route addresses the one entity `SINGLETON_NAME`.
  */
-export const singletonState = internalEntity("SingletonTest", {
-  nextSequence: { kind: "mutation", args: none, output: NonNegativeInt },
-  resetSequence: { kind: "mutation", args: none, output: Null },
-  leaderHistory: { kind: "query", args: none, output: z.array(LeaderRecord) },
-  currentRunner: { kind: "query", args: none, output: z.string() },
-  clearHistory: { kind: "mutation", args: none, output: Null },
-  becameLeader: { kind: "mutation", args: z.object({ runner: z.string().min(1) }), output: Null },
-});
-
-export const singleton = {
-  nextSequence: procedure("POST /singleton/next-sequence", none, NonNegativeInt),
-  leaderHistory: procedure("GET /singleton/leader-history", none, z.array(LeaderRecord)),
-  currentRunner: procedure("GET /singleton/current-runner", none, z.string()),
-  clearHistory: procedure("POST /singleton/clear-history", none, Null),
-  resetSequence: procedure("POST /singleton/reset-sequence", none, Null),
-};
+export const singleton = entity(
+  "SingletonTest",
+  "/singleton",
+  {
+    nextSequence: rpc("POST /next-sequence", {}, NonNegativeInt),
+    leaderHistory: rpc("GET /leader-history", {}, z.array(LeaderRecord)),
+    currentRunner: rpc("GET /current-runner", {}, z.string()),
+    clearHistory: rpc("POST /clear-history", {}, Null),
+    resetSequence: rpc("POST /reset-sequence", {}, Null),
+    /** The singleton, starting on a runner, records its leadership. */
+    becameLeader: internalRpc("mutation", { runner: z.string().min(1) }, Null),
+  },
+  { fixedId: SINGLETON_NAME },
+);

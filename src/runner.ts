@@ -1,11 +1,9 @@
 import { hostname } from "node:os";
-import { SINGLETON_NAME, singletonState } from "../contract/index.ts";
+import { SINGLETON_NAME } from "../contract/index.ts";
 import { createApp } from "./api/app.ts";
 import { type HttpServer, listen } from "./api/server.ts";
-import type { ApiServices } from "./api/services.ts";
-import { Cluster } from "./cluster/cluster.ts";
-import type { Logger } from "./cluster/log.ts";
-import { openStorage } from "./cluster/storage/database.ts";
+import { clusterServices } from "./api/services.ts";
+import { Cluster, type Logger, openStorage } from "./cluster/index.ts";
 import type { Config } from "./config.ts";
 import { testEntities } from "./entities/index.ts";
 import { runSingletonTest } from "./entities/singleton-test.ts";
@@ -17,32 +15,6 @@ export interface Runner {
   readonly url: string;
   /** Graceful stop; `exiting` when the process ends right after (see Cluster.shutdown). */
   stop(options?: { exiting?: boolean }): Promise<void>;
-}
-
-function services(cluster: Cluster, config: Config): ApiServices {
-  // `/singleton/*` reaches the singleton's state entity, which lives on the singleton's host.
-  const host = (rpc: keyof typeof singletonState.rpcs) => cluster.call(singletonState.type, SINGLETON_NAME, rpc, {});
-  return {
-    callEntity: (type, id, rpc, args, requestId) => cluster.call(type, id, rpc, args, { requestId }),
-    hasEntity: (type) => cluster.has(type),
-    health: () => ({
-      status: "ok",
-      runner: cluster.runnerId,
-      mode: cluster.mode,
-      shards_owned: cluster.shardsOwned,
-      active_entities: cluster.activeEntityCount,
-      entity_idle_ms: config.entityIdleMs,
-    }),
-    shards: () => cluster.shards(),
-    entities: async (localOnly) => (localOnly ? cluster.localEntities() : cluster.allEntities()),
-    singleton: {
-      nextSequence: () => host("nextSequence") as Promise<number>,
-      leaderHistory: () => host("leaderHistory") as Promise<unknown[]>,
-      currentRunner: () => host("currentRunner") as Promise<string>,
-      clearHistory: () => host("clearHistory") as Promise<null>,
-      resetSequence: () => host("resetSequence") as Promise<null>,
-    },
-  };
 }
 
 /** Opens storage, joins the cluster, registers the test entities and serves the HTTP API. */
@@ -70,7 +42,7 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
     secret: config.clusterSecret,
   });
   cluster.registerSingleton(SINGLETON_NAME, runSingletonTest);
-  const app = createApp(services(cluster, config), { maxBodyBytes: config.maxBodyBytes, log });
+  const app = createApp(clusterServices(cluster), { maxBodyBytes: config.maxBodyBytes, log });
   // Bind the HTTP port before joining: a runner that cannot serve must not take shards.
   let http: HttpServer;
   try {

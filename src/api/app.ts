@@ -1,23 +1,27 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { Logger } from "../cluster/log.ts";
+import { type AnyContract, contract as runnerContract } from "../../contract/index.ts";
+import type { Logger } from "../cluster/index.ts";
 import { toHttpError } from "./http-error.ts";
 import { type ApiEnv, readBody } from "./request-body.ts";
+import { buildResolvers } from "./resolvers.ts";
 import { mountRest, requestContext } from "./rest.ts";
 import type { ApiServices } from "./services.ts";
-import { buildResolvers, buildRouter } from "./trpc.ts";
+import { buildRouter } from "./trpc.ts";
 
 export interface AppOptions {
   readonly maxBodyBytes: number;
   readonly log: Logger;
+  /** The procedures to serve (the runner's contract by default). */
+  readonly contract?: AnyContract;
 }
 
-/** The runner's HTTP API: the spec's REST routes and `/trpc`, both derived from the contract. */
+/** The HTTP API: the contract's REST routes and `/trpc`, both derived from it, over one set of resolvers. */
 export function createApp(services: ApiServices, options: AppOptions): Hono<ApiEnv> {
-  const { log } = options;
-  const resolvers = buildResolvers(services);
-  const router = buildRouter(resolvers);
+  const { log, contract = runnerContract } = options;
+  const resolvers = buildResolvers(services, contract);
+  const router = buildRouter(resolvers, contract);
   const app = new Hono<ApiEnv>();
 
   app.onError((error, c) => {
@@ -53,6 +57,6 @@ export function createApp(services: ApiServices, options: AppOptions): Hono<ApiE
       },
     });
   });
-  mountRest(app, resolvers);
+  mountRest(app, resolvers, contract);
   return app;
 }

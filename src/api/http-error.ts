@@ -1,5 +1,4 @@
-import { TRPCError } from "@trpc/server";
-import { getHTTPStatusCodeFromError } from "@trpc/server/http";
+import { ClusterError, type ClusterErrorCode } from "../cluster/index.ts";
 
 /** An error answered as JSON: `{ error, issues? }` with an HTTP status. */
 export class HttpError extends Error {
@@ -18,14 +17,24 @@ export class HttpError extends Error {
   }
 }
 
+/** The HTTP status of each framework error. */
+export const HTTP_STATUS: Readonly<Record<ClusterErrorCode, number>> = {
+  BAD_REQUEST: 400,
+  UNAUTHENTICATED: 401,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  ALREADY_EXISTS: 409,
+  WORKFLOW_FAILED: 422,
+  INTERNAL: 500,
+  NOT_IMPLEMENTED: 501,
+  NOT_OWNER: 503,
+  UNAVAILABLE: 503,
+  TIMEOUT: 504,
+};
+
 interface Issue {
   readonly path?: readonly PropertyKey[];
   readonly message: string;
-}
-
-function validationIssues(cause: unknown): readonly Issue[] | undefined {
-  const issues = (cause as { issues?: unknown } | undefined)?.issues;
-  return Array.isArray(issues) ? (issues as Issue[]) : undefined;
 }
 
 /** A readable one-line summary: `amount: Invalid input: expected number, received string`. */
@@ -39,13 +48,11 @@ export function invalidInput(issues: readonly Issue[]): HttpError {
   return new HttpError(400, `invalid input: ${describe(issues)}`, simple);
 }
 
-/** Any error → the HTTP answer for it. Validation failures list their issues. */
+/** Any error → the HTTP answer for it. Internal errors keep their message to the logs. */
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
-  if (error instanceof TRPCError) {
-    const status = getHTTPStatusCodeFromError(error);
-    const issues = validationIssues(error.cause);
-    if (issues) return invalidInput(issues);
+  if (error instanceof ClusterError) {
+    const status = HTTP_STATUS[error.code];
     return new HttpError(status, status === 500 ? "internal error" : error.message);
   }
   return new HttpError(500, "internal error");

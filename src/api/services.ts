@@ -1,28 +1,43 @@
-import type { Health } from "../../contract/index.ts";
-import type { ActiveEntityView, ShardView } from "../cluster/cluster.ts";
+import type { EntityInfo, Health, ShardInfo } from "../../contract/index.ts";
+import type { ActiveEntity, Cluster } from "../cluster/index.ts";
 
-/** What the API needs from the runner; each group of the contract is served by one of these. */
+/** What the API needs from the runner: the resolvers of every procedure are built on these. */
 export interface ApiServices {
   /** Calls an entity RPC wherever the entity lives. */
   callEntity(type: string, id: string, rpc: string, args: unknown, requestId: string | undefined): Promise<unknown>;
   /** Whether this runner hosts entities of `type` (the rest answer 501). */
   hasEntity(type: string): boolean;
   health(): Health;
-  shards(): ShardView[];
-  entities(localOnly: boolean): Promise<ActiveEntityView[]>;
-  /** The cluster singleton's RPCs, once the runner hosts one. */
-  singleton: SingletonService | undefined;
-}
-
-export interface SingletonService {
-  nextSequence(): Promise<number>;
-  leaderHistory(): Promise<unknown[]>;
-  currentRunner(): Promise<string>;
-  clearHistory(): Promise<null>;
-  resetSequence(): Promise<null>;
+  shards(): ShardInfo[];
+  entities(localOnly: boolean): Promise<EntityInfo[]>;
 }
 
 /** Request-scoped context: the caller's idempotency key, if it sent one. */
 export interface ApiContext {
   readonly requestId: string | undefined;
+}
+
+const entityInfo = ({ address, runner }: ActiveEntity): EntityInfo => ({
+  entity_type: address.type,
+  entity_id: address.id,
+  shard_id: address.shard,
+  runner,
+});
+
+/** The services of a runner's cluster, in the contract's shapes. */
+export function clusterServices(cluster: Cluster): ApiServices {
+  return {
+    callEntity: (type, id, rpc, args, requestId) => cluster.call(type, id, rpc, args, { requestId }),
+    hasEntity: (type) => cluster.has(type),
+    health: () => ({
+      status: "ok",
+      runner: cluster.runnerId,
+      mode: cluster.mode,
+      shards_owned: cluster.shardsOwned,
+      active_entities: cluster.activeEntityCount,
+      entity_idle_ms: cluster.entityIdleMs,
+    }),
+    shards: () => cluster.shards().map((p) => ({ shard_id: p.shard, owner: p.owner ?? null, local: p.local })),
+    entities: async (localOnly) => (localOnly ? cluster.localEntities() : await cluster.allEntities()).map(entityInfo),
+  };
 }

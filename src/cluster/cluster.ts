@@ -1,13 +1,15 @@
+import type { CallOptions } from "./call.ts";
 import { type EntityAddress, unstorableId } from "./entity/address.ts";
 import type { EntityType } from "./entity/definition.ts";
 import { EntityRuntime } from "./entity/runtime.ts";
 import { badRequest, ClusterError } from "./errors.ts";
+import { limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { EtcdOwnership } from "./ownership/etcd-ownership.ts";
 import { OwnershipJournal } from "./ownership/journal.ts";
 import { type Ownership, SoleOwnership } from "./ownership/ownership.ts";
-import { shardOf } from "./ownership/shard.ts";
-import { type RouteOptions, Router } from "./router.ts";
+import { type ShardId, shardOf } from "./ownership/shard.ts";
+import { Router } from "./router.ts";
 import { type SingletonContext, SingletonManager, type SingletonRun } from "./singleton/manager.ts";
 import type { Storage } from "./storage/database.ts";
 import { SqlStateStore } from "./storage/entity-state/sql.ts";
@@ -15,7 +17,8 @@ import { SqlSingletonRunStore } from "./storage/singletons/sql.ts";
 import { SqlTimerStore } from "./storage/timers/sql.ts";
 import { SqlWorkflowStore } from "./storage/workflows/sql.ts";
 import { TimerService } from "./timers/service.ts";
-import type { GrpcTransport, InboundHandler } from "./transport/grpc.ts";
+import type { GrpcTransport } from "./transport/grpc.ts";
+import type { InboundHandler } from "./transport/wire.ts";
 
 /** Cluster mode's building blocks, loaded only in cluster mode (etcd and gRPC take ~300 ms to load). */
 interface Network {
@@ -47,24 +50,18 @@ export interface ClusterOptions {
   readonly secret?: string | undefined;
 }
 
-export interface ShardView {
-  readonly shard_id: number;
-  readonly owner: string | null;
+/** Who serves a shard, as this runner sees it. */
+export interface ShardPlacement {
+  readonly shard: ShardId;
+  readonly owner: string | undefined;
   readonly local: boolean;
 }
 
-export interface ActiveEntityView {
-  readonly entity_type: string;
-  readonly entity_id: string;
-  readonly shard_id: number;
+/** An entity active in memory on some runner. */
+export interface ActiveEntity {
+  readonly address: EntityAddress;
   readonly runner: string;
 }
-
-/** How long stored replies are kept for retries to find, and fired timer rows for inspection. */
-const RETENTION_MS = 24 * 3600 * 1000;
-
-/** How long `/debug/entities` waits for each peer. */
-const PEER_QUERY_TIMEOUT_MS = 2_000;
 
 /**
  * A runner's view of the cluster: it routes each call to the owner of the entity's shard and
@@ -158,6 +155,11 @@ export class Cluster {
     return this.options.mode;
   }
 
+  /** How long an entity stays active without calls before it is evicted. */
+  get entityIdleMs(): number {
+    return this.options.entityIdleMs;
+  }
+
   /** Serves peers, joins the cluster and takes this runner's share of the shards. */
   async start(): Promise<void> {
     this.runtime.start();
@@ -165,11 +167,11 @@ export class Cluster {
     await this.ownership.start();
     this.singletons.start();
     const prune = () => {
-      const cutoff = new Date(Date.now() - RETENTION_MS);
+      const cutoff = new Date(Date.now() - limits.retentionMs);
       this.store.pruneReplies(cutoff).catch((err: unknown) => this.options.log.warn({ err }, "reply pruning failed"));
       this.timerStore.pruneFired(cutoff).catch((err: unknown) => this.options.log.warn({ err }, "fired timer pruning failed"));
     };
-    this.pruner = setInterval(prune, 600_000);
+    this.pruner = setInterval(prune, limits.pruneEveryMs);
     this.pruner.unref();
   }
 
@@ -182,53 +184,57 @@ export class Cluster {
   }
 
   /** Calls `rpc` on the entity `(type, id)`, wherever it lives. */
-  call(type: string, id: string, rpc: string, args: unknown, options: RouteOptions = {}): Promise<unknown> {
+  call(type: string, id: string, rpc: string, args: unknown, options: CallOptions = {}): Promise<unknown> {
     // Refused here, before routing: storage would fail on every retry until the deadline.
     const unstorable = unstorableId(id);
     if (unstorable) return Promise.reject(badRequest(unstorable));
-    return this.router.call(this.address(type, id), rpc, args, options);
+    return this.router.call({
+      address: this.address(type, id),
+      rpc,
+      args,
+      requestId: options.requestId,
+      fresh: false,
+      callChain: options.callChain ?? [],
+      deadline: Date.now() + (options.timeoutMs ?? limits.callTimeoutMs),
+    });
   }
 
   /** What peers may ask of this runner: calls for the shards it serves, and its active entities. */
   private inbound(): InboundHandler {
     return {
-      call: (envelope) => {
-        const address = this.address(envelope.entityType, envelope.entityId);
-        if (!this.ownership.isLocal(address.shard)) {
-          return Promise.reject(new ClusterError("NOT_OWNER", `${this.runnerId} does not serve shard ${address.shard}`));
-        }
-        return this.runtime.call(address, envelope.rpc, envelope.payload, {
-          requestId: envelope.requestId,
-          fresh: envelope.fresh,
-          callChain: envelope.callChain,
-        });
+      call: (call) => {
+        const { shard } = call.address;
+        if (!this.ownership.isLocal(shard))
+          return Promise.reject(new ClusterError("NOT_OWNER", `${this.runnerId} does not serve shard ${shard}`));
+        return this.runtime.call(call);
       },
-      activeEntities: () => this.runtime.activeEntities().map((a) => ({ entity_type: a.type, entity_id: a.id, shard_id: a.shard })),
+      locate: (type, id) => this.address(type, id),
+      activeEntities: () => this.runtime.activeEntities(),
     };
   }
 
-  shards(): ShardView[] {
+  shards(): ShardPlacement[] {
     return Array.from({ length: this.options.shardCount }, (_, shard) => ({
-      shard_id: shard,
-      owner: this.ownership.ownerOf(shard) ?? null,
+      shard,
+      owner: this.ownership.ownerOf(shard),
       local: this.ownership.isLocal(shard),
     }));
   }
 
   /** Entities active on this runner. */
-  localEntities(): ActiveEntityView[] {
-    return this.runtime.activeEntities().map((a) => ({ entity_type: a.type, entity_id: a.id, shard_id: a.shard, runner: this.runnerId }));
+  localEntities(): ActiveEntity[] {
+    return this.runtime.activeEntities().map((address) => ({ address, runner: this.runnerId }));
   }
 
   /** Entities active anywhere in the cluster (peers that do not answer in time are left out, and logged). */
-  async allEntities(): Promise<ActiveEntityView[]> {
+  async allEntities(): Promise<ActiveEntity[]> {
     const transport = this.transport;
     const peers = this.ownership.runners().filter((r) => r !== this.runnerId);
     if (!transport || peers.length === 0) return this.localEntities();
     const remote = await Promise.all(
       peers.map((peer) =>
-        transport.activeEntities(peer, PEER_QUERY_TIMEOUT_MS).then(
-          (list) => list.map((e) => ({ ...e, runner: peer })),
+        transport.activeEntities(peer, limits.peerQueryTimeoutMs).then(
+          (list) => list.map((address) => ({ address, runner: peer })),
           (err: unknown) => {
             this.options.log.warn({ err, peer }, "peer did not list its entities");
             return [];

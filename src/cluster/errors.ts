@@ -32,11 +32,6 @@ export class ClusterError extends Error {
 export const badRequest = (message: string) => new ClusterError("BAD_REQUEST", message);
 export const notFound = (message: string) => new ClusterError("NOT_FOUND", message);
 
-/** Errors that a caller may retry with the same request id. */
-export function isRetryable(error: unknown): boolean {
-  return error instanceof ClusterError && (error.code === "NOT_OWNER" || error.code === "UNAVAILABLE" || error.code === "CONFLICT");
-}
-
 export function toClusterError(error: unknown): ClusterError {
   if (error instanceof ClusterError) return error;
   return new ClusterError("INTERNAL", error instanceof Error ? error.message : String(error), { cause: error });

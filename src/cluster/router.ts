@@ -1,21 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { type EntityAddress, formatAddress } from "./entity/address.ts";
+import { type Backoff, backoffDelay } from "./backoff.ts";
+import type { Call } from "./call.ts";
+import { formatAddress } from "./entity/address.ts";
 import type { EntityRuntime } from "./entity/runtime.ts";
 import { ClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Ownership } from "./ownership/ownership.ts";
-import type { CallEnvelope, GrpcTransport } from "./transport/grpc.ts";
+import type { GrpcTransport } from "./transport/grpc.ts";
 
-export interface RouteOptions {
-  /** The caller's idempotency key; forwarded calls get one minted if they have none. */
-  readonly requestId?: string | undefined;
-  readonly callChain?: readonly string[];
-  /** How long the caller waits, retries included. */
-  readonly timeoutMs?: number;
-}
-
-/** Default patience of a call, retries and failovers included. */
-export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
+/** While ownership moves: short, since a new owner usually serves within a lease round. */
+const OWNER_BACKOFF: Backoff = { firstMs: 20, maxMs: 500, jitter: true };
 
 /**
  * Sends each call to the owner of its entity's shard: the local runtime, or a peer over gRPC.
@@ -31,9 +25,10 @@ export class Router {
     private readonly log: Logger,
   ) {}
 
-  async call(address: EntityAddress, rpc: string, args: unknown, options: RouteOptions = {}): Promise<unknown> {
-    const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
-    let requestId = options.requestId;
+  /** Forwarded calls without a request id get one minted, kept by every retry. */
+  async call(call: Call): Promise<unknown> {
+    const { address, deadline } = call;
+    let requestId = call.requestId;
     let minted = false;
     for (let attempt = 1; ; attempt++) {
       // Which errors are safe to retry depends on where the attempt ran: a local turn that failed
@@ -41,7 +36,7 @@ export class Router {
       let remote = false;
       try {
         if (this.ownership.isLocal(address.shard)) {
-          return await this.runtime.call(address, rpc, args, { requestId, fresh: false, callChain: options.callChain });
+          return await this.runtime.call(requestId === call.requestId ? call : { ...call, requestId, fresh: false });
         }
         const owner = this.ownership.ownerOf(address.shard);
         // Nothing was attempted, so waiting for an owner is always safe.
@@ -51,20 +46,10 @@ export class Router {
           minted = true;
         }
         remote = true;
-        const envelope: CallEnvelope = {
-          requestId,
-          entityType: address.type,
-          entityId: address.id,
-          rpc,
-          payload: args,
-          callChain: options.callChain ?? [],
-          deadline,
-          fresh: minted && attempt === 1,
-        };
-        return await this.transport.call(owner, envelope);
+        return await this.transport.call(owner, { ...call, requestId, fresh: minted && attempt === 1 });
       } catch (error) {
         if (!(error instanceof ClusterError) || !retryable(error, remote, requestId !== undefined)) throw error;
-        const pause = Math.min(500, 10 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2);
+        const pause = backoffDelay(attempt, OWNER_BACKOFF);
         if (Date.now() + pause >= deadline) {
           throw new ClusterError("UNAVAILABLE", `${formatAddress(address)} unreachable after ${attempt} attempts: ${error.message}`);
         }

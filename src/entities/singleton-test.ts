@@ -1,11 +1,11 @@
 import { z } from "zod";
-import { LeaderRecord, NonNegativeInt, SINGLETON_NAME, singletonState } from "../../contract/index.ts";
+import { LeaderRecord, NonNegativeInt, SINGLETON_NAME, singleton } from "../../contract/index.ts";
 import { defineEntity } from "../cluster/entity/definition.ts";
 import { ClusterError } from "../cluster/errors.ts";
 import type { SingletonContext } from "../cluster/singleton/manager.ts";
 
 /** The test singleton's durable state, hosted with the singleton on its shard. */
-export const SingletonTest = defineEntity(singletonState, {
+export const SingletonTest = defineEntity(singleton, {
   state: z.object({ sequence: NonNegativeInt, current_runner: z.string().nullable(), leader_history: z.array(LeaderRecord) }),
   initial: () => ({ sequence: 0, current_runner: null, leader_history: [] }),
   handlers: {
@@ -35,6 +35,6 @@ export const SingletonTest = defineEntity(singletonState, {
 
 /** The singleton itself: records its leadership, then holds it until ownership moves. */
 export async function runSingletonTest(ctx: SingletonContext): Promise<void> {
-  await ctx.call(singletonState, SINGLETON_NAME, "becameLeader", { runner: ctx.runnerId });
+  await ctx.call(singleton, SINGLETON_NAME, "becameLeader", { runner: ctx.runnerId });
   await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
 }

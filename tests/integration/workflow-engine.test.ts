@@ -16,6 +16,7 @@ import { silentLogger } from "../../src/cluster/log.ts";
 import type { Storage } from "../../src/cluster/storage/database.ts";
 import { SqlStateStore } from "../../src/cluster/storage/entity-state/sql.ts";
 import { SqlWorkflowStore } from "../../src/cluster/storage/workflows/sql.ts";
+import { callOf } from "../support/call.ts";
 import { STORAGE_BACKENDS } from "../support/storage-backends.ts";
 import { uniqueId } from "../support/unique-id.ts";
 import { waitFor } from "../support/wait.ts";
@@ -144,26 +145,26 @@ for (const backend of STORAGE_BACKENDS) {
   it("steps and activities run once; running a completed exec id again returns its stored result", async ({ runtime }) => {
     const id = uniqueId("ledger");
     const args = { exec_id: "e1", ops: ["step:a", "act:b", "step:c"] };
-    assert.equal(await runtime.call(address(id), "script", args), ["a", "b", "c"]);
-    assert.equal(await runtime.call(address(id), "script", args), ["a", "b", "c"]);
+    assert.equal(await runtime.call(callOf(address(id), "script", args)), ["a", "b", "c"]);
+    assert.equal(await runtime.call(callOf(address(id), "script", args)), ["a", "b", "c"]);
     assert.equal([ran(id, "e1", "a"), ran(id, "e1", "b"), ran(id, "e1", "c")], [1, 1, 1]);
-    assert.equal(await runtime.call(address(id), "items", {}), ["b"]);
+    assert.equal(await runtime.call(callOf(address(id), "items", {})), ["b"]);
   });
 
   it("an activity that throws after changing state leaves neither the change nor a journal entry", async ({ runtime, storage }) => {
     const id = uniqueId("ledger");
     const args = { exec_id: "e2", ops: ["act:a", "actfail:b", "step:c"] };
-    const error = await failure(runtime.call(address(id), "script", args));
+    const error = await failure(runtime.call(callOf(address(id), "script", args)));
     assert.is(error.code, "WORKFLOW_FAILED");
     assert.match(error.message, /b failed: b refuses after changing state/);
-    assert.equal(await runtime.call(address(id), "items", {}), ["a"], "the state change of b was rolled back");
+    assert.equal(await runtime.call(callOf(address(id), "items", {})), ["a"], "the state change of b was rolled back");
     assert.equal(await journalOf(storage, id, "e2"), [{ name: "a", runs: 1 }], "b left no journal entry");
     const record = await new SqlWorkflowStore(storage.db).get({ type: "Ledger", id, execId: "e2" });
     assert.is(record?.status, "failed");
 
     // The retry resumes at b: a is not run again, b commits once.
-    assert.equal(await runtime.call(address(id), "script", args), ["a", "b", "c"]);
-    assert.equal(await runtime.call(address(id), "items", {}), ["a", "b"]);
+    assert.equal(await runtime.call(callOf(address(id), "script", args)), ["a", "b", "c"]);
+    assert.equal(await runtime.call(callOf(address(id), "items", {})), ["a", "b"]);
     assert.equal([ran(id, "e2", "a"), ran(id, "e2", "b"), ran(id, "e2", "c")], [1, 2, 1]);
     assert.equal(await journalOf(storage, id, "e2"), [
       { name: "a", runs: 1 },
@@ -175,8 +176,8 @@ for (const backend of STORAGE_BACKENDS) {
   it("a failed execution resumes from the failed step on its next run", async ({ runtime, storage }) => {
     const id = uniqueId("ledger");
     const args = { exec_id: "e3", ops: ["step:a", "fail:b", "step:c"] };
-    assert.is((await failure(runtime.call(address(id), "script", args))).code, "WORKFLOW_FAILED");
-    assert.equal(await runtime.call(address(id), "script", args), ["a", "b", "c"]);
+    assert.is((await failure(runtime.call(callOf(address(id), "script", args)))).code, "WORKFLOW_FAILED");
+    assert.equal(await runtime.call(callOf(address(id), "script", args)), ["a", "b", "c"]);
     assert.equal([ran(id, "e3", "a"), ran(id, "e3", "b"), ran(id, "e3", "c")], [1, 2, 1]);
     const record = await new SqlWorkflowStore(storage.db).get({ type: "Ledger", id, execId: "e3" });
     assert.is(record?.status, "completed");
@@ -187,9 +188,9 @@ for (const backend of STORAGE_BACKENDS) {
   it("concurrent duplicate runs of one exec id execute it once and all get its result", async ({ runtime, storage }) => {
     const id = uniqueId("ledger");
     const args = { exec_id: "e4", ops: ["step:a", "gate:g", "act:b"] };
-    const calls = Array.from({ length: 50 }, () => runtime.call(address(id), "script", args));
+    const calls = Array.from({ length: 50 }, () => runtime.call(callOf(address(id), "script", args)));
     await waitFor("the gate to be reached", () => (gate(`${id}/e4/g`).entered > 0 ? true : undefined));
-    const late = Array.from({ length: 10 }, () => runtime.call(address(id), "script", args));
+    const late = Array.from({ length: 10 }, () => runtime.call(callOf(address(id), "script", args)));
     gate(`${id}/e4/g`).open();
     const results = await Promise.all([...calls, ...late]);
     for (const r of results) assert.equal(r, ["a", "g", "b"]);
@@ -199,13 +200,13 @@ for (const backend of STORAGE_BACKENDS) {
 
   it("an exec id is refused with other arguments, while running and once completed", async ({ runtime }) => {
     const id = uniqueId("ledger");
-    const first = runtime.call(address(id), "script", { exec_id: "e5", ops: ["gate:g"] });
+    const first = runtime.call(callOf(address(id), "script", { exec_id: "e5", ops: ["gate:g"] }));
     await waitFor("the gate to be reached", () => (gate(`${id}/e5/g`).entered > 0 ? true : undefined));
-    const whileRunning = await failure(runtime.call(address(id), "script", { exec_id: "e5", ops: ["step:other"] }));
+    const whileRunning = await failure(runtime.call(callOf(address(id), "script", { exec_id: "e5", ops: ["step:other"] })));
     assert.is(whileRunning.code, "ALREADY_EXISTS");
     gate(`${id}/e5/g`).open();
     assert.equal(await first, ["g"]);
-    const afterwards = await failure(runtime.call(address(id), "script", { exec_id: "e5", ops: ["step:other"] }));
+    const afterwards = await failure(runtime.call(callOf(address(id), "script", { exec_id: "e5", ops: ["step:other"] })));
     assert.is(afterwards.code, "ALREADY_EXISTS");
     assert.is(ran(id, "e5", "other"), 0);
   });
@@ -216,7 +217,7 @@ for (const backend of STORAGE_BACKENDS) {
   }) => {
     const id = uniqueId("ledger");
     const args = { exec_id: "e6", ops: ["step:a", "act:b", "gate:g", "step:c"] };
-    const call = runtime.call(address(id), "script", args);
+    const call = runtime.call(callOf(address(id), "script", args));
     await waitFor("the gate to be reached", () => (gate(`${id}/e6/g`).entered > 0 ? true : undefined));
     await runtime.release(new Set([0]));
     const stopped = await failure(call);
@@ -244,7 +245,7 @@ for (const backend of STORAGE_BACKENDS) {
     );
     // The gate's body was interrupted once and completed once; nothing journaled ran again.
     assert.equal([ran(id, "e6", "a"), ran(id, "e6", "b"), ran(id, "e6", "g"), ran(id, "e6", "c")], [1, 1, 2, 1]);
-    assert.equal(await runtime.call(address(id), "items", {}), ["b"]);
+    assert.equal(await runtime.call(callOf(address(id), "items", {})), ["b"]);
   });
 
   it("a run superseded by a newer attempt (another runner) cannot write: it stops at its next journal write", async ({
@@ -253,12 +254,12 @@ for (const backend of STORAGE_BACKENDS) {
   }) => {
     const id = uniqueId("ledger");
     const args = { exec_id: "e7", ops: ["step:a", "gate:g", "step:c"] };
-    const older = runtime.call(address(id), "script", args);
+    const older = runtime.call(callOf(address(id), "script", args));
     await waitFor("the first run to reach the gate", () => (gate(`${id}/e7/g`).entered > 0 ? true : undefined));
     // A second runtime on the same storage believes it owns the entity too (a split brain).
     const other = runtimeOn(storage);
     try {
-      const newer = other.call(address(id), "script", args);
+      const newer = other.call(callOf(address(id), "script", args));
       await waitFor("the second run to reach the gate", () => (gate(`${id}/e7/g`).entered > 1 ? true : undefined));
       gate(`${id}/e7/g`).open();
       assert.equal(await newer, ["a", "g", "c"]);
@@ -284,7 +285,7 @@ for (const backend of STORAGE_BACKENDS) {
 
   it("a workflow that reaches a journaled step at another position fails with a clear error", async ({ runtime }) => {
     const id = uniqueId("ledger");
-    const error = await failure(runtime.call(address(id), "script", { exec_id: "e8", ops: ["step:a", "step:a"] }));
+    const error = await failure(runtime.call(callOf(address(id), "script", { exec_id: "e8", ops: ["step:a", "step:a"] })));
     assert.is(error.code, "WORKFLOW_FAILED");
     assert.match(error.message, /nondeterministic workflow: "a" was journaled as step 1 but is now reached as step 2/);
   });

@@ -13,10 +13,11 @@ const address = process.argv[2];
 if (!address) throw new Error("usage: grpc-peer.ts HOST:PORT");
 const transport = new GrpcTransport({ address, secret: undefined, log: silentLogger });
 await transport.listen({
-  call: (envelope) => {
+  call: (call) => {
     process.stdout.write("received\n");
-    return envelope.rpc === "hang" ? new Promise(() => {}) : Promise.resolve(envelope.payload);
+    return call.rpc === "hang" ? new Promise(() => {}) : Promise.resolve(call.args);
   },
+  locate: (type, id) => ({ type, id, shard: 0 }),
   activeEntities: () => [],
 });
 process.stdout.write("listening\n");

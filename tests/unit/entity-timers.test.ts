@@ -8,6 +8,7 @@ import { badRequest, ClusterError } from "../../src/cluster/errors.ts";
 import { silentLogger } from "../../src/cluster/log.ts";
 import type { FireOutcome, PendingTimer, TimerEvent, TimerSink } from "../../src/cluster/timers/timer.ts";
 import { Auditable, type AuditEntry } from "../../src/cluster/traits/auditable.ts";
+import { callOf } from "../support/call.ts";
 import { MemoryStore } from "../support/memory-store.ts";
 
 const none = z.object({});
@@ -70,10 +71,10 @@ function setup() {
   const alarm = (id: string) => {
     const at = { type: "Alarm", id, shard: 0 };
     return {
-      call: (rpc: string, args: object = {}) => runtime.call(at, rpc, args),
+      call: (rpc: string, args: object = {}) => runtime.call(callOf(at, rpc, args)),
       fire: (timerId: string) => runtime.fireTimer(at, timerId),
-      pending: async () => (await runtime.call(at, "pending", {})) as PendingTimer[],
-      fires: async () => (await runtime.call(at, "fires", {})) as TimerEvent[],
+      pending: async () => (await runtime.call(callOf(at, "pending", {}))) as PendingTimer[],
+      fires: async () => (await runtime.call(callOf(at, "fires", {}))) as TimerEvent[],
     };
   };
   return { store, sink, runtime, alarm };
@@ -196,7 +197,7 @@ test("queries cannot change timers; entities without onTimer have none", async (
   const runtime = new EntityRuntime({ store: new MemoryStore(), log: silentLogger, idleMs: 60_000 });
   runtime.register(Plain);
   const at = { type: "Plain", id: "p", shard: 0 };
-  const refused = await runtime.call(at, "set", { timer_id: "t", delay_ms: 1 }).catch((e: unknown) => e);
+  const refused = await runtime.call(callOf(at, "set", { timer_id: "t", delay_ms: 1 })).catch((e: unknown) => e);
   assert.match((refused as Error).message, /does not handle timers/);
   const notFired = await runtime.fireTimer(at, "t").catch((e: unknown) => e);
   assert.is((notFired as ClusterError).code, "NOT_IMPLEMENTED");
@@ -224,7 +225,7 @@ test("pending timers survive reload from storage (they are part of the entity's 
   other.register(Alarm);
   const at = { type: "Alarm", id: "i", shard: 0 };
   assert.equal(
-    ((await other.call(at, "pending", {})) as PendingTimer[]).map((p) => p.timer_id),
+    ((await other.call(callOf(at, "pending", {}))) as PendingTimer[]).map((p) => p.timer_id),
     ["__proto__"],
   );
   assert.is((await other.fireTimer(at, "__proto__")).kind, "fired");

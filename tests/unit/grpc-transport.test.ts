@@ -6,10 +6,11 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import type { Call } from "../../src/cluster/call.ts";
 import { ClusterError } from "../../src/cluster/errors.ts";
 import { silentLogger } from "../../src/cluster/log.ts";
-import { type CallEnvelope, GrpcTransport, type InboundHandler } from "../../src/cluster/transport/grpc.ts";
-import type { WireCallBatch, WireCallRequest, WireReplyBatch } from "../../src/cluster/transport/wire.ts";
+import { GrpcTransport } from "../../src/cluster/transport/grpc.ts";
+import type { InboundHandler, WireCallBatch, WireCallRequest, WireReplyBatch } from "../../src/cluster/transport/wire.ts";
 import { waitFor } from "../support/wait.ts";
 
 function freePort(): Promise<number> {
@@ -23,11 +24,12 @@ function freePort(): Promise<number> {
 }
 
 const echo: InboundHandler = {
-  call: async (e: CallEnvelope) => {
+  call: async (e: Call) => {
     if (e.rpc === "fail") throw new ClusterError("NOT_OWNER", "not mine");
-    return { echoed: e.payload, chain: e.callChain, id: e.requestId, fresh: e.fresh };
+    return { echoed: e.args, chain: e.callChain, id: e.requestId, fresh: e.fresh, shard: e.address.shard };
   },
-  activeEntities: () => [{ entity_type: "Counter", entity_id: "a", shard_id: 7 }],
+  locate: (type, id) => ({ type, id, shard: 7 }),
+  activeEntities: () => [{ type: "Counter", id: "a", shard: 7 }],
 };
 
 async function pair(serverSecret: string | undefined, clientSecret: string | undefined) {
@@ -38,12 +40,11 @@ async function pair(serverSecret: string | undefined, clientSecret: string | und
   return { address, server, client };
 }
 
-const envelope = (rpc: string): CallEnvelope => ({
+const envelope = (rpc: string): Call => ({
   requestId: "r-1",
-  entityType: "Counter",
-  entityId: "a",
+  address: { type: "Counter", id: "a", shard: 0 },
   rpc,
-  payload: { n: 9007199254740991, s: "ü" },
+  args: { n: 9007199254740991, s: "ü" },
   callChain: ["CrossEntity/x"],
   deadline: Date.now() + 5_000,
   fresh: true,
@@ -71,6 +72,7 @@ async function hangingServer() {
       for (const w of waiters) if (count >= w.n) w.resolve();
       return e.rpc === "hang" ? new Promise(() => {}) : echo.call(e);
     },
+    locate: (type, id) => ({ type, id, shard: 0 }),
     activeEntities: () => [],
   });
   const received = (n: number) => new Promise<void>((resolve) => (count >= n ? resolve() : waiters.push({ n, resolve })));
@@ -111,11 +113,12 @@ test("calls carry payload, request id, chain and freshness; application errors k
       chain: ["CrossEntity/x"],
       id: "r-1",
       fresh: true,
+      shard: 7,
     });
     const error = await client.call(address, envelope("fail")).catch((e: unknown) => e);
     assert.instance(error, ClusterError);
     assert.is((error as ClusterError).code, "NOT_OWNER");
-    assert.equal(await client.activeEntities(address, 2_000), [{ entity_type: "Counter", entity_id: "a", shard_id: 7 }]);
+    assert.equal(await client.activeEntities(address, 2_000), [{ type: "Counter", id: "a", shard: 7 }]);
   } finally {
     await client.close();
     await server.close();
@@ -176,7 +179,7 @@ test("concurrent calls of one tick leave as one stream message; replies are matc
   const client = new GrpcTransport({ address: "127.0.0.1:1", secret: undefined, log: silentLogger });
   try {
     const n = 200;
-    const results = await Promise.all(Array.from({ length: n }, (_, i) => client.call(address, { ...envelope("get"), payload: i })));
+    const results = await Promise.all(Array.from({ length: n }, (_, i) => client.call(address, { ...envelope("get"), args: i })));
     assert.equal(
       results,
       Array.from({ length: n }, (_, i) => i),
@@ -184,8 +187,8 @@ test("concurrent calls of one tick leave as one stream message; replies are matc
     assert.equal(batches, [n]);
     // The next tick's calls travel on the same stream, in a message of their own.
     assert.equal(await Promise.all([client.call(address, envelope("get")), client.call(address, envelope("get"))]), [
-      envelope("get").payload,
-      envelope("get").payload,
+      envelope("get").args,
+      envelope("get").args,
     ]);
     assert.equal(batches, [n, 2]);
     assert.is(streams, 1);
@@ -233,10 +236,11 @@ test("a call past its deadline fails with TIMEOUT, and the stream goes on servin
     assert.is(((await hung) as ClusterError).code, "TIMEOUT");
     assert.ok(Date.now() - started >= 190, "not before its deadline");
     assert.equal(await client.call(address, envelope("get")), {
-      echoed: envelope("get").payload,
+      echoed: envelope("get").args,
       chain: ["CrossEntity/x"],
       id: "r-1",
       fresh: true,
+      shard: 0,
     });
     assert.is(((await later) as ClusterError).code, "TIMEOUT");
     assert.ok(Date.now() - started >= 390, "the second deadline is kept too");
@@ -309,7 +313,7 @@ test("a peer killed mid-call fails every call in flight with UNAVAILABLE; the st
     assert.is(((await client.call(address, envelope("get")).catch((e: unknown) => e)) as ClusterError).code, "UNAVAILABLE");
     peer = await startPeer(address);
     // gRPC reconnects with backoff, so a call may still fail UNAVAILABLE (the router retries those).
-    const reply = await waitFor("a call to the restarted peer", () => client.call(address, { ...envelope("get"), payload: 5 }), 15_000, 50);
+    const reply = await waitFor("a call to the restarted peer", () => client.call(address, { ...envelope("get"), args: 5 }), 15_000, 50);
     assert.is(reply, 5);
   } finally {
     await client.close();
@@ -377,6 +381,7 @@ test("close() answers the calls in flight before it ends their stream, and refus
       arrived();
       return new Promise((resolve) => (release = resolve));
     },
+    locate: (type, id) => ({ type, id, shard: 0 }),
     activeEntities: () => [],
   });
   const client = new GrpcTransport({ address: "127.0.0.1:1", secret: undefined, log: silentLogger });

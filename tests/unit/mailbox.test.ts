@@ -5,6 +5,7 @@ import { defineEntity } from "../../src/cluster/entity/definition.ts";
 import { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
 import { badRequest, ClusterError } from "../../src/cluster/errors.ts";
 import { silentLogger } from "../../src/cluster/log.ts";
+import { callOf } from "../support/call.ts";
 import { MemoryStore } from "../support/memory-store.ts";
 
 const protocol = {
@@ -44,13 +45,13 @@ function setup() {
 
 test("calls apply one at a time in arrival order; concurrent calls share commits", async () => {
   const { store, runtime, at } = setup();
-  const replies = await Promise.all(Array.from({ length: 100 }, (_, n) => runtime.call(at("a"), "add", { n })));
+  const replies = await Promise.all(Array.from({ length: 100 }, (_, n) => runtime.call(callOf(at("a"), "add", { n }))));
   assert.equal(
     replies,
     Array.from({ length: 100 }, (_, i) => i + 1),
   );
   assert.equal(
-    await runtime.call(at("a"), "read", {}),
+    await runtime.call(callOf(at("a"), "read", {})),
     Array.from({ length: 100 }, (_, i) => i),
   );
   assert.ok(store.commits < 100, `group commit: ${store.commits} commits for 100 calls`);
@@ -60,61 +61,61 @@ test("calls apply one at a time in arrival order; concurrent calls share commits
 test("a handler that throws after changing state leaves no trace; its neighbours in the batch keep theirs", async () => {
   const { store, runtime, at } = setup();
   const results = await Promise.allSettled([
-    runtime.call(at("b"), "add", { n: 1 }),
-    runtime.call(at("b"), "addThenFail", { n: 2 }),
-    runtime.call(at("b"), "add", { n: 3 }),
-    runtime.call(at("b"), "addAsync", { n: 4 }),
-    runtime.call(at("b"), "addThenFail", { n: 5 }),
-    runtime.call(at("b"), "add", { n: 6 }),
+    runtime.call(callOf(at("b"), "add", { n: 1 })),
+    runtime.call(callOf(at("b"), "addThenFail", { n: 2 })),
+    runtime.call(callOf(at("b"), "add", { n: 3 })),
+    runtime.call(callOf(at("b"), "addAsync", { n: 4 })),
+    runtime.call(callOf(at("b"), "addThenFail", { n: 5 })),
+    runtime.call(callOf(at("b"), "add", { n: 6 })),
   ]);
   assert.equal(
     results.map((r) => r.status),
     ["fulfilled", "rejected", "fulfilled", "fulfilled", "rejected", "fulfilled"],
   );
-  assert.equal(await runtime.call(at("b"), "read", {}), [1, 3, 4, 6]);
+  assert.equal(await runtime.call(callOf(at("b"), "read", {})), [1, 3, 4, 6]);
   assert.equal(JSON.parse(store.rows.get("Box/b")?.json ?? "").items, [1, 3, 4, 6]);
 });
 
 test("a failed commit fails the batch and rolls back memory", async () => {
   const { store, runtime, at } = setup();
-  await runtime.call(at("c"), "add", { n: 1 });
+  await runtime.call(callOf(at("c"), "add", { n: 1 }));
   store.failNext = true;
-  const failed = await runtime.call(at("c"), "add", { n: 2 }).catch((e: unknown) => e);
+  const failed = await runtime.call(callOf(at("c"), "add", { n: 2 })).catch((e: unknown) => e);
   assert.instance(failed, ClusterError);
   assert.is((failed as ClusterError).code, "UNAVAILABLE");
-  assert.equal(await runtime.call(at("c"), "read", {}), [1]);
-  assert.is(await runtime.call(at("c"), "add", { n: 3 }), 2);
+  assert.equal(await runtime.call(callOf(at("c"), "read", {})), [1]);
+  assert.is(await runtime.call(callOf(at("c"), "add", { n: 3 })), 2);
 });
 
 test("a version conflict (someone else wrote) fails the call and reloads the newer state", async () => {
   const { store, runtime, at } = setup();
-  await runtime.call(at("d"), "add", { n: 1 });
+  await runtime.call(callOf(at("d"), "add", { n: 1 }));
   // Another owner commits version 2 behind this runner's back.
   store.rows.set("Box/d", { json: JSON.stringify({ items: [1, 99] }), version: 2 });
-  const failed = await runtime.call(at("d"), "add", { n: 2 }).catch((e: unknown) => e);
+  const failed = await runtime.call(callOf(at("d"), "add", { n: 2 })).catch((e: unknown) => e);
   assert.is((failed as ClusterError).code, "CONFLICT");
-  assert.equal(await runtime.call(at("d"), "read", {}), [1, 99]);
-  assert.is(await runtime.call(at("d"), "add", { n: 3 }), 3);
+  assert.equal(await runtime.call(callOf(at("d"), "read", {})), [1, 99]);
+  assert.is(await runtime.call(callOf(at("d"), "add", { n: 3 })), 3);
 });
 
 test("a request id applies once: retries in the same batch and after commit get the stored reply", async () => {
   const { store, runtime, at } = setup();
-  const same = await Promise.all([1, 2, 3].map(() => runtime.call(at("e"), "add", { n: 7 }, { requestId: "r1" })));
+  const same = await Promise.all([1, 2, 3].map(() => runtime.call(callOf(at("e"), "add", { n: 7 }, { requestId: "r1" }))));
   assert.equal(same, [1, 1, 1]);
   // A fresh runtime (another runner after failover) finds the stored reply.
   const other = new EntityRuntime({ store, log: silentLogger, idleMs: 60_000 });
   other.register(Box);
-  assert.is(await other.call(at("e"), "add", { n: 7 }, { requestId: "r1" }), 1);
-  assert.equal(await other.call(at("e"), "read", {}), [7]);
+  assert.is(await other.call(callOf(at("e"), "add", { n: 7 }, { requestId: "r1" })), 1);
+  assert.equal(await other.call(callOf(at("e"), "read", {})), [7]);
 });
 
 test("arguments are validated at the owner", async () => {
   const { runtime, at } = setup();
-  const failed = await runtime.call(at("f"), "add", { n: "x" }).catch((e: unknown) => e);
+  const failed = await runtime.call(callOf(at("f"), "add", { n: "x" })).catch((e: unknown) => e);
   assert.is((failed as ClusterError).code, "BAD_REQUEST");
-  const unknown = await runtime.call(at("f"), "nope", {}).catch((e: unknown) => e);
+  const unknown = await runtime.call(callOf(at("f"), "nope", {})).catch((e: unknown) => e);
   assert.is((unknown as ClusterError).code, "BAD_REQUEST");
-  const missing = await runtime.call({ type: "Ghost", id: "x", shard: 0 }, "add", {}).catch((e: unknown) => e);
+  const missing = await runtime.call(callOf({ type: "Ghost", id: "x", shard: 0 }, "add", {})).catch((e: unknown) => e);
   assert.is((missing as ClusterError).code, "NOT_IMPLEMENTED");
 });
 
@@ -124,10 +125,10 @@ test("idle entities are evicted; the next call reloads them", async () => {
   runtime.register(Box);
   runtime.start();
   const at = { type: "Box", id: "g", shard: 0 };
-  await runtime.call(at, "add", { n: 5 });
+  await runtime.call(callOf(at, "add", { n: 5 }));
   assert.is(runtime.activeCount, 1);
   while (runtime.activeCount > 0) await new Promise((resolve) => setTimeout(resolve, 10));
-  assert.equal(await runtime.call(at, "read", {}), [5]);
+  assert.equal(await runtime.call(callOf(at, "read", {})), [5]);
   await runtime.stop();
 });
 

@@ -8,6 +8,7 @@ import { silentLogger } from "../../src/cluster/log.ts";
 import { Auditable, AuditEntry } from "../../src/cluster/traits/auditable.ts";
 import { defineTrait, type Trait } from "../../src/cluster/traits/trait.ts";
 import { Versioned } from "../../src/cluster/traits/versioned.ts";
+import { callOf } from "../support/call.ts";
 import { MemoryStore } from "../support/memory-store.ts";
 
 const none = z.object({});
@@ -50,7 +51,7 @@ function setup() {
   const runtime = new EntityRuntime({ store, log: silentLogger, idleMs: 60_000 });
   runtime.register(Doc);
   const doc = (id: string) => ({
-    call: (rpc: string, args: object = {}) => runtime.call({ type: "Doc", id, shard: 0 }, rpc, args),
+    call: (rpc: string, args: object = {}) => runtime.call(callOf({ type: "Doc", id, shard: 0 }, rpc, args)),
     stored: () => JSON.parse(store.rows.get(`Doc/${id}`)?.json ?? "null") as Record<string, unknown> | null,
   });
   return { store, doc };
@@ -217,12 +218,12 @@ test("a trait's own mutation runs without triggering the hooks; the entity's mut
   const runtime = new EntityRuntime({ store: new MemoryStore(), log: silentLogger, idleMs: 60_000 });
   runtime.register(Tally);
   const at = { type: "Tally", id: "t", shard: 0 };
-  await runtime.call(at, "set", { text: "a" });
-  await runtime.call(at, "setLater", { text: "b" });
-  assert.is(await runtime.call(at, "version", {}), 2);
-  await runtime.call(at, "reset", {});
-  assert.is(await runtime.call(at, "version", {}), 0);
-  assert.is(((await runtime.call(at, "auditLog", {})) as AuditEntry[]).length, 2);
+  await runtime.call(callOf(at, "set", { text: "a" }));
+  await runtime.call(callOf(at, "setLater", { text: "b" }));
+  assert.is(await runtime.call(callOf(at, "version", {})), 2);
+  await runtime.call(callOf(at, "reset", {}));
+  assert.is(await runtime.call(callOf(at, "version", {})), 0);
+  assert.is(((await runtime.call(callOf(at, "auditLog", {}))) as AuditEntry[]).length, 2);
 });
 
 test.run();

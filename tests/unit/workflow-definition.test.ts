@@ -6,6 +6,7 @@ import { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
 import { ClusterError } from "../../src/cluster/errors.ts";
 import { silentLogger } from "../../src/cluster/log.ts";
 import type { StateStore } from "../../src/cluster/storage/entity-state/store.ts";
+import { callOf } from "../support/call.ts";
 
 const protocol = {
   type: "Flow",
@@ -44,10 +45,10 @@ test("a runtime without workflow storage validates arguments, then answers NOT_I
   const runtime = new EntityRuntime({ store: unusedStore, log: silentLogger, idleMs: 60_000 });
   runtime.register(defineEntity(protocol, definition));
   const address = { type: "Flow", id: "f", shard: 0 };
-  const invalid = await runtime.call(address, "go", { exec_id: "" }).catch((e: unknown) => e);
+  const invalid = await runtime.call(callOf(address, "go", { exec_id: "" })).catch((e: unknown) => e);
   assert.instance(invalid, ClusterError);
   assert.is((invalid as ClusterError).code, "BAD_REQUEST");
-  const unsupported = await runtime.call(address, "go", { exec_id: "e" }).catch((e: unknown) => e);
+  const unsupported = await runtime.call(callOf(address, "go", { exec_id: "e" })).catch((e: unknown) => e);
   assert.instance(unsupported, ClusterError);
   assert.is((unsupported as ClusterError).code, "NOT_IMPLEMENTED");
 });

@@ -1,4 +1,6 @@
+import type { Call } from "../call.ts";
 import { ClusterError, toClusterError } from "../errors.ts";
+import { limits } from "../limits.ts";
 import type { Logger } from "../log.ts";
 import type { ShardId } from "../ownership/shard.ts";
 import type { ReplyRecord, StateStore } from "../storage/entity-state/store.ts";
@@ -9,21 +11,13 @@ import type { ExecutionReader, TurnContext, TurnImplementation, TxWrite } from "
 import type { EntityType } from "./definition.ts";
 import type { EntityProtocol } from "./protocol.ts";
 
-/** A call waiting for its turn. */
-export interface Envelope {
-  readonly rpc: string;
+/** A call waiting for its turn (its arguments validated), and who waits for its reply. */
+export interface Queued {
+  readonly call: Call;
   readonly impl: TurnImplementation;
-  readonly args: unknown;
-  readonly requestId: string | undefined;
-  readonly fresh: boolean;
-  /** Entities ("Type/id") the call passed through, its origin first. */
-  readonly callChain: readonly string[];
   resolve(reply: unknown): void;
   reject(error: unknown): void;
 }
-
-/** Most calls applied between two commits. */
-const MAX_BATCH = 256;
 
 type Outcome = { ok: true; reply: unknown } | { ok: false; error: unknown };
 
@@ -60,7 +54,7 @@ export class Mailbox {
   private committedJson = "";
   private version = 0;
   private loaded = false;
-  private readonly queue: Envelope[] = [];
+  private readonly queue: Queued[] = [];
   private running = false;
   private idleWaiters: (() => void)[] | undefined;
   /** The batch being applied, if any: reentrant calls join it. */
@@ -83,12 +77,12 @@ export class Mailbox {
     return !this.running && this.queue.length === 0;
   }
 
-  post(envelope: Envelope): void {
-    if (this.turn && envelope.callChain.length > 0 && envelope.callChain.includes(this.key)) {
-      void this.reenter(envelope, this.turn);
+  post(queued: Queued): void {
+    if (this.turn && queued.call.callChain.length > 0 && queued.call.callChain.includes(this.key)) {
+      void this.reenter(queued, this.turn);
       return;
     }
-    this.queue.push(envelope);
+    this.queue.push(queued);
     this.lastActive = Date.now();
     if (!this.running) {
       // Start on the next turn of the event loop, so calls that arrived together (one poll phase
@@ -109,7 +103,7 @@ export class Mailbox {
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, MAX_BATCH);
+        const batch = this.queue.splice(0, limits.mailboxBatch);
         try {
           this.checkOwnership();
           if (!this.loaded) await this.load();
@@ -117,7 +111,7 @@ export class Mailbox {
         } catch (error) {
           const failure = toClusterError(error);
           if (failure.code === "INTERNAL") this.host.log.error({ err: error, entity: this.key }, "turn failed");
-          for (const envelope of batch) envelope.reject(failure);
+          for (const queued of batch) queued.reject(failure);
         }
       }
     } finally {
@@ -139,7 +133,7 @@ export class Mailbox {
     this.loaded = true;
   }
 
-  private async apply(batch: Envelope[]): Promise<void> {
+  private async apply(batch: Queued[]): Promise<void> {
     const stored = await this.storedReplies(batch);
     const outcomes: Outcome[] = [];
     const replies: ReplyRecord[] = [];
@@ -151,11 +145,12 @@ export class Mailbox {
     // (handlers are deterministic given state, args and ctx). Asynchronous handlers may have effects
     // beyond the state, so they are never replayed: a checkpoint follows each one.
     let base = this.committedJson;
-    let replay: [Envelope, TurnContext][] = [];
+    let replay: [Queued, TurnContext][] = [];
 
     try {
-      for (const envelope of batch) {
-        const { requestId, impl } = envelope;
+      for (const queued of batch) {
+        const { impl } = queued;
+        const { requestId } = queued.call;
         const mutation = impl.kind === "mutation";
         const earlier = requestId && mutation ? (repliedInBatch.get(requestId) ?? storedOutcome(stored.get(requestId))) : undefined;
         if (earlier) {
@@ -163,10 +158,10 @@ export class Mailbox {
           continue;
         }
         const own: Turn = { writes: [], effects: [], mutated: false };
-        const ctx = this.context(envelope, own);
+        const ctx = this.context(queued, own);
         let outcome: Outcome;
         try {
-          const pending = impl.handler(this.state, envelope.args, ctx);
+          const pending = impl.handler(this.state, queued.call.args, ctx);
           const isAsync = pending instanceof Promise;
           const reply = (isAsync ? await pending : pending) ?? null;
           if (mutation) {
@@ -177,7 +172,7 @@ export class Mailbox {
               base = JSON.stringify(this.state);
               replay = [];
             } else {
-              replay.push([envelope, ctx]);
+              replay.push([queued, ctx]);
             }
             if (requestId) replies.push({ requestId, json: JSON.stringify(reply) });
           }
@@ -202,19 +197,19 @@ export class Mailbox {
         this.host.log.error({ err, entity: this.key }, "after-commit effect failed");
       }
     }
-    batch.forEach((envelope, i) => {
+    batch.forEach((queued, i) => {
       const outcome = outcomes[i] as Outcome;
-      if (outcome.ok) envelope.resolve(outcome.reply);
-      else envelope.reject(outcome.error);
+      if (outcome.ok) queued.resolve(outcome.reply);
+      else queued.reject(outcome.error);
     });
   }
 
   /** The context of one call; its writes and effects land in `turn`. */
-  private context(envelope: Envelope, turn: Turn): TurnContext {
-    const chain = [...envelope.callChain, this.key];
+  private context(queued: Queued, turn: Turn): TurnContext {
+    const chain = [...queued.call.callChain, this.key];
     return {
       self: this.address,
-      requestId: envelope.requestId,
+      requestId: queued.call.requestId,
       now: new Date(),
       workflows: this.host.executions(this.address),
       transact: (write) => turn.writes.push(write),
@@ -234,29 +229,29 @@ export class Mailbox {
    * with the turn; a failure is returned to its caller (validate before mutating: a reentrant call
    * has no rollback of its own, the turn it joins is still in progress).
    */
-  private async reenter(envelope: Envelope, turn: Turn): Promise<void> {
+  private async reenter(queued: Queued, turn: Turn): Promise<void> {
     try {
-      const reply = (await envelope.impl.handler(this.state, envelope.args, this.context(envelope, turn))) ?? null;
-      if (envelope.impl.kind === "mutation") turn.mutated = true;
-      envelope.resolve(reply);
+      const reply = (await queued.impl.handler(this.state, queued.call.args, this.context(queued, turn))) ?? null;
+      if (queued.impl.kind === "mutation") turn.mutated = true;
+      queued.resolve(reply);
     } catch (error) {
-      envelope.reject(error);
+      queued.reject(error);
     }
   }
 
   /** Back to the checkpoint, then forward through the mutations that succeeded since. */
-  private restore(base: string, replay: readonly [Envelope, TurnContext][]): void {
+  private restore(base: string, replay: readonly [Queued, TurnContext][]): void {
     this.state = this.type.decodeState(JSON.parse(base));
     // Their writes and effects were collected the first time round.
     const ignore = () => {};
-    for (const [envelope, ctx] of replay) {
-      const again = envelope.impl.handler(this.state, envelope.args, { ...ctx, transact: ignore, afterCommit: ignore });
-      if (again instanceof Promise) throw new ClusterError("INTERNAL", `replay of ${envelope.rpc} became asynchronous`);
+    for (const [queued, ctx] of replay) {
+      const again = queued.impl.handler(this.state, queued.call.args, { ...ctx, transact: ignore, afterCommit: ignore });
+      if (again instanceof Promise) throw new ClusterError("INTERNAL", `replay of ${queued.call.rpc} became asynchronous`);
     }
   }
 
-  private async storedReplies(batch: readonly Envelope[]): Promise<Map<string, string>> {
-    const ids = batch.flatMap((e) => (e.requestId && !e.fresh && e.impl.kind === "mutation" ? [e.requestId] : []));
+  private async storedReplies(batch: readonly Queued[]): Promise<Map<string, string>> {
+    const ids = batch.flatMap(({ call, impl }) => (call.requestId && !call.fresh && impl.kind === "mutation" ? [call.requestId] : []));
     if (ids.length === 0) return new Map();
     return this.host.store.findReplies(this.address.type, this.address.id, ids).catch((error: unknown) => {
       throw new ClusterError("UNAVAILABLE", `cannot read stored replies: ${String(error)}`, { cause: error });

@@ -1,3 +1,4 @@
+import type { Call } from "../call.ts";
 import { badRequest, ClusterError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { ShardId } from "../ownership/shard.ts";
@@ -9,13 +10,6 @@ import { addressKey, type EntityAddress } from "./address.ts";
 import type { ExecutionReader, TurnImplementation } from "./context.ts";
 import type { EntityType } from "./definition.ts";
 import { type EntityCaller, Mailbox, type MailboxHost } from "./mailbox.ts";
-
-export interface CallOptions {
-  readonly requestId?: string | undefined;
-  /** The request id was minted for this very attempt: no stored reply can exist, skip the lookup. */
-  readonly fresh?: boolean;
-  readonly callChain?: readonly string[];
-}
 
 export interface RuntimeOptions {
   readonly store: StateStore;
@@ -89,25 +83,26 @@ export class EntityRuntime {
    * Applies one call to the entity at `address`: a turn in its mailbox, or (workflow RPCs) a run of
    * the workflow. `args` are validated against the RPC's schema here, at the owner, whoever sent them.
    */
-  call(address: EntityAddress, rpc: string, args: unknown, options: CallOptions = {}): Promise<unknown> {
+  call(call: Call): Promise<unknown> {
+    const { address, rpc } = call;
     const type = this.types.get(address.type);
     if (!type) return Promise.reject(new ClusterError("NOT_IMPLEMENTED", `entity type ${address.type} is not registered`));
     const impl = type.rpcs.get(rpc);
     if (!impl) return Promise.reject(badRequest(`entity type ${address.type} has no RPC ${rpc}`));
-    const parsed = impl.args.safeParse(args);
+    const parsed = impl.args.safeParse(call.args);
     if (!parsed.success) return Promise.reject(badRequest(`invalid arguments for ${address.type}.${rpc}: ${parsed.error.message}`));
     if (impl.kind === "workflow") {
       // The exec id is the workflow's idempotency key; request ids play no part.
       return this.workflows ? this.workflows.run(address, rpc, impl.workflow, parsed.data) : noWorkflows();
     }
-    return this.post(address, type, rpc, impl, parsed.data, options);
+    return this.post(type, { ...call, args: parsed.data }, impl);
   }
 
   /** Applies a turn the framework makes (an activity) to the entity at `address`. */
   turn(address: EntityAddress, turn: TurnImplementation): Promise<unknown> {
     const type = this.types.get(address.type);
     if (!type) return Promise.reject(new ClusterError("NOT_IMPLEMENTED", `entity type ${address.type} is not registered`));
-    return this.post(address, type, "(activity)", turn, undefined, {});
+    return this.post(type, frameworkCall(address, "(activity)", undefined), turn);
   }
 
   /** Resumes the running workflow executions of `shards`, in the background. */
@@ -119,7 +114,7 @@ export class EntityRuntime {
   fireTimer(address: EntityAddress, timerId: string): Promise<FireOutcome> {
     const type = this.types.get(address.type);
     if (!type?.timerFire) return Promise.reject(new ClusterError("NOT_IMPLEMENTED", `entity type ${address.type} does not handle timers`));
-    return this.post(address, type, "$timer", type.timerFire, { timer_id: timerId }, {}) as Promise<FireOutcome>;
+    return this.post(type, frameworkCall(address, "$timer", { timer_id: timerId }), type.timerFire) as Promise<FireOutcome>;
   }
 
   /** Addresses of the entities active here now. */
@@ -149,26 +144,9 @@ export class EntityRuntime {
     await Promise.all([...this.active.values()].map((m) => m.whenIdle()));
   }
 
-  private post(
-    address: EntityAddress,
-    type: EntityType,
-    rpc: string,
-    impl: TurnImplementation,
-    args: unknown,
-    options: CallOptions,
-  ): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      this.mailbox(address, type).post({
-        rpc,
-        impl,
-        args,
-        requestId: options.requestId,
-        fresh: options.fresh === true,
-        callChain: options.callChain ?? [],
-        resolve,
-        reject,
-      });
-    });
+  /** Queues `call` (its arguments valid) in its entity's mailbox, to be applied by `impl`. */
+  private post(type: EntityType, call: Call, impl: TurnImplementation): Promise<unknown> {
+    return new Promise((resolve, reject) => this.mailbox(call.address, type).post({ call, impl, resolve, reject }));
   }
 
   private mailbox(address: EntityAddress, type: EntityType): Mailbox {
@@ -187,6 +165,11 @@ export class EntityRuntime {
       if (mailbox.idle && mailbox.lastActive <= cutoff) this.active.delete(key);
     }
   }
+}
+
+/** A turn the framework makes: no caller waits past a deadline, no request id, no chain. */
+function frameworkCall(address: EntityAddress, rpc: string, args: unknown): Call {
+  return { address, rpc, args, requestId: undefined, fresh: false, callChain: [], deadline: Number.POSITIVE_INFINITY };
 }
 
 const noCaller: EntityCaller = () => Promise.reject(new ClusterError("NOT_IMPLEMENTED", "this runtime cannot call other entities"));

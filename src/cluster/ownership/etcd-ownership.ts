@@ -1,4 +1,5 @@
 import { Etcd3 } from "etcd3";
+import { type Backoff, backoffDelay } from "../backoff.ts";
 import type { Logger } from "../log.ts";
 import { assignShards } from "./assignment.ts";
 import type { OwnershipJournal } from "./journal.ts";
@@ -6,6 +7,9 @@ import { FencedLease } from "./lease.ts";
 import type { Ownership, ShardListener } from "./ownership.ts";
 import type { ShardId } from "./shard.ts";
 import { Topology, type TopologyChange } from "./topology.ts";
+
+/** Between attempts to rejoin after the lease was lost. */
+const REJOIN_BACKOFF: Backoff = { firstMs: 200, maxMs: 5_000, jitter: false };
 
 export interface EtcdOwnershipOptions {
   readonly endpoints: readonly string[];
@@ -137,7 +141,7 @@ export class EtcdOwnership implements Ownership {
         return;
       } catch (err) {
         this.options.log.warn({ err, attempt }, "cannot rejoin the cluster yet");
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 200 * attempt)));
+        await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt, REJOIN_BACKOFF)));
       }
     }
   }

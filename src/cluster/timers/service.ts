@@ -1,5 +1,7 @@
+import { backoffDelay } from "../backoff.ts";
 import { addressKey, type EntityAddress, formatAddress } from "../entity/address.ts";
 import { ClusterError } from "../errors.ts";
+import { limits } from "../limits.ts";
 import type { Logger } from "../log.ts";
 import type { ShardListener } from "../ownership/ownership.ts";
 import type { ShardId } from "../ownership/shard.ts";
@@ -18,7 +20,6 @@ export interface TimerServiceOptions {
   readonly maxInFlight?: number;
 }
 
-const DEFAULT_MAX_IN_FLIGHT = 256;
 /** Longest the one OS timer is set for; later due times re-arm it (setTimeout caps at ~24.8 days). */
 const MAX_ARM_MS = 3_600_000;
 /**
@@ -26,7 +27,8 @@ const MAX_ARM_MS = 3_600_000;
  * refused for ownership while the shard is still ours (its acquisition is finishing, or the lease
  * fence is down until the next keep-alive): that clears up without anyone fixing anything.
  */
-export const retryDelay = (attempt: number, ownership: boolean) => Math.min(ownership ? 1_000 : 30_000, 25 * 2 ** Math.min(attempt, 11));
+export const retryDelay = (attempt: number, ownership: boolean) =>
+  backoffDelay(attempt, { firstMs: 50, maxMs: ownership ? 1_000 : 30_000, jitter: false });
 
 /**
  * The schedule of the timers of the shards this runner owns: loaded from storage when shards
@@ -101,7 +103,7 @@ export class TimerService implements TimerSink, ShardListener {
   }
 
   private get maxInFlight(): number {
-    return this.options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    return this.options.maxInFlight ?? limits.timerFiresInFlight;
   }
 
   /** Starts the fires that are due (as many as may be in flight), then arms for the next. */

@@ -1,16 +1,9 @@
 import * as grpc from "@grpc/grpc-js";
+import type { Call } from "../call.ts";
 import { ClusterError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { BatchWriter } from "./batch-writer.ts";
-import {
-  type CallEnvelope,
-  callWeight,
-  decodeReply,
-  encodeCall,
-  type WireCallBatch,
-  type WireCallRequest,
-  type WireReplyBatch,
-} from "./wire.ts";
+import { callWeight, decodeReply, encodeCall, type WireCallBatch, type WireCallRequest, type WireReplyBatch } from "./wire.ts";
 
 export type CallDuplex = grpc.ClientDuplexStream<WireCallBatch, WireReplyBatch>;
 
@@ -50,14 +43,14 @@ export class CallStream {
     private readonly log: Logger,
   ) {}
 
-  call(envelope: CallEnvelope): Promise<unknown> {
+  call(call: Call): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      if (envelope.deadline <= Date.now()) return reject(this.timeout());
+      if (call.deadline <= Date.now()) return reject(this.timeout());
       const id = this.nextId++;
-      const request = encodeCall(id, envelope);
-      this.pending.set(id, { resolve, reject, deadline: envelope.deadline });
+      const request = encodeCall(id, call);
+      this.pending.set(id, { resolve, reject, deadline: call.deadline });
       (this.current ?? this.connect()).writer.push(request);
-      if (envelope.deadline < this.timerAt) this.arm(envelope.deadline);
+      if (call.deadline < this.timerAt) this.arm(call.deadline);
     });
   }
 

@@ -2,29 +2,18 @@ import { timingSafeEqual } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import type { Call } from "../call.ts";
+import type { EntityAddress } from "../entity/address.ts";
 import { ClusterError } from "../errors.ts";
+import { limits } from "../limits.ts";
 import type { Logger } from "../log.ts";
 import { type CallDuplex, CallStream } from "./call-stream.ts";
 import { InboundCallStream, type ServerCallDuplex } from "./inbound-call-stream.ts";
-import type { CallEnvelope } from "./wire.ts";
-
-export type { CallEnvelope } from "./wire.ts";
-
-export interface RemoteEntity {
-  readonly entity_type: string;
-  readonly entity_id: string;
-  readonly shard_id: number;
-}
-
-/** What a runner answers to its peers. */
-export interface InboundHandler {
-  call(envelope: CallEnvelope): Promise<unknown>;
-  activeEntities(): RemoteEntity[];
-}
+import type { InboundHandler } from "./wire.ts";
 
 interface WireEntityList {
   runner: string;
-  entities: RemoteEntity[];
+  entities: { entity_type: string; entity_id: string; shard_id: number }[];
 }
 type Callback<T> = (error: grpc.ServiceError | null, value?: T) => void;
 interface RunnerClient extends grpc.Client {
@@ -54,8 +43,8 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   "grpc.keepalive_time_ms": 5_000,
   "grpc.keepalive_timeout_ms": 2_000,
   "grpc.keepalive_permit_without_calls": 1,
-  "grpc.max_receive_message_length": 64 * 1024 * 1024,
-  "grpc.max_send_message_length": 64 * 1024 * 1024,
+  "grpc.max_receive_message_length": limits.maxMessageBytes,
+  "grpc.max_send_message_length": limits.maxMessageBytes,
 };
 
 export interface GrpcTransportOptions {
@@ -69,8 +58,7 @@ export interface GrpcTransportOptions {
 
 /**
  * The runners' wire: one gRPC server per runner, one cached channel per peer. Entity calls to a
- * peer share one long-lived Calls stream (see CallStream); the rare ActiveEntities and Ping stay
- * unary. Application errors travel inside the reply with their ClusterError code; transport
+ * peer share one long-lived Calls stream (see CallStream); the rare ActiveEntities stays unary. Application errors travel inside the reply with their ClusterError code; transport
  * failures become UNAVAILABLE.
  */
 export class GrpcTransport {
@@ -90,17 +78,14 @@ export class GrpcTransport {
         // The secret is checked once, when the stream opens; every call on it is the peer's. (An
         // 'error' emitted on a grpc-js server stream ends it with that status.)
         if (!authorized(stream)) return void stream.emit("error", refused);
-        const inbound = new InboundCallStream(stream, (envelope) => handler.call(envelope), this.options.log);
+        const inbound = new InboundCallStream(stream, handler, this.options.log);
         this.inbound.add(inbound);
         stream.on("close", () => this.inbound.delete(inbound));
       },
       ActiveEntities: (call: grpc.ServerUnaryCall<object, WireEntityList>, reply: grpc.sendUnaryData<WireEntityList>) => {
         if (!authorized(call)) return reply(refused);
-        reply(null, { runner: this.options.address, entities: handler.activeEntities() });
-      },
-      Ping: (call: grpc.ServerUnaryCall<object, { runner: string }>, reply: grpc.sendUnaryData<{ runner: string }>) => {
-        if (!authorized(call)) return reply(refused);
-        reply(null, { runner: this.options.address });
+        const entities = handler.activeEntities().map((a) => ({ entity_type: a.type, entity_id: a.id, shard_id: a.shard }));
+        reply(null, { runner: this.options.address, entities });
       },
     });
     return new Promise((resolve, reject) => {
@@ -111,11 +96,11 @@ export class GrpcTransport {
   }
 
   /** Sends an entity call to `peer` and returns its reply. */
-  call(peer: string, envelope: CallEnvelope): Promise<unknown> {
-    return this.peer(peer).calls.call(envelope);
+  call(peer: string, call: Call): Promise<unknown> {
+    return this.peer(peer).calls.call(call);
   }
 
-  async activeEntities(peer: string, timeoutMs: number): Promise<RemoteEntity[]> {
+  async activeEntities(peer: string, timeoutMs: number): Promise<EntityAddress[]> {
     const client = this.peer(peer).client;
     const list = await new Promise<WireEntityList>((resolve, reject) => {
       const calls = this.inflight.get(peer) ?? new Set();
@@ -127,7 +112,7 @@ export class GrpcTransport {
       });
       calls.add(call);
     });
-    return list.entities;
+    return list.entities.map((e) => ({ type: e.entity_type, id: e.entity_id, shard: e.shard_id }));
   }
 
   /** A peer left the cluster: fail its in-flight calls now (callers retry elsewhere), drop its channel. */

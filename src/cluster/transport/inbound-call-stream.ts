@@ -3,9 +3,9 @@ import { ClusterError, toClusterError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { BatchWriter } from "./batch-writer.ts";
 import {
-  type CallEnvelope,
   decodeCall,
   errorReply,
+  type InboundHandler,
   okReply,
   replyWeight,
   type WireCallBatch,
@@ -17,7 +17,7 @@ import {
 export type ServerCallDuplex = grpc.ServerDuplexStream<WireCallBatch, WireReplyBatch>;
 
 /**
- * The serving side of one peer's Calls stream: runs each call it receives through `apply` and
+ * The serving side of one peer's Calls stream: runs each call it receives through `handler` and
  * writes the replies back, those that complete in the same tick as one message. A call whose
  * payload is not JSON is answered BAD_REQUEST; nothing a peer sends makes it throw.
  */
@@ -28,7 +28,7 @@ export class InboundCallStream {
 
   constructor(
     stream: ServerCallDuplex,
-    private readonly apply: (envelope: CallEnvelope) => Promise<unknown>,
+    private readonly handler: Pick<InboundHandler, "call" | "locate">,
     private readonly log: Logger,
   ) {
     this.writer = new BatchWriter<WireCallReply, WireReplyBatch>(stream, (replies) => ({ replies }), replyWeight);
@@ -52,7 +52,7 @@ export class InboundCallStream {
     let result: Promise<unknown>;
     try {
       if (this.closing) throw new ClusterError("UNAVAILABLE", "runner is shutting down");
-      result = this.apply(decodeCall(call));
+      result = this.handler.call(decodeCall(call, this.handler.locate));
     } catch (error) {
       result = Promise.reject(error);
     }

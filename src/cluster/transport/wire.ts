@@ -1,16 +1,16 @@
+import type { Call } from "../call.ts";
+import type { EntityAddress } from "../entity/address.ts";
 import { CLUSTER_ERROR_CODES, ClusterError, type ClusterErrorCode, toClusterError } from "../errors.ts";
 
-/** A call crossing from one runner to another. */
-export interface CallEnvelope {
-  readonly requestId: string;
-  readonly entityType: string;
-  readonly entityId: string;
-  readonly rpc: string;
-  readonly payload: unknown;
-  readonly callChain: readonly string[];
-  /** Epoch milliseconds. */
-  readonly deadline: number;
-  readonly fresh: boolean;
+/** Where an entity lives, as the receiving runner computes it (the sender's shard is not trusted). */
+export type Locate = (type: string, id: string) => EntityAddress;
+
+/** What a runner answers to its peers. */
+export interface InboundHandler {
+  call(call: Call): Promise<unknown>;
+  /** Where the entity of a call received lives, by this runner's reckoning. */
+  readonly locate: Locate;
+  activeEntities(): EntityAddress[];
 }
 
 /** The messages of cluster.proto's Calls stream, as proto-loader decodes them (keepCase, longs as numbers). */
@@ -40,22 +40,23 @@ export interface WireReplyBatch {
 
 const CODES = new Set<string>(CLUSTER_ERROR_CODES);
 
-export function encodeCall(id: number, envelope: CallEnvelope): WireCallRequest {
+/** A call on the wire: a forwarded call always has a request id (the router mints one). */
+export function encodeCall(id: number, call: Call): WireCallRequest {
   return {
     id,
-    request_id: envelope.requestId,
-    entity_type: envelope.entityType,
-    entity_id: envelope.entityId,
-    rpc: envelope.rpc,
-    payload: JSON.stringify(envelope.payload ?? null),
-    call_chain: [...envelope.callChain],
-    deadline: envelope.deadline,
-    fresh: envelope.fresh,
+    request_id: call.requestId ?? "",
+    entity_type: call.address.type,
+    entity_id: call.address.id,
+    rpc: call.rpc,
+    payload: JSON.stringify(call.args ?? null),
+    call_chain: [...call.callChain],
+    deadline: call.deadline,
+    fresh: call.fresh,
   };
 }
 
 /** The call a peer sent; BAD_REQUEST when its payload is not JSON. */
-export function decodeCall(r: WireCallRequest): CallEnvelope {
+export function decodeCall(r: WireCallRequest, locate: Locate): Call {
   let payload: unknown;
   try {
     payload = r.payload === "" ? undefined : JSON.parse(r.payload);
@@ -63,14 +64,13 @@ export function decodeCall(r: WireCallRequest): CallEnvelope {
     throw new ClusterError("BAD_REQUEST", `call ${r.id}: payload is not JSON`);
   }
   return {
-    requestId: r.request_id,
-    entityType: r.entity_type,
-    entityId: r.entity_id,
+    address: locate(r.entity_type, r.entity_id),
     rpc: r.rpc,
-    payload,
+    args: payload,
+    requestId: r.request_id === "" ? undefined : r.request_id,
+    fresh: r.fresh,
     callChain: r.call_chain,
     deadline: Number(r.deadline),
-    fresh: r.fresh,
   };
 }
 

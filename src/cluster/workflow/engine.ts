@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { type Backoff, backoffDelay } from "../backoff.ts";
 import { addressKey, type EntityAddress, formatAddress } from "../entity/address.ts";
 import type { EntityContext, ExecutionReader, TurnImplementation } from "../entity/context.ts";
 import type { WorkflowRpc } from "../entity/definition.ts";
@@ -32,11 +33,8 @@ interface Execution {
   readonly done: Promise<unknown>;
 }
 
-/** First pause after a transient storage failure, doubled up to MAX_BACKOFF_MS. */
-const FIRST_BACKOFF_MS = 20;
-const MAX_BACKOFF_MS = 2_000;
-
-const backoffMs = (attempt: number) => Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random() / 2);
+/** After a transient storage failure. */
+const STORAGE_BACKOFF: Backoff = { firstMs: 40, maxMs: 2_000, jitter: true };
 
 const isTransient = (error: unknown) => error instanceof ClusterError && (error.code === "UNAVAILABLE" || error.code === "CONFLICT");
 
@@ -89,7 +87,7 @@ export class WorkflowEngine {
           return;
         } catch (err) {
           this.options.log.warn({ err, attempt }, "cannot list running workflow executions yet");
-          await sleep(backoffMs(attempt));
+          await sleep(backoffDelay(attempt, STORAGE_BACKOFF));
         }
       }
     })();
@@ -285,7 +283,7 @@ async function persist<R>(op: () => Promise<R>, signal: AbortSignal, log: Logger
     } catch (error) {
       if (!isTransient(error)) throw error;
       if (attempt === 1 || attempt % 20 === 0) log.warn({ err: error, attempt }, "workflow storage operation failed; retrying");
-      const resumed = await sleep(backoffMs(attempt), true, { signal }).catch(() => false);
+      const resumed = await sleep(backoffDelay(attempt, STORAGE_BACKOFF), true, { signal }).catch(() => false);
       if (!resumed) throw new ClusterError("NOT_OWNER", "this runner stopped running the execution", { cause: error });
     }
   }

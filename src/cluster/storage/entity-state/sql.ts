@@ -1,6 +1,7 @@
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { entityReplies, entityState } from "../../../../drizzle/schema.ts";
 import { ClusterError } from "../../errors.ts";
+import { limits } from "../../limits.ts";
 import { BatchQueue } from "../batch-queue.ts";
 import type { Database, Storage } from "../database.ts";
 import type { Commit, StateStore, StoredState } from "./store.ts";
@@ -47,15 +48,6 @@ const BATCH_COMMIT = `
   )
   select entity_type, entity_id, version from s`;
 
-/**
- * Batches in flight at once; more commits wait and go together in the next one. One: the batches
- * grow with the load, and each costs Postgres far less per row (spread-entry bench: Postgres 42
- * instead of 50 µs per operation, 9.3k instead of 8.2k ops/s, than with two).
- */
-const MAX_BATCHES_IN_FLIGHT = 1;
-/** Most entities per statement. */
-const MAX_BATCH = 500;
-
 /** The StateStore on Postgres (or PGlite): one row per entity, one per stored reply. */
 export class SqlStateStore implements StateStore {
   private readonly db: Database;
@@ -72,7 +64,7 @@ export class SqlStateStore implements StateStore {
       .where(and(eq(entityState.entityType, sql.placeholder("type")), eq(entityState.entityId, sql.placeholder("id"))))
       .prepare("entity_load");
     const batchCommit = storage.statement<CommittedRow>(BATCH_COMMIT);
-    this.batches = new BatchQueue((commits) => commitBatch(batchCommit, commits), MAX_BATCHES_IN_FLIGHT, MAX_BATCH);
+    this.batches = new BatchQueue((commits) => commitBatch(batchCommit, commits), limits.commitBatchesInFlight, limits.commitBatch);
   }
 
   async load(type: string, id: string): Promise<StoredState | undefined> {

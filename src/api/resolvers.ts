@@ -1,0 +1,47 @@
+import { type AnyContract, type EntityContract, procedureList } from "../../contract/index.ts";
+import { ClusterError } from "../cluster/index.ts";
+import type { ApiContext, ApiServices } from "./services.ts";
+
+/** What a procedure does once its input is valid; the REST and tRPC adapters both run these. */
+export type Resolver = (input: Record<string, unknown>, ctx: ApiContext) => Promise<unknown>;
+/** `group → procedure → resolver`, for every procedure of the contract. */
+export type Resolvers = Readonly<Record<string, Readonly<Record<string, Resolver>>>>;
+
+/** An entity RPC: the `id` of its input (or the group's fixed id) names the entity, the rest are its arguments. */
+function entityResolver(contract: EntityContract, rpc: string, services: ApiServices): Resolver {
+  const { type, fixedId } = contract;
+  return async ({ id, ...args }, ctx) => {
+    if (!services.hasEntity(type)) throw new ClusterError("NOT_IMPLEMENTED", `${type} is not hosted by this runner`);
+    return services.callEntity(type, fixedId ?? (id as string), rpc, args, ctx.requestId);
+  };
+}
+
+/** The runner's own procedures, by group and name. */
+function runnerResolvers(services: ApiServices): Resolvers {
+  return {
+    system: {
+      health: async () => services.health(),
+      shards: async () => services.shards(),
+      entities: async (input) => services.entities(input.local === "true"),
+    },
+  };
+}
+
+/** The resolver of every routed procedure of `contract`; a procedure nothing resolves is an error here, at start-up. */
+export function buildResolvers(services: ApiServices, contract: AnyContract): Resolvers {
+  const own = runnerResolvers(services);
+  const groups: Record<string, Record<string, Resolver>> = {};
+  for (const { group, name, entity } of procedureList(contract)) {
+    const resolve = entity ? entityResolver(entity, name, services) : own[group]?.[name];
+    if (!resolve) throw new Error(`no resolver for ${group}.${name}`);
+    groups[group] ??= {};
+    groups[group][name] = resolve;
+  }
+  return groups;
+}
+
+export function resolverOf(resolvers: Resolvers, group: string, name: string): Resolver {
+  const resolve = resolvers[group]?.[name];
+  if (!resolve) throw new Error(`no resolver for ${group}.${name}`);
+  return resolve;
+}

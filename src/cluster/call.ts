@@ -1,0 +1,30 @@
+import type { EntityAddress } from "./entity/address.ts";
+
+/**
+ * A call of an entity RPC, the one shape it has inside a runner: the API and the handlers make it,
+ * the router sends it to the shard's owner, whose runtime validates it and queues it in the
+ * entity's mailbox. Between runners it travels as its wire form (transport/wire.ts).
+ */
+export interface Call {
+  readonly address: EntityAddress;
+  readonly rpc: string;
+  /** As the caller sent them; the owner validates them against the RPC's schema. */
+  readonly args: unknown;
+  /** The caller's idempotency key, or the one the router minted for a forwarded call; retries reuse it. */
+  readonly requestId: string | undefined;
+  /** The request id was minted for this very attempt: no stored reply can exist, skip the lookup. */
+  readonly fresh: boolean;
+  /** Entities ("Type/id") the call passed through, its origin first. */
+  readonly callChain: readonly string[];
+  /** Epoch milliseconds after which nobody waits for the reply (retries included). */
+  readonly deadline: number;
+}
+
+/** What a caller may say of a call besides its target and arguments. */
+export interface CallOptions {
+  /** An idempotency key: a retried call with the same key applies once. */
+  readonly requestId?: string | undefined;
+  readonly callChain?: readonly string[];
+  /** How long the caller waits, retries and failovers included (default 30 s). */
+  readonly timeoutMs?: number;
+}

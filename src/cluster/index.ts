@@ -1,0 +1,36 @@
+/**
+ * The framework's public face: what an entity author, or a runner that hosts entities, imports.
+ * Everything else under src/cluster/ is machinery (mailboxes, ownership, transport, storage SQL)
+ * that may change without notice; tests of that machinery reach in directly.
+ */
+
+// Running a cluster.
+export type { CallOptions } from "./call.ts";
+export { type ActiveEntity, Cluster, type ClusterMode, type ClusterOptions, type ShardPlacement } from "./cluster.ts";
+// Declaring entities, traits and workflows.
+export type { EntityAddress } from "./entity/address.ts";
+export type { EntityContext, ExecutionReader, Handler, TxWrite } from "./entity/context.ts";
+export { defineEntity, type EntityDefinitionInput, type EntityType, type Handlers, type Workflows } from "./entity/definition.ts";
+export { dictionary } from "./entity/dictionary.ts";
+export type { EntityProtocol, RpcProtocol } from "./entity/protocol.ts";
+// Errors.
+export {
+  badRequest,
+  CLUSTER_ERROR_CODES,
+  ClusterError,
+  type ClusterErrorCode,
+  DefinitionError,
+  notFound,
+  StepFailed,
+  toClusterError,
+} from "./errors.ts";
+export type { Json } from "./json.ts";
+export { createLogger, type Logger, type LogLevel, silentLogger } from "./log.ts";
+export type { SingletonContext, SingletonRun } from "./singleton/manager.ts";
+export { openStorage, type Storage, type StorageOptions } from "./storage/database.ts";
+export type { ExecutionRecord, ExecutionStatus } from "./storage/workflows/store.ts";
+export type { PendingTimer, TimerEvent, Timers } from "./timers/timer.ts";
+export { Auditable } from "./traits/auditable.ts";
+export { defineTrait, type MutationEvent, type Trait, type TraitDefinition, type TraitRpc } from "./traits/trait.ts";
+export { Versioned } from "./traits/versioned.ts";
+export type { WorkflowContext, WorkflowDefinition } from "./workflow/definition.ts";
