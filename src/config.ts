@@ -1,6 +1,5 @@
 import { z } from "zod";
-import type { ClusterMode } from "./cluster/cluster.ts";
-import type { LogLevel } from "./cluster/log.ts";
+import type { ClusterMode, LogLevel } from "./cluster/index.ts";
 
 export interface HostPort {
   readonly host: string;

@@ -1,6 +1,6 @@
 /** The runner binary: configuration from the environment, then serve until SIGTERM/SIGINT. */
-import { createLogger } from "./cluster/log.ts";
-import { isPostgresJsClosedSocketWrite } from "./cluster/storage/driver-bugs.ts";
+
+import { createLogger, isPostgresJsClosedSocketWrite } from "./cluster/index.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { startRunner } from "./runner.ts";
 

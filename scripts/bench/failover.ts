@@ -3,7 +3,8 @@
  * that shard through another runner. The call is issued once the victim is gone and completes as
  * soon as a survivor serves the shard (the router retries internally).
  */
-import { shardOf } from "../../src/cluster/ownership/shard.ts";
+
+import { shardOf } from "../../src/cluster/index.ts";
 import type { ClusterHarness } from "../../tests/support/cluster.ts";
 
 /** An id whose shard runner `i` owns right now. */

@@ -3,7 +3,7 @@
  * vs through a non-owner (one gRPC hop more).
  */
 
-import { shardOf } from "../../src/cluster/ownership/shard.ts";
+import { shardOf } from "../../src/cluster/index.ts";
 import type { ClusterHarness } from "../../tests/support/cluster.ts";
 import { CpuMeter, type CpuShare } from "./cpu.ts";
 import { closedLoop, incrementer, type LoadResult, WARMUP_SECONDS } from "./lib.ts";

@@ -11,7 +11,7 @@ import { createServer } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { silentLogger } from "../../src/cluster/log.ts";
+import { silentLogger } from "../../src/cluster/index.ts";
 import { loadConfig } from "../../src/config.ts";
 import { startRunner } from "../../src/runner.ts";
 import { ClusterHarness } from "../../tests/support/cluster.ts";

@@ -9,7 +9,7 @@
  */
 import postgres from "postgres";
 import { createClient } from "../../src/client.ts";
-import { silentLogger } from "../../src/cluster/log.ts";
+import { silentLogger } from "../../src/cluster/index.ts";
 import { loadConfig } from "../../src/config.ts";
 import { startRunner } from "../../src/runner.ts";
 import { percentile, printTable, writeResults } from "./lib.ts";

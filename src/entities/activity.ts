@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ActivityRecord, activity } from "../../contract/index.ts";
-import { defineEntity } from "../cluster/entity/definition.ts";
+import { defineEntity } from "../cluster/index.ts";
 import { findExecution } from "./execution-view.ts";
 
 /** The spec's `external_call`: a side effect outside the entity (simulated: a deterministic reply). */

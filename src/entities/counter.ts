@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { counter, SafeInt } from "../../contract/index.ts";
-import { defineEntity } from "../cluster/entity/definition.ts";
-import { badRequest } from "../cluster/errors.ts";
+import { badRequest, defineEntity } from "../cluster/index.ts";
 
 /** The exact sum, or a 400 rather than a rounded value. */
 function add(value: number, amount: number): number {

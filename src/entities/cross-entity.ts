@@ -1,8 +1,6 @@
 import { z } from "zod";
 import { cross, Message } from "../../contract/index.ts";
-import type { EntityContext } from "../cluster/entity/context.ts";
-import { defineEntity } from "../cluster/entity/definition.ts";
-import { badRequest } from "../cluster/errors.ts";
+import { badRequest, defineEntity, type EntityContext } from "../cluster/index.ts";
 
 /** Delivers `message` to the CrossEntity `to`, from the entity handling `ctx`. */
 function deliver(ctx: EntityContext, to: string, message: string) {

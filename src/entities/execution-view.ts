@@ -1,7 +1,5 @@
 import type { WorkflowExecution } from "../../contract/index.ts";
-import type { EntityContext } from "../cluster/entity/context.ts";
-import { notFound } from "../cluster/errors.ts";
-import type { ExecutionRecord } from "../cluster/storage/workflows/store.ts";
+import { type EntityContext, type ExecutionRecord, notFound } from "../cluster/index.ts";
 
 /** An execution as the spec's WorkflowExecution shows it (results are strings there). */
 export function executionView(record: ExecutionRecord): WorkflowExecution {

@@ -1,4 +1,4 @@
-import type { EntityType } from "../cluster/entity/definition.ts";
+import type { EntityType } from "../cluster/index.ts";
 import { ActivityTest } from "./activity.ts";
 import { Counter } from "./counter.ts";
 import { CrossEntity } from "./cross-entity.ts";

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { JsonValue, kv } from "../../contract/index.ts";
-import { defineEntity } from "../cluster/entity/definition.ts";
-import { dictionary } from "../cluster/entity/dictionary.ts";
+import { defineEntity, dictionary } from "../cluster/index.ts";
 
 export const KVStore = defineEntity(kv, {
   // A null-prototype record: keys like `__proto__` are plain keys here, also once reloaded.

@@ -1,8 +1,6 @@
 import { z } from "zod";
 import { LeaderRecord, NonNegativeInt, SINGLETON_NAME, singleton } from "../../contract/index.ts";
-import { defineEntity } from "../cluster/entity/definition.ts";
-import { ClusterError } from "../cluster/errors.ts";
-import type { SingletonContext } from "../cluster/singleton/manager.ts";
+import { ClusterError, defineEntity, type SingletonContext } from "../cluster/index.ts";
 
 /** The test singleton's durable state, hosted with the singleton on its shard. */
 export const SingletonTest = defineEntity(singleton, {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { TimerFire, timer } from "../../contract/index.ts";
-import { defineEntity } from "../cluster/entity/definition.ts";
+import { defineEntity } from "../cluster/index.ts";
 
 /** Records every fire of its timers; the timers themselves are the framework's (`ctx.timers`). */
 export const TimerTest = defineEntity(timer, {

@@ -1,8 +1,6 @@
 import { z } from "zod";
 import { trait } from "../../contract/index.ts";
-import { defineEntity } from "../cluster/entity/definition.ts";
-import { Auditable } from "../cluster/traits/auditable.ts";
-import { Versioned } from "../cluster/traits/versioned.ts";
+import { Auditable, defineEntity, Versioned } from "../cluster/index.ts";
 
 /** Its own state is one string; `auditLog` and `version` (and their state) come from the traits. */
 export const TraitTest = defineEntity(trait, {

@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { workflow } from "../../contract/index.ts";
-import { defineEntity } from "../cluster/entity/definition.ts";
-import type { WorkflowContext } from "../cluster/workflow/definition.ts";
+import { defineEntity, type WorkflowContext } from "../cluster/index.ts";
 import { executionView, findExecution } from "./execution-view.ts";
 
 type Wf = WorkflowContext<Record<string, never>>;

@@ -5,7 +5,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import type { WorkflowExecution } from "../../contract/index.ts";
-import { shardOf } from "../../src/cluster/ownership/shard.ts";
+import { shardOf } from "../../src/cluster/index.ts";
 import { ClusterHarness } from "../support/cluster.ts";
 import { uniqueId } from "../support/unique-id.ts";
 import { waitFor } from "../support/wait.ts";

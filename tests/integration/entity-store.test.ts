@@ -4,8 +4,7 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { ClusterError } from "../../src/cluster/errors.ts";
-import type { Storage } from "../../src/cluster/storage/database.ts";
+import { ClusterError, type Storage } from "../../src/cluster/index.ts";
 import { SqlStateStore } from "../../src/cluster/storage/entity-state/sql.ts";
 import { STORAGE_BACKENDS } from "../support/storage-backends.ts";
 import { uniqueId } from "../support/unique-id.ts";

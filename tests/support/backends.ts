@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { silentLogger } from "../../src/cluster/log.ts";
+import { silentLogger } from "../../src/cluster/index.ts";
 import { loadConfig } from "../../src/config.ts";
 import { type Runner, startRunner } from "../../src/runner.ts";
 

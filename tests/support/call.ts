@@ -1,5 +1,5 @@
 import type { Call } from "../../src/cluster/call.ts";
-import type { EntityAddress } from "../../src/cluster/entity/address.ts";
+import type { EntityAddress } from "../../src/cluster/index.ts";
 
 /** A call as the router hands it to a runtime: no request id, no chain, 30 s to live. */
 export function callOf(address: EntityAddress, rpc: string, args: unknown, extra: Partial<Call> = {}): Call {

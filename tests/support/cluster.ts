@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { type Client, createClient } from "../../src/client.ts";
-import { shardOf } from "../../src/cluster/ownership/shard.ts";
+import { shardOf } from "../../src/cluster/index.ts";
 import { uniqueId } from "./unique-id.ts";
 import { waitFor } from "./wait.ts";
 

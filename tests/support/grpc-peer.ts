@@ -6,7 +6,8 @@
  * Prints "listening" once bound, then "received" for each call. Calls to rpc "hang" never complete;
  * the others answer their payload.
  */
-import { silentLogger } from "../../src/cluster/log.ts";
+
+import { silentLogger } from "../../src/cluster/index.ts";
 import { GrpcTransport } from "../../src/cluster/transport/grpc.ts";
 
 const address = process.argv[2];

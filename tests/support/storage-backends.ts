@@ -1,8 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { silentLogger } from "../../src/cluster/log.ts";
-import { openStorage, type Storage } from "../../src/cluster/storage/database.ts";
+import { openStorage, type Storage, silentLogger } from "../../src/cluster/index.ts";
 
 /** Storage opened directly (no runner): PGlite in a temp dir, and Postgres when POSTGRES_URL is set. */
 export interface StorageBackend {

@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { isPostgresJsClosedSocketWrite } from "../../src/cluster/storage/driver-bugs.ts";
+import { isPostgresJsClosedSocketWrite } from "../../src/cluster/index.ts";
 
 const withStack = (error: Error, stack: string) => Object.assign(error, { stack });
 

@@ -1,13 +1,19 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { z } from "zod";
-import type { EntityAddress } from "../../src/cluster/entity/address.ts";
-import { defineEntity } from "../../src/cluster/entity/definition.ts";
 import { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
-import { badRequest, ClusterError } from "../../src/cluster/errors.ts";
-import { silentLogger } from "../../src/cluster/log.ts";
-import type { FireOutcome, PendingTimer, TimerEvent, TimerSink } from "../../src/cluster/timers/timer.ts";
-import { Auditable, type AuditEntry } from "../../src/cluster/traits/auditable.ts";
+import {
+  Auditable,
+  badRequest,
+  ClusterError,
+  defineEntity,
+  type EntityAddress,
+  type PendingTimer,
+  silentLogger,
+  type TimerEvent,
+} from "../../src/cluster/index.ts";
+import type { FireOutcome, TimerSink } from "../../src/cluster/timers/timer.ts";
+import type { AuditEntry } from "../../src/cluster/traits/auditable.ts";
 import { callOf } from "../support/call.ts";
 import { MemoryStore } from "../support/memory-store.ts";
 

@@ -1,10 +1,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { z } from "zod";
-import { defineEntity } from "../../src/cluster/entity/definition.ts";
 import { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
-import { badRequest, ClusterError } from "../../src/cluster/errors.ts";
-import { silentLogger } from "../../src/cluster/log.ts";
+import { badRequest, ClusterError, defineEntity, silentLogger } from "../../src/cluster/index.ts";
 import { callOf } from "../support/call.ts";
 import { MemoryStore } from "../support/memory-store.ts";
 

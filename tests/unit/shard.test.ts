@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { shardOf } from "../../src/cluster/ownership/shard.ts";
+import { shardOf } from "../../src/cluster/index.ts";
 
 test("shardOf is djb2 mod shard count, stable across calls", () => {
   assert.is(shardOf("", 300), 5381 % 300);

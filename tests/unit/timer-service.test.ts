@@ -1,9 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import type { EntityAddress } from "../../src/cluster/entity/address.ts";
-import { ClusterError } from "../../src/cluster/errors.ts";
-import { silentLogger } from "../../src/cluster/log.ts";
-import { shardOf } from "../../src/cluster/ownership/shard.ts";
+import { ClusterError, type EntityAddress, shardOf, silentLogger } from "../../src/cluster/index.ts";
 import type { StoredTimer } from "../../src/cluster/storage/timers/store.ts";
 import { retryDelay, TimerService } from "../../src/cluster/timers/service.ts";
 import type { FireOutcome } from "../../src/cluster/timers/timer.ts";

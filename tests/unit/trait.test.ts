@@ -1,13 +1,18 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { z } from "zod";
-import { defineEntity } from "../../src/cluster/entity/definition.ts";
 import { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
-import { badRequest, DefinitionError } from "../../src/cluster/errors.ts";
-import { silentLogger } from "../../src/cluster/log.ts";
-import { Auditable, AuditEntry } from "../../src/cluster/traits/auditable.ts";
-import { defineTrait, type Trait } from "../../src/cluster/traits/trait.ts";
-import { Versioned } from "../../src/cluster/traits/versioned.ts";
+import {
+  Auditable,
+  badRequest,
+  DefinitionError,
+  defineEntity,
+  defineTrait,
+  silentLogger,
+  type Trait,
+  Versioned,
+} from "../../src/cluster/index.ts";
+import { AuditEntry } from "../../src/cluster/traits/auditable.ts";
 import { callOf } from "../support/call.ts";
 import { MemoryStore } from "../support/memory-store.ts";
 

@@ -1,10 +1,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { z } from "zod";
-import { defineEntity, type EntityDefinitionInput } from "../../src/cluster/entity/definition.ts";
 import { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
-import { ClusterError } from "../../src/cluster/errors.ts";
-import { silentLogger } from "../../src/cluster/log.ts";
+import { ClusterError, defineEntity, type EntityDefinitionInput, silentLogger } from "../../src/cluster/index.ts";
 import type { StateStore } from "../../src/cluster/storage/entity-state/store.ts";
 import { callOf } from "../support/call.ts";
 
