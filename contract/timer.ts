@@ -8,8 +8,9 @@ export const MAX_TIMER_DELAY_MS = 30 * 24 * 3600 * 1000;
 export const TimerFire = z.object({ timer_id: z.string(), scheduled_at: Timestamp, fired_at: Timestamp });
 export type TimerFire = z.infer<typeof TimerFire>;
 
-export const PendingTimer = z.object({ timer_id: z.string(), scheduled_at: Timestamp, fire_at: Timestamp });
-export type PendingTimer = z.infer<typeof PendingTimer>;
+/** A pending timer as the API shows it (the framework's PendingTimer, on the wire). */
+export const TimerInfo = z.object({ timer_id: z.string(), scheduled_at: Timestamp, fire_at: Timestamp });
+export type TimerInfo = z.infer<typeof TimerInfo>;
 
 const DelayMs = z.number().int().min(0, "delay_ms must be ≥ 0").max(MAX_TIMER_DELAY_MS, `delay_ms must be ≤ ${MAX_TIMER_DELAY_MS}`);
 
@@ -18,5 +19,5 @@ export const timer = entity("TimerTest", "/timer/{id}", {
   cancel: rpc("POST /cancel", { timer_id: Name }, z.boolean()),
   fires: rpc("GET /fires", {}, z.array(TimerFire)),
   clearFires: rpc("POST /clear-fires", {}, Null),
-  pending: rpc("GET /pending", {}, z.array(PendingTimer)),
+  pending: rpc("GET /pending", {}, z.array(TimerInfo)),
 });

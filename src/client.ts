@@ -4,7 +4,9 @@
  * (what the bash suite uses) or `/trpc`.
  */
 import {
+  type AnyContract,
   type Contract,
+  contract as runnerContract,
   type EntityContract,
   type InputOf,
   type OutputOf,
@@ -13,18 +15,22 @@ import {
   procedureList,
 } from "../contract/index.ts";
 
-export interface CallOptions {
+/** Per-request options of the HTTP client. */
+export interface RequestOptions {
   /** Sent as `Idempotency-Key`: a retried call with the same key applies once. */
   readonly idempotencyKey?: string;
   readonly signal?: AbortSignal;
 }
 
-type Method<P> = (input: InputOf<P>, options?: CallOptions) => Promise<OutputOf<P>>;
+type Method<P> = (input: InputOf<P>, options?: RequestOptions) => Promise<OutputOf<P>>;
+/** The RPCs of an entity group that have a route (internal ones are for runners only). */
+type Routed<R> = { [K in keyof R]: R[K] extends Procedure ? K : never }[keyof R];
 type Group<G> = G extends EntityContract
-  ? { readonly [K in keyof G["rpcs"]]: Method<G["rpcs"][K]> }
+  ? { readonly [K in Routed<G["rpcs"]>]: Method<G["rpcs"][K]> }
   : { readonly [K in keyof G]: Method<G[K]> };
 
-export type Client = { readonly [G in keyof Contract]: Group<Contract[G]> };
+/** A method per routed procedure of contract `C`, grouped as the contract groups them. */
+export type Client<C extends AnyContract = Contract> = { readonly [G in keyof C]: Group<C[G]> };
 
 export type Transport = "rest" | "trpc";
 
@@ -40,25 +46,27 @@ export class ApiError extends Error {
   }
 }
 
-export interface ClientOptions {
+export interface ClientOptions<C extends AnyContract> {
   readonly transport?: Transport;
   readonly fetch?: typeof fetch;
+  /** The contract the server serves (the runner's by default). */
+  readonly contract?: C;
 }
 
-export function createClient(baseUrl: string, options: ClientOptions = {}): Client {
+export function createClient<C extends AnyContract = Contract>(baseUrl: string, options: ClientOptions<C> = {}): Client<C> {
   const base = baseUrl.replace(/\/+$/, "");
   const doFetch = options.fetch ?? fetch;
   const send = options.transport === "trpc" ? trpcCall : restCall;
   const client: Record<string, Record<string, Method<Procedure>>> = {};
-  for (const { group, name, procedure } of procedureList()) {
+  for (const { group, name, procedure } of procedureList(options.contract ?? runnerContract)) {
     client[group] ??= {};
-    client[group][name] = (input: unknown, callOptions: CallOptions = {}) =>
+    client[group][name] = (input: unknown, callOptions: RequestOptions = {}) =>
       send(doFetch, base, `${group}.${name}`, procedure, (input ?? {}) as Record<string, unknown>, callOptions);
   }
-  return client as unknown as Client;
+  return client as unknown as Client<C>;
 }
 
-function headers(options: CallOptions, json: boolean): Record<string, string> {
+function headers(options: RequestOptions, json: boolean): Record<string, string> {
   const h: Record<string, string> = json ? { "content-type": "application/json" } : {};
   if (options.idempotencyKey) h["idempotency-key"] = options.idempotencyKey;
   return h;
@@ -70,7 +78,7 @@ async function restCall(
   _name: string,
   procedure: Procedure,
   input: Record<string, unknown>,
-  options: CallOptions,
+  options: RequestOptions,
 ): Promise<never> {
   const inPath = pathParams(procedure.path);
   const path = procedure.path.replace(/\{(\w+)\}/g, (_, p: string) => encodeURIComponent(String(input[p])));
@@ -101,7 +109,7 @@ async function trpcCall(
   name: string,
   procedure: Procedure,
   input: Record<string, unknown>,
-  options: CallOptions,
+  options: RequestOptions,
 ): Promise<never> {
   const encoded = JSON.stringify(input);
   const response =
