@@ -52,7 +52,7 @@ export * from "./entity.ts";
 export * from "./procedure.ts";
 export { LeaderRecord, SINGLETON_NAME } from "./singleton.ts";
 export { EntityInfo, Health, ShardInfo } from "./system.ts";
-export { MAX_TIMER_DELAY_MS, TimerInfo, TimerFire } from "./timer.ts";
+export { MAX_TIMER_DELAY_MS, TimerFire, TimerInfo } from "./timer.ts";
 export { AuditEntry, auditable, versioned } from "./traits.ts";
 export * from "./values.ts";
 export { WorkflowExecution } from "./workflow.ts";

@@ -6,13 +6,13 @@
 import {
   type AnyContract,
   type Contract,
-  contract as runnerContract,
   type EntityContract,
   type InputOf,
   type OutputOf,
   type Procedure,
   pathParams,
   procedureList,
+  contract as runnerContract,
 } from "../contract/index.ts";
 
 /** Per-request options of the HTTP client. */

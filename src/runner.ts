@@ -1,8 +1,6 @@
 import { hostname } from "node:os";
 import { SINGLETON_NAME } from "../contract/index.ts";
-import { createApp } from "./api/app.ts";
-import { type HttpServer, listen } from "./api/server.ts";
-import { clusterServices } from "./api/services.ts";
+import { clusterServices, createApp, type HttpServer, listen } from "./api/index.ts";
 import { Cluster, type Logger, openStorage } from "./cluster/index.ts";
 import type { Config } from "./config.ts";
 import { testEntities } from "./entities/index.ts";
