@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command (`npm test`): typecheck, lint, unit and integration suites (PGlite and a
+# The test command (`npm test`): typecheck, lint (Biome, import cycles), unit suites, the examples,
+# integration suites (PGlite and a
 # throw-away Postgres), the bash e2e suite against a runner on Node (embedded PGlite), against a
 # runner on Deno (Postgres) and against a 3-runner cluster (etcd, one runner on Deno), then the
 # cluster failure and hostile-input tests, and a short chaos run on a cluster of its own
@@ -88,6 +89,7 @@ stage services scripts/services.sh up "$RUN_DIR/services"
 # shellcheck disable=SC1091
 PG_URL="$(source "$RUN_DIR/services/env" && echo "$POSTGRES_URL")"
 stage unit scripts/uvu.sh tests/unit
+stage examples scripts/uvu.sh examples
 stage integration env POSTGRES_URL="$PG_URL" scripts/uvu.sh tests/integration
 stage e2e-node-embedded e2e node node-embedded
 stage e2e-deno-postgres e2e deno deno-postgres POSTGRES_URL="$PG_URL"
