@@ -24,6 +24,8 @@ export interface Config {
   readonly etcdPrefix: string;
   readonly clusterSecret: string | undefined;
   readonly maxBodyBytes: number;
+  /** Bearer token every /admin route requires; unset, the routes are open (and the runner says so at start). */
+  readonly adminToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -82,6 +84,7 @@ const Env = z.object({
   DATA_DIR: z.string().default("./.data"),
   ETCD_PREFIX: z.string().default("/entity-cluster/"),
   CLUSTER_SECRET: z.string().optional(),
+  ADMIN_TOKEN: z.string().optional(),
   MAX_BODY_BYTES: int(1_024, 1_073_741_824, 8 * 1024 * 1024),
 });
 
@@ -119,5 +122,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     etcdPrefix: e.ETCD_PREFIX.endsWith("/") ? e.ETCD_PREFIX : `${e.ETCD_PREFIX}/`,
     clusterSecret: e.CLUSTER_SECRET,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    adminToken: e.ADMIN_TOKEN,
   };
 }

@@ -40,7 +40,8 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
     secret: config.clusterSecret,
   });
   cluster.registerSingleton(SINGLETON_NAME, runSingletonTest);
-  const app = createApp(clusterServices(cluster), { maxBodyBytes: config.maxBodyBytes, log });
+  if (!config.adminToken) log.warn("ADMIN_TOKEN is not set: the operator API (/admin/*) is open to anyone who can reach the HTTP port");
+  const app = createApp(clusterServices(cluster), { maxBodyBytes: config.maxBodyBytes, log, adminToken: config.adminToken });
   // Bind the HTTP port before joining: a runner that cannot serve must not take shards.
   let http: HttpServer;
   try {

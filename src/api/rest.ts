@@ -1,5 +1,5 @@
 import type { Context, Hono } from "hono";
-import { type AnyContract, type Method, procedureList } from "../../contract/index.ts";
+import { type AnyContract, type Method, procedureList, type RawAsset } from "../../contract/index.ts";
 import { bodyInput } from "./body.ts";
 import { HttpError, invalidInput } from "./http-error.ts";
 import type { ApiEnv } from "./request-body.ts";
@@ -67,6 +67,11 @@ export function mountRest(app: Hono<ApiEnv>, resolvers: Resolvers, contract: Any
       const result = await resolve(input.data, ctx);
       const output = procedure.output.safeParse(result);
       if (!output.success) throw new Error(`${group}.${name} answered outside its contract: ${output.error.message}`);
+      if (procedure.content === "html") return c.html(output.data as string);
+      if (procedure.content === "raw") {
+        const asset = output.data as RawAsset;
+        return c.body(asset.body, 200, { "content-type": asset.content_type, "cache-control": "public, max-age=3600" });
+      }
       return c.json(output.data ?? null);
     });
   }

@@ -1,3 +1,4 @@
+import { Operator } from "./admin/operator.ts";
 import type { CallOptions } from "./call.ts";
 import { type EntityAddress, unstorableId } from "./entity/address.ts";
 import type { EntityType } from "./entity/definition.ts";
@@ -76,6 +77,8 @@ export class Cluster {
   private readonly transport: GrpcTransport | undefined;
   private readonly router: Router;
   private readonly singletons: SingletonManager;
+  /** The operator API's view of the cluster (GET/POST /admin/…). */
+  readonly operator: Operator;
   private pruner: NodeJS.Timeout | undefined;
 
   /** A runner's cluster, in the mode its options ask for. */
@@ -102,12 +105,13 @@ export class Cluster {
       address: (type, id) => this.address(type, id),
       log,
     });
+    const workflowStore = new SqlWorkflowStore(options.storage.db);
     this.runtime = new EntityRuntime({
       store: this.store,
       log,
       idleMs: options.entityIdleMs,
       mayCommit: (shard) => this.ownership.mayCommit(shard),
-      workflows: { store: new SqlWorkflowStore(options.storage.db), address: (type, id) => this.address(type, id) },
+      workflows: { store: workflowStore, address: (type, id) => this.address(type, id) },
       caller: (type, id, rpc, args, callChain) => this.call(type, id, rpc, args, { callChain }),
       timerSink: this.timers,
     });
@@ -133,6 +137,17 @@ export class Cluster {
       released: (shards) => this.runtime.release(new Set(shards)),
     });
     this.router = new Router(this.ownership, this.runtime, this.transport, log);
+    this.operator = new Operator({
+      runnerId: options.runnerId,
+      ownership: this.ownership,
+      runtime: this.runtime,
+      transport: this.transport,
+      workflows: workflowStore,
+      timers: this.timerStore,
+      shardOf: (id) => shardOf(id, options.shardCount),
+      call: (type, id, rpc, args) => this.call(type, id, rpc, args),
+      log,
+    });
     this.singletons = new SingletonManager(
       this.ownership,
       new SqlSingletonRunStore(options.storage.db),
@@ -210,6 +225,8 @@ export class Cluster {
       },
       locate: (type, id) => this.address(type, id),
       activeEntities: () => this.runtime.activeEntities(),
+      status: () => this.operator.status(),
+      drain: (on) => this.operator.drainSelf(on),
     };
   }
 
@@ -243,6 +260,11 @@ export class Cluster {
       ),
     );
     return [...this.localEntities(), ...remote.flat()];
+  }
+
+  /** False until this runner holds its lease (cluster mode), and while it drains or stops. */
+  get ready(): boolean {
+    return this.ownership.ready();
   }
 
   get shardsOwned(): number {

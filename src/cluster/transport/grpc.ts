@@ -9,7 +9,7 @@ import { limits } from "../limits.ts";
 import type { Logger } from "../log.ts";
 import { type CallDuplex, CallStream } from "./call-stream.ts";
 import { InboundCallStream, type ServerCallDuplex } from "./inbound-call-stream.ts";
-import type { InboundHandler } from "./wire.ts";
+import { decodeStatus, encodeStatus, type InboundHandler, type RunnerStatus, type WireRunnerStatus } from "./wire.ts";
 
 interface WireEntityList {
   runner: string;
@@ -23,6 +23,18 @@ interface RunnerClient extends grpc.Client {
     metadata: grpc.Metadata,
     options: grpc.CallOptions,
     callback: Callback<WireEntityList>,
+  ): grpc.ClientUnaryCall;
+  RunnerInfo(
+    request: object,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: Callback<WireRunnerStatus>,
+  ): grpc.ClientUnaryCall;
+  Drain(
+    request: { draining: boolean },
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: Callback<WireRunnerStatus>,
   ): grpc.ClientUnaryCall;
 }
 
@@ -73,6 +85,7 @@ export class GrpcTransport {
   listen(handler: InboundHandler): Promise<void> {
     const authorized = (call: { metadata: grpc.Metadata }) => this.authorized(call.metadata);
     const refused = { code: grpc.status.UNAUTHENTICATED, details: "bad or missing cluster secret" };
+    const unimplemented = { code: grpc.status.UNIMPLEMENTED, details: "this runner has no operator API" };
     this.server.addService(RunnerService.service, {
       Calls: (stream: ServerCallDuplex) => {
         // The secret is checked once, when the stream opens; every call on it is the peer's. (An
@@ -86,6 +99,20 @@ export class GrpcTransport {
         if (!authorized(call)) return reply(refused);
         const entities = handler.activeEntities().map((a) => ({ entity_type: a.type, entity_id: a.id, shard_id: a.shard }));
         reply(null, { runner: this.options.address, entities });
+      },
+      RunnerInfo: (call: grpc.ServerUnaryCall<object, WireRunnerStatus>, reply: grpc.sendUnaryData<WireRunnerStatus>) => {
+        if (!authorized(call)) return reply(refused);
+        if (!handler.status) return reply(unimplemented);
+        reply(null, encodeStatus(handler.status()));
+      },
+      Drain: (call: grpc.ServerUnaryCall<{ draining: boolean }, WireRunnerStatus>, reply: grpc.sendUnaryData<WireRunnerStatus>) => {
+        if (!authorized(call)) return reply(refused);
+        if (!handler.drain) return reply(unimplemented);
+        handler.drain(call.request.draining).then(
+          (status) => reply(null, encodeStatus(status)),
+          (error: unknown) =>
+            reply({ code: grpc.status.FAILED_PRECONDITION, details: error instanceof Error ? error.message : String(error) }),
+        );
       },
     });
     return new Promise((resolve, reject) => {
@@ -101,18 +128,35 @@ export class GrpcTransport {
   }
 
   async activeEntities(peer: string, timeoutMs: number): Promise<EntityAddress[]> {
+    const list = await this.unary<WireEntityList>(peer, timeoutMs, (c, m, o, cb) => c.ActiveEntities({}, m, o, cb));
+    return list.entities.map((e) => ({ type: e.entity_type, id: e.entity_id, shard: e.shard_id }));
+  }
+
+  async status(peer: string, timeoutMs: number): Promise<RunnerStatus> {
+    return decodeStatus(await this.unary<WireRunnerStatus>(peer, timeoutMs, (c, m, o, cb) => c.RunnerInfo({}, m, o, cb)));
+  }
+
+  async drain(peer: string, on: boolean, timeoutMs: number): Promise<RunnerStatus> {
+    return decodeStatus(await this.unary<WireRunnerStatus>(peer, timeoutMs, (c, m, o, cb) => c.Drain({ draining: on }, m, o, cb)));
+  }
+
+  /** A unary call to `peer`, cancelled if the peer leaves (see forget). */
+  private unary<T>(
+    peer: string,
+    timeoutMs: number,
+    start: (client: RunnerClient, metadata: grpc.Metadata, options: grpc.CallOptions, callback: Callback<T>) => grpc.ClientUnaryCall,
+  ): Promise<T> {
     const client = this.peer(peer).client;
-    const list = await new Promise<WireEntityList>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       const calls = this.inflight.get(peer) ?? new Set();
       this.inflight.set(peer, calls);
-      const call = client.ActiveEntities({}, this.metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (error, value) => {
+      const call = start(client, this.metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (error, value) => {
         calls.delete(call);
         if (error) reject(fromGrpcError(peer, error));
-        else resolve(value as WireEntityList);
+        else resolve(value as T);
       });
       calls.add(call);
     });
-    return list.entities.map((e) => ({ type: e.entity_type, id: e.entity_id, shard: e.shard_id }));
   }
 
   /** A peer left the cluster: fail its in-flight calls now (callers retry elsewhere), drop its channel. */
@@ -166,6 +210,8 @@ function fromGrpcError(peer: string, error: grpc.ServiceError): ClusterError {
       return new ClusterError("TIMEOUT", `call to ${peer} timed out`);
     case grpc.status.UNAUTHENTICATED:
       return new ClusterError("UNAUTHENTICATED", `${peer} refused our cluster secret`);
+    case grpc.status.FAILED_PRECONDITION:
+      return new ClusterError("ALREADY_EXISTS", `${peer}: ${error.details}`);
     default:
       // Unreachable, cancelled because the peer left, reset: the call may be retried elsewhere.
       return new ClusterError("UNAVAILABLE", `peer ${peer}: ${error.details || error.message}`);

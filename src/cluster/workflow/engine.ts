@@ -1,15 +1,16 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Backoff, backoffDelay } from "../backoff.ts";
+import { backoffDelay } from "../backoff.ts";
 import { addressKey, type EntityAddress, formatAddress } from "../entity/address.ts";
 import type { EntityContext, ExecutionReader, TurnImplementation } from "../entity/context.ts";
 import type { WorkflowRpc } from "../entity/definition.ts";
-import { ClusterError, StepFailed } from "../errors.ts";
+import { ClusterError, executionCancelled, StepFailed } from "../errors.ts";
 import { type Json, toJsonText } from "../json.ts";
 import type { Logger } from "../log.ts";
 import type { ShardId } from "../ownership/shard.ts";
 import type { ExecutionKey, JournalEntry, Outcome, RunningExecution, WorkflowStore } from "../storage/workflows/store.ts";
 import { activityTurn } from "./activity.ts";
 import type { WorkflowContext, WorkflowImplementation } from "./definition.ts";
+import { halt, persist, STORAGE_BACKOFF, superseded } from "./persist.ts";
 
 export interface WorkflowEngineOptions {
   readonly store: WorkflowStore;
@@ -33,11 +34,6 @@ interface Execution {
   readonly done: Promise<unknown>;
 }
 
-/** After a transient storage failure. */
-const STORAGE_BACKOFF: Backoff = { firstMs: 40, maxMs: 2_000, jitter: true };
-
-const isTransient = (error: unknown) => error instanceof ClusterError && (error.code === "UNAVAILABLE" || error.code === "CONFLICT");
-
 /**
  * Runs the durable workflows of the entities of this runner's shards. An execution runs outside
  * its entity's mailbox (the entity keeps answering calls meanwhile); its activities are turns in
@@ -53,6 +49,8 @@ const isTransient = (error: unknown) => error instanceof ClusterError && (error.
  */
 export class WorkflowEngine {
   private readonly executions = new Map<string, Execution>();
+  /** Executions running here that an operator cancelled (the store has them `cancelled` already). */
+  private readonly cancelled = new Set<string>();
   private stopped = false;
 
   constructor(private readonly options: WorkflowEngineOptions) {}
@@ -96,6 +94,18 @@ export class WorkflowEngine {
   /** Stops the executions of `shards` (they stay `running` in storage) and waits until they have. */
   release(shards: ReadonlySet<ShardId>): Promise<void> {
     return halt([...this.executions.values()].filter((x) => shards.has(x.address.shard)));
+  }
+
+  /**
+   * An operator cancelled the execution in storage: if it runs here, stop it now (its next write
+   * would be refused anyway) and end its run as cancelled.
+   */
+  cancel(address: EntityAddress, execId: string): void {
+    const key = executionKey(address, execId);
+    const running = this.executions.get(key);
+    if (!running) return;
+    this.cancelled.add(key);
+    running.controller.abort();
   }
 
   /** Stops every execution and refuses new ones. */
@@ -142,14 +152,31 @@ export class WorkflowEngine {
     const key = executionKey(address, execId);
     const controller = new AbortController();
     const input = toJsonText(args);
-    const done = this.drive(address, rpc, workflow, args, input, execId, controller.signal);
+    const done = this.drive(address, rpc, workflow, args, input, execId, controller.signal).catch((error: unknown) =>
+      this.explain(key, address, execId, error),
+    );
     const execution: Execution = { address, rpc, input, controller, done };
     this.executions.set(key, execution);
     const forget = () => {
-      if (this.executions.get(key) === execution) this.executions.delete(key);
+      if (this.executions.get(key) !== execution) return;
+      this.executions.delete(key);
+      this.cancelled.delete(key);
     };
     done.then(forget, forget);
     return execution;
+  }
+
+  /**
+   * A run stopped short (NOT_OWNER: aborted, or a fenced write refused) because an operator
+   * cancelled the execution ends as cancelled, not as a handover the router would retry.
+   */
+  private async explain(key: string, address: EntityAddress, execId: string, error: unknown): Promise<never> {
+    if (!(error instanceof ClusterError) || error.code !== "NOT_OWNER") throw error;
+    const record = this.cancelled.has(key)
+      ? { status: "cancelled" }
+      : await this.options.store.get({ type: address.type, id: address.id, execId }).catch(() => undefined);
+    if (record?.status === "cancelled") throw executionCancelled(execId, formatAddress(address));
+    throw error;
   }
 
   private async drive(
@@ -226,7 +253,7 @@ class Run implements WorkflowContext<unknown> {
     const seq = this.reach();
     const journaled = this.replay<T>(name, seq);
     if (journaled !== undefined) return journaled;
-    const turn = activityTurn(this.options.store, this.key, name, seq, body);
+    const turn = activityTurn(this.options.store, this.key, name, seq, this.attempt, body);
     const entry = (await this.persist(() => this.options.turn(this.self, turn))) as JournalEntry;
     return this.remember<T>(entry, seq);
   }
@@ -270,33 +297,6 @@ class Run implements WorkflowContext<unknown> {
     this.suspension ??= error;
     return this.suspension;
   }
-}
-
-/**
- * Runs a storage operation of an execution, retrying transient failures in place with backoff
- * until it succeeds or `signal` aborts (NOT_OWNER).
- */
-async function persist<R>(op: () => Promise<R>, signal: AbortSignal, log: Logger): Promise<R> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await op();
-    } catch (error) {
-      if (!isTransient(error)) throw error;
-      if (attempt === 1 || attempt % 20 === 0) log.warn({ err: error, attempt }, "workflow storage operation failed; retrying");
-      const resumed = await sleep(backoffDelay(attempt, STORAGE_BACKOFF), true, { signal }).catch(() => false);
-      if (!resumed) throw new ClusterError("NOT_OWNER", "this runner stopped running the execution", { cause: error });
-    }
-  }
-}
-
-/** Aborts the executions and waits until each has stopped (or finished). */
-async function halt(executions: readonly Execution[]): Promise<void> {
-  for (const x of executions) x.controller.abort();
-  await Promise.allSettled(executions.map((x) => x.done));
-}
-
-function superseded(what: string, attempt: number): ClusterError {
-  return new ClusterError("NOT_OWNER", `${what} attempt ${attempt} was superseded by a newer attempt`);
 }
 
 function executionKey(address: EntityAddress, execId: string): string {
