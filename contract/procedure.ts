@@ -26,11 +26,17 @@ export interface Procedure<I extends z.ZodObject = z.ZodObject, O extends z.ZodT
   readonly kind: "query" | "mutation";
   /** Query-string parameters (GET only), e.g. `?local=true`. */
   readonly query: readonly string[];
+  /**
+   * The media type of a REST answer that is text (its output a string), e.g. the Prometheus
+   * exposition format; undefined = JSON. tRPC answers it as a JSON string, as it does everything.
+   */
+  readonly produces: string | undefined;
 }
 
 export interface ProcedureOptions {
   body?: BodyMapping;
   query?: readonly string[];
+  produces?: string;
 }
 
 export function procedure<I extends z.ZodObject, O extends z.ZodType>(
@@ -41,7 +47,16 @@ export function procedure<I extends z.ZodObject, O extends z.ZodType>(
 ): Procedure<I, O> {
   const [method, path] = route.split(" ") as [Method, string];
   const body = options.body ?? (method === "POST" && Object.keys(input.shape).length > pathParams(path).length ? "object" : "none");
-  return { method, path, input, output, body, kind: method === "GET" ? "query" : "mutation", query: options.query ?? [] };
+  return {
+    method,
+    path,
+    input,
+    output,
+    body,
+    kind: method === "GET" ? "query" : "mutation",
+    query: options.query ?? [],
+    produces: options.produces,
+  };
 }
 
 /** The `{name}` placeholders of a path, in order. */

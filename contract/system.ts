@@ -23,6 +23,9 @@ export const EntityInfo = z.object({
 });
 export type EntityInfo = z.infer<typeof EntityInfo>;
 
+/** The Prometheus text exposition format, version 0.0.4. */
+export const PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
+
 /** Query-string booleans: only the words `true` and `false`. */
 const QueryBool = z.enum(["true", "false"]).optional();
 
@@ -32,4 +35,6 @@ export const system = {
   entities: procedure("GET /debug/entities", z.object({ local: QueryBool }), z.array(EntityInfo), {
     query: ["local"],
   }),
+  /** This runner's metrics in the Prometheus text format (empty with METRICS=off). */
+  metrics: procedure("GET /metrics", z.object({}), z.string(), { produces: PROMETHEUS_TEXT }),
 };

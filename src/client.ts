@@ -19,6 +19,8 @@ import {
 export interface RequestOptions {
   /** Sent as `Idempotency-Key`: a retried call with the same key applies once. */
   readonly idempotencyKey?: string;
+  /** Sent as the W3C `traceparent`: the call joins that trace (its log lines carry its trace id). */
+  readonly traceparent?: string;
   readonly signal?: AbortSignal;
 }
 
@@ -69,6 +71,7 @@ export function createClient<C extends AnyContract = Contract>(baseUrl: string, 
 function headers(options: RequestOptions, json: boolean): Record<string, string> {
   const h: Record<string, string> = json ? { "content-type": "application/json" } : {};
   if (options.idempotencyKey) h["idempotency-key"] = options.idempotencyKey;
+  if (options.traceparent) h.traceparent = options.traceparent;
   return h;
 }
 
@@ -98,6 +101,7 @@ async function restCall(
     signal: options.signal,
   });
   const text = await response.text();
+  if (response.ok && procedure.produces) return text as never;
   const parsed: unknown = text ? JSON.parse(text) : null;
   if (!response.ok) throw new ApiError(response.status, (parsed as { error?: string } | null)?.error ?? response.statusText, parsed);
   return parsed as never;

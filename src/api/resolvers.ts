@@ -23,6 +23,7 @@ function runnerResolvers(services: ApiServices): Resolvers {
       health: async () => services.health(),
       shards: async () => services.shards(),
       entities: async (input) => services.entities(input.local === "true"),
+      metrics: () => services.metrics(),
     },
   };
 }
