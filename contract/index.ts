@@ -53,7 +53,7 @@ export { Message } from "./cross.ts";
 export * from "./entity.ts";
 export * from "./procedure.ts";
 export { LeaderRecord, SINGLETON_NAME } from "./singleton.ts";
-export { DOCS_ASSETS, EntityInfo, Health, RawAsset, ShardInfo } from "./system.ts";
+export { DOCS_ASSETS, EntityInfo, Health, PROMETHEUS_TEXT, RawAsset, ShardInfo } from "./system.ts";
 export { MAX_TIMER_DELAY_MS, TimerFire, TimerInfo } from "./timer.ts";
 export { AuditEntry, auditable, versioned } from "./traits.ts";
 export * from "./values.ts";

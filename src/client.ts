@@ -19,6 +19,8 @@ import {
 export interface RequestOptions {
   /** Sent as `Idempotency-Key`: a retried call with the same key applies once. */
   readonly idempotencyKey?: string;
+  /** Sent as the W3C `traceparent`: the call joins that trace (its log lines carry its trace id). */
+  readonly traceparent?: string;
   readonly signal?: AbortSignal;
   /** Bearer token for this call (the client's adminToken, for the operator API). */
   readonly token?: string | undefined;
@@ -77,6 +79,7 @@ function headers(options: RequestOptions, json: boolean): Record<string, string>
   const h: Record<string, string> = json ? { "content-type": "application/json" } : {};
   if (options.idempotencyKey) h["idempotency-key"] = options.idempotencyKey;
   if (options.token) h.authorization = `Bearer ${options.token}`;
+  if (options.traceparent) h.traceparent = options.traceparent;
   return h;
 }
 

@@ -1,4 +1,4 @@
-import { type AnyContract, type EntityContract, procedureList } from "../../contract/index.ts";
+import { type AnyContract, type EntityContract, PROMETHEUS_TEXT, procedureList } from "../../contract/index.ts";
 import { ClusterError } from "../cluster/index.ts";
 import { adminResolvers } from "./admin.ts";
 import { DOCS_PAGE, docsAsset } from "./docs.ts";
@@ -39,6 +39,7 @@ function runnerResolvers(services: ApiServices, contract: AnyContract): Resolver
       },
       docs: async () => DOCS_PAGE,
       docsAsset: async (input) => docsAsset(input.file as string),
+      metrics: async () => ({ content_type: PROMETHEUS_TEXT, body: await services.metrics() }),
     },
     admin: services.operator ? adminResolvers(services.operator) : {},
   };

@@ -70,7 +70,7 @@ export function mountRest(app: Hono<ApiEnv>, resolvers: Resolvers, contract: Any
       if (procedure.content === "html") return c.html(output.data as string);
       if (procedure.content === "raw") {
         const asset = output.data as RawAsset;
-        return c.body(asset.body, 200, { "content-type": asset.content_type, "cache-control": "public, max-age=3600" });
+        return c.body(asset.body, 200, { "content-type": asset.content_type });
       }
       return c.json(output.data ?? null);
     });

@@ -23,6 +23,8 @@ export interface OperatorOptions {
   /** Calls an entity RPC wherever the entity lives (the router). */
   readonly call: (type: string, id: string, rpc: string, args: unknown) => Promise<unknown>;
   readonly log: Logger;
+  /** Told of each execution an operator cancelled (the workflow metrics count them). */
+  readonly onCancelled?: (workflow: string) => void;
 }
 
 /** A page of executions and the opaque cursor of the next one. */
@@ -121,6 +123,7 @@ export class Operator {
    */
   async cancelExecution(key: ExecutionKey): Promise<StoredExecution> {
     const cancelled = await this.options.workflows.cancel(key);
+    this.options.onCancelled?.(cancelled.workflow);
     this.options.runtime.cancelExecution({ type: key.type, id: key.id, shard: this.options.shardOf(key.id) }, key.execId);
     this.options.log.info({ entity: `${key.type}/${key.id}`, execId: key.execId }, "workflow execution cancelled by an operator");
     return cancelled;

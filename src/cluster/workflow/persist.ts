@@ -1,5 +1,7 @@
+/** The workflow engine's storage retries and small helpers. */
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Backoff, backoffDelay } from "../backoff.ts";
+import { addressKey, type EntityAddress } from "../entity/address.ts";
 import { ClusterError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 
@@ -35,4 +37,8 @@ export async function halt(
 
 export function superseded(what: string, attempt: number): ClusterError {
   return new ClusterError("NOT_OWNER", `${what} attempt ${attempt} was superseded by a newer attempt`);
+}
+
+export function executionKey(address: EntityAddress, execId: string): string {
+  return `${addressKey(address.type, address.id)}\u0000${execId}`;
 }
