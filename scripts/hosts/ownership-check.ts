@@ -8,8 +8,8 @@
  *   node --import tsx scripts/hosts/ownership-check.ts [--runner ADDRESS] JOURNAL...
  */
 import { readFileSync } from "node:fs";
-import { ownershipIntervals, parseJournal } from "../chaos/ownership-intervals.ts";
 import { findOverlaps } from "../chaos/overlaps.ts";
+import { ownershipIntervals, parseJournal } from "../chaos/ownership-intervals.ts";
 
 const args = process.argv.slice(2);
 let cut: string | undefined;
@@ -42,7 +42,8 @@ if (cut !== undefined) {
   // Shards that the cut runner held and that another runner held after it.
   const mine = intervals.filter((i) => i.holder.startsWith(`${cut} `));
   for (const i of mine) {
-    if (intervals.some((j) => j.resource === i.resource && !j.holder.startsWith(`${cut} `) && j.start >= i.end && Number.isFinite(i.end))) handedOver++;
+    if (intervals.some((j) => j.resource === i.resource && !j.holder.startsWith(`${cut} `) && j.start >= i.end && Number.isFinite(i.end)))
+      handedOver++;
   }
   if (handedOver === 0) problems.push(`no shard of ${cut} was taken over by another runner: nothing was checked`);
 }
