@@ -28,10 +28,11 @@
 # the runners' ownership journals (OWNERSHIP_LOG) must show no shard with two owners at once
 # (scripts/hosts/ownership-check.ts, reusing scripts/chaos/).
 #
-# Without CAP_NET_ADMIN (`ip netns add` fails) it prints SKIP and the reason, and counts nothing.
+# Where namespaces with links cannot be made (no CAP_NET_ADMIN: `ip netns add`, or adding a veth
+# in it, fails) it prints SKIP and the reason, and counts nothing.
 # Everything it created is removed on exit, whatever happened; a run first removes what an earlier
 # one left (namespaces named $HOSTS_PREFIX-*, the processes inside them — ours, started by that
-# run —, /etc/netns/$HOSTS_PREFIX-*, its state directory). Runs are serialized by a lock file.
+# run —, /etc/netns/$HOSTS_PREFIX-*, its state directory). Runs are serialized (a PID file).
 #
 # Tunables (env): LEASE_TTL_MS (default 2000), HOSTS_CUT_S (link down, seconds, default 3 × TTL),
 # HOSTS_E2E (subset|full, default subset), HOSTS_PREFIX (default echt), HOSTS_SUBNET (the first
@@ -51,7 +52,7 @@ HTTP_PORT=8080
 GRPC_PORT=9000
 DOMAIN=cluster.test
 RUN_DIR="${TMPDIR:-/tmp}/$P-hosts"
-LOCK="${TMPDIR:-/tmp}/$P-hosts.lock"
+LOCK="${TMPDIR:-/tmp}/$P-hosts.run.lock"
 HUB="$P-hub" SVC="$P-svc"
 STOP_TIMEOUT=20
 LOG_NAME=hosts
@@ -111,6 +112,31 @@ teardown() {
   rmdir /etc/netns 2>/dev/null || true
   if [ "${HOSTS_KEEP:-0}" != 1 ]; then rm -rf -- "$RUN_DIR"; fi
 }
+
+# ----------------------------------------------------------------- lock ----
+
+# One run at a time. The lock is a file naming the running script's PID, written under a brief
+# flock: a held flock would be inherited by everything the run starts (a run killed with SIGKILL
+# would leave its runners holding it), and the next run, which removes them, could never start.
+is_hosts_run() { alive "$1" bash && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q 'hosts\.sh'; }
+acquire_lock() {
+  local dl holder
+  dl="$(deadline_in 600)"
+  while :; do
+    exec 8>"$LOCK"
+    flock -w 30 8 || { exec 8>&-; log "cannot lock $LOCK"; return 1; }
+    holder="$(cat "$LOCK.pid" 2>/dev/null)"
+    if [ -z "$holder" ] || [ "$holder" = $$ ] || ! is_hosts_run "$holder"; then
+      echo $$ >"$LOCK.pid"
+      exec 8>&-
+      return 0
+    fi
+    exec 8>&-
+    before "$dl" || { log "another multi-host test (pid $holder) still runs"; return 1; }
+    sleep 1
+  done
+}
+release_lock() { [ "$(cat "$LOCK.pid" 2>/dev/null)" = $$ ] && rm -f "$LOCK.pid" "$LOCK"; }
 
 # ---------------------------------------------------------------- network --
 
@@ -329,8 +355,11 @@ cut_and_restore() {
 main() {
   local reason i
   command -v ip >/dev/null 2>&1 || { echo "SKIP: multi-host test: no 'ip' command (iproute2)"; echo "0 passed, 0 failed"; return 0; }
-  if ! reason="$(ip netns add "$P-probe" 2>&1)"; then
-    echo "SKIP: multi-host test: cannot create network namespaces (needs CAP_NET_ADMIN): ${reason:-ip netns add failed}"
+  # A namespace alone needs CAP_SYS_ADMIN only; links in it need CAP_NET_ADMIN: probe both.
+  ip netns del "$P-probe" 2>/dev/null
+  if ! reason="$({ ip netns add "$P-probe" && ip -n "$P-probe" link add p0 type veth peer name p1 && ip -n "$P-probe" link add b0 type bridge; } 2>&1)"; then
+    ip netns del "$P-probe" 2>/dev/null
+    echo "SKIP: multi-host test: cannot create network namespaces with links in them (needs CAP_SYS_ADMIN and CAP_NET_ADMIN): ${reason:-failed}"
     echo "0 passed, 0 failed"
     return 0
   fi
@@ -345,10 +374,9 @@ main() {
     fi
   done
 
-  exec 8>"$LOCK"
-  flock -w 600 8 || { fail "another multi-host test holds $LOCK"; finish; return; }
+  acquire_lock || { fail "another multi-host test is running (pid $(cat "$LOCK.pid" 2>/dev/null))"; finish; return; }
   teardown # what an earlier run left behind
-  trap 'teardown' EXIT
+  trap 'teardown; release_lock' EXIT
   trap 'exit 130' INT TERM HUP
   mkdir -p "$RUN_DIR" && chmod 711 "$RUN_DIR"
   PREFIX="/hosts-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')/"
@@ -434,9 +462,9 @@ main() {
 case "${1:-}" in
   "") main ;;
   clean)
-    exec 8>"$LOCK"
-    flock -w 600 8 || die "another multi-host test holds $LOCK"
+    acquire_lock || die "another multi-host test is running (pid $(cat "$LOCK.pid" 2>/dev/null))"
     teardown
+    release_lock
     ;;
   *) echo "usage: $0 [clean]" >&2; exit 2 ;;
 esac
