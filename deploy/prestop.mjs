@@ -4,7 +4,8 @@
 // and the SIGTERM hands the shards over gracefully anyway (in-flight calls finish, the lease is
 // revoked, the others take over at once). Plain Node, no dependencies.
 //   node deploy/prestop.mjs            (in the image: node prestop.mjs)
-// Env: LISTEN_ADDR (the HTTP port), RUNNER_ADDRESS (this runner's id), DRAIN_TIMEOUT_S (default 20).
+// Env: LISTEN_ADDR (the HTTP port), RUNNER_ADDRESS (this runner's id), CLUSTER_SECRET (sent as a bearer
+// token, when set), DRAIN_TIMEOUT_S (default 20).
 const port = (process.env.LISTEN_ADDR ?? "0.0.0.0:8080").split(":").pop();
 const base = `http://127.0.0.1:${port}`;
 const runner = process.env.RUNNER_ADDRESS ?? "";
@@ -12,8 +13,10 @@ const deadline = Date.now() + Number(process.env.DRAIN_TIMEOUT_S ?? 20) * 1000;
 const say = (msg) => process.stdout.write(`${JSON.stringify({ level: "info", time: new Date().toISOString(), msg: `preStop: ${msg}` })}\n`);
 
 try {
+  const secret = process.env.CLUSTER_SECRET;
   const res = await fetch(`${base}/admin/runners/${encodeURIComponent(runner)}/drain`, {
     method: "POST",
+    headers: secret ? { authorization: `Bearer ${secret}` } : {},
     signal: AbortSignal.timeout(5000),
   });
   if (!res.ok) {
