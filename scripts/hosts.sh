@@ -16,17 +16,19 @@
 # through /etc/netns/<ns>/hosts, which `ip netns exec` bind-mounts over /etc/hosts for everything it
 # starts. Every runner binds 0.0.0.0 (HTTP :8080, gRPC :9000: the same ports on every host) and
 # reaches etcd and Postgres by name; runners 1 and 2 advertise a host name as RUNNER_ADDRESS
-# (runner-1.cluster.test:9000), runner 3 its IP (10.231.66.13:9000).
+# (runner-1.cluster.test:9000), runner 3 its IP (10.231.66.13:9000). ENTITY_IDLE_MS is 3 s: short
+# enough for the suites' eviction checks, long enough that the sharding suite still finds the
+# entities it just called active on a loaded machine (with 500 ms it did not, at load 13).
 #
 # Checks: every runner answers by name from the client host and names itself as advertised; the
 # shard topology in etcd (every shard locked by exactly one live runner, each runner's /health
 # agreeing); the bash e2e suite through runner 1 (all suites, the persistence suite restarting
-# runner 1 in its namespace) and a subset through runners 2 and 3 (HOSTS_E2E=full: all suites
-# through every runner); then runner 2's link is cut (`ip link set … down` on the hub end) for
-# longer than LEASE_TTL_MS: it must stop serving (its /health, asked on its own loopback, owns
-# nothing) before the others own its shards, and it must rejoin once the link is back; finally
-# the runners' ownership journals (OWNERSHIP_LOG) must show no shard with two owners at once
-# (scripts/hosts/ownership-check.ts, reusing scripts/chaos/).
+# runner 1 on its host) and a subset through runners 2 and 3 (HOSTS_E2E=full: every suite but the
+# singleton suite through them too, each restarting its own runner); then runner 2's link is cut
+# (`ip link set … down` on the hub end) for longer than LEASE_TTL_MS: it must stop serving (its
+# /health, asked on its own loopback, owns nothing) before the others own its shards, and it must
+# rejoin once the link is back; finally the runners' ownership journals (OWNERSHIP_LOG) must show
+# no shard with two owners at once (scripts/hosts/ownership-check.ts, reusing scripts/chaos/).
 #
 # Where namespaces with links cannot be made (no CAP_NET_ADMIN: `ip netns add`, or adding a veth
 # in it, fails) it prints SKIP and the reason, and counts nothing.
@@ -213,7 +215,7 @@ start_runner() {
     export POSTGRES_URL="$PG_URL" ETCD_ENDPOINTS="$ETCD_URL" ETCD_PREFIX="$PREFIX" \
       RUNNER_ADDRESS="$(runner_addr "$i")" LISTEN_ADDR="0.0.0.0:$HTTP_PORT" GRPC_LISTEN_ADDR="0.0.0.0:$GRPC_PORT" \
       OWNERSHIP_LOG="$dir/ownership.jsonl" LEASE_TTL_MS="$LEASE_TTL_MS" SHARD_COUNT="$SHARDS" \
-      ENTITY_IDLE_MS=500 LOG_LEVEL="${LOG_LEVEL:-warn}"
+      ENTITY_IDLE_MS=3000 LOG_LEVEL="${LOG_LEVEL:-warn}"
     eval "$(runner_cmd "$i" start)"
   ) 9<&- </dev/null >"$dir/start.out" 2>&1
 }
@@ -273,23 +275,25 @@ wait_topology() {
 
 # --------------------------------------------------------------- the test --
 
-# e2e_through I MODE: the bash suite through runner I (MODE full: every suite; subset: basic,
-# traits, cross_entity, sharding), run on the client host. CLUSTER_URLS names every runner by host
-# name. The subset leaves out the singleton suite: it ends with clear-history, and its first check
-# (the history ends with the current leader) then fails on the same cluster until the leader
-# changes; the full run through runner 1 already asks every runner for the singleton.
+# e2e_through I MODE: the bash suite through runner I, run on the client host, with CLUSTER_URLS
+# naming every runner by host name and a restart command for runner I (on its own host). Through
+# runner 1 in MODE full: tests/e2e.sh itself. Otherwise its suites one by one, in MODE full all but
+# the singleton suite, in MODE subset basic, traits, cross_entity and sharding. The singleton suite
+# runs once per cluster: it ends with clear-history, and its first check (the history ends with
+# the current leader) then fails on the same cluster until the leader changes.
 e2e_through() {
-  local i="$1" mode="$2" urls="" j out rc=0
+  local i="$1" mode="$2" urls="" j out rc=0 suites suite
   for ((j = 1; j <= N; j++)); do urls+="${urls:+ }$(runner_url "$j")"; done
   out="$RUN_DIR/e2e-$i.log"
-  if [ "$mode" = full ]; then
-    on_client env CLUSTER_TESTS_URL="$(runner_url "$i")" CLUSTER_URLS="$urls" SHARDING_SETTLE_S=2 \
-      CLUSTER_RESTART_CMD="$( ((i == 1)) && runner_cmd 1 restart)" bash "$REPO/tests/e2e.sh" >"$out" 2>&1 </dev/null || rc=$?
+  local -a env=(CLUSTER_TESTS_URL="$(runner_url "$i")" CLUSTER_URLS="$urls" SHARDING_SETTLE_S=2
+    CLUSTER_RESTART_CMD="$(runner_cmd "$i" restart)" RUN_ID="hosts-$i-$(date +%s)-$$")
+  if [ "$mode" = full ] && ((i == 1)); then
+    on_client env "${env[@]}" bash "$REPO/tests/e2e.sh" >"$out" 2>&1 </dev/null || rc=$?
   else
-    local suite
-    for suite in basic traits cross_entity sharding; do
-      on_client env CLUSTER_TESTS_URL="$(runner_url "$i")" CLUSTER_URLS="$urls" SHARDING_SETTLE_S=2 \
-        bash "$REPO/tests/test_$suite.sh" >>"$out" 2>&1 </dev/null || { rc=$?; echo "suite $suite failed" >>"$out"; }
+    suites=(basic traits cross_entity sharding)
+    [ "$mode" = full ] && suites=(basic persistence workflows activities traits timers cross_entity sharding)
+    for suite in "${suites[@]}"; do
+      on_client env "${env[@]}" bash "$REPO/tests/test_$suite.sh" >>"$out" 2>&1 </dev/null || { rc=1; echo "suite $suite failed" >>"$out"; }
     done
   fi
   local passes skips
@@ -314,31 +318,32 @@ cut_and_restore() {
   t0="$(now_ms)"
   ip -n "$HUB" link set "$hubend" down || { fail "cannot cut runner $i's link"; return; }
   log "runner $i's link is down (owned $before_owned shards); keeping it down ${CUT_S}s (LEASE_TTL_MS=$LEASE_TTL_MS)"
+  # The link stays down for CUT_S, and longer if need be (a loaded machine) until the runner has
+  # stopped serving and the others own every shard, at most CUT_S + 30 s.
   dl="$(deadline_in "$CUT_S")"
-  local others='[1,3]'
-  while before "$dl"; do
+  local dl_max others='[1,3]'
+  dl_max="$(deadline_in "$((CUT_S + 30))")"
+  while before "$dl_max"; do
     if [ -z "$t_fenced" ]; then
       h="$(health_on_own_loopback "$i")" && owned="$(jq -r '.shards_owned' <<<"$h")" && [ "$owned" = 0 ] && t_fenced="$(now_ms)"
     fi
     if [ -z "$t_taken" ] && [ -z "$(topology_problem "$others")" ]; then t_taken="$(now_ms)"; fi
-    [ -n "$t_fenced" ] && [ -n "$t_taken" ] && break
+    [ -n "$t_fenced" ] && [ -n "$t_taken" ] && ! before "$dl" && break
     sleep 0.1
   done
-  # Hold the cut for its whole length, then bring the link back.
-  while before "$dl"; do sleep 0.2; done
   # Still nothing served on the cut-off host at the end of the cut.
   h="$(health_on_own_loopback "$i")" && owned="$(jq -r '.shards_owned' <<<"$h")" || owned="?"
   ip -n "$HUB" link set "$hubend" up
   t_back="$(now_ms)"
   if [ -n "$t_fenced" ] && [ "$owned" = 0 ]; then
-    pass "runner $i stopped serving $(((t_fenced - t0)))ms after its link was cut (owned $before_owned shards before, 0 until the link came back)"
+    pass "runner $i stopped serving $(((t_fenced - t0)))ms after its link was cut (owned $before_owned shards before, 0 until the link came back $(((t_back - t0)))ms after the cut)"
   else
-    fail "runner $i still owned ${owned} shard(s) at the end of a ${CUT_S}s cut (fenced at: ${t_fenced:-never})"
+    fail "runner $i still owned ${owned} shard(s) at the end of a $(((t_back - t0)))ms cut (fenced at: ${t_fenced:-never})"
   fi
   if [ -n "$t_taken" ]; then
     pass "runners 1 and 3 owned all $SHARDS shards $(((t_taken - t0)))ms after the cut (etcd and their /health agree)"
   else
-    fail "runners 1 and 3 did not take over within the ${CUT_S}s cut: $(topology_problem "$others")"
+    fail "runners 1 and 3 did not take over within the $(((t_back - t0)))ms cut: $(topology_problem "$others")"
   fi
   if [ -n "$t_fenced" ] && [ -n "$t_taken" ] && ((t_fenced > t_taken)); then
     fail "runner $i still served $((t_fenced - t_taken))ms after the others owned all shards (by the polls)"
