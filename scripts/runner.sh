@@ -42,11 +42,17 @@ launch() {
   echo $!
 }
 
+# starting PID COMM: PID is the runner, or still the shell forked to exec it (on a loaded machine
+# the exec can come after the first health poll: its comm is then still bash).
+starting() {
+  alive "$1" "$2" || { alive "$1" bash && [[ "$(readlink "/proc/$1/exe" 2>/dev/null)" == */bash ]]; }
+}
+
 wait_healthy() {
   local url="$1" pid="$2" comm="$3" log="$4" dl
   dl="$(deadline_in "$START_TIMEOUT")"
   until curl -sf -o /dev/null --max-time 2 "$url/health"; do
-    alive "$pid" "$comm" || { tail_log "$log"; die "runner (pid $pid) exited during start-up"; }
+    starting "$pid" "$comm" || { tail_log "$log"; die "runner (pid $pid) exited during start-up"; }
     before "$dl" || { tail_log "$log"; die "runner (pid $pid) not healthy after ${START_TIMEOUT}s"; }
     sleep 0.1
   done
