@@ -3,7 +3,7 @@ import { SINGLETON_NAME } from "../contract/index.ts";
 import { clusterServices, createApp, type HttpServer, listen } from "./api/index.ts";
 import { Cluster, type Logger, openStorage } from "./cluster/index.ts";
 import type { Config } from "./config.ts";
-import { testEntities } from "./entities/index.ts";
+import { applicationMigrations, testEntities } from "./entities/index.ts";
 import { runSingletonTest } from "./entities/singleton-test.ts";
 
 export interface Runner {
@@ -18,7 +18,7 @@ export interface Runner {
 /** Opens storage, joins the cluster, registers the test entities and serves the HTTP API. */
 export async function startRunner(config: Config, log: Logger): Promise<Runner> {
   const runnerId = config.runnerAddress ?? `${hostname()}:${config.listen.port}`;
-  const storage = await openStorage({ postgresUrl: config.postgresUrl, dataDir: config.dataDir, log });
+  const storage = await openStorage({ postgresUrl: config.postgresUrl, dataDir: config.dataDir, log, application: applicationMigrations });
   const cluster = await Cluster.create({
     mode: config.mode,
     runnerId,

@@ -13,6 +13,8 @@ export type { EntityContext, ExecutionReader, Handler, TxWrite } from "./entity/
 export { defineEntity, type EntityDefinitionInput, type EntityType, type Handlers, type Workflows } from "./entity/definition.ts";
 export { dictionary } from "./entity/dictionary.ts";
 export type { EntityProtocol, RpcProtocol } from "./entity/protocol.ts";
+export { defineStatelessEntity, type StatelessHandlers } from "./entity/stateless.ts";
+export type { SqlTransaction } from "./entity/turn-sql.ts";
 // Errors.
 export {
   badRequest,
