@@ -1,10 +1,11 @@
 import { hostname } from "node:os";
-import { SINGLETON_NAME } from "../contract/index.ts";
+import { SINGLETON_NAME, TICKER_NAME } from "../contract/index.ts";
 import { clusterServices, createApp, type HttpServer, listen } from "./api/index.ts";
 import { Cluster, type Logger, openStorage } from "./cluster/index.ts";
 import type { Config } from "./config.ts";
 import { applicationMigrations, testEntities } from "./entities/index.ts";
 import { runSingletonTest } from "./entities/singleton-test.ts";
+import { runTicker, tickerShutdown } from "./entities/ticker.ts";
 
 export interface Runner {
   readonly cluster: Cluster;
@@ -40,6 +41,7 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
     secret: config.clusterSecret,
   });
   cluster.registerSingleton(SINGLETON_NAME, runSingletonTest);
+  cluster.registerSingleton(TICKER_NAME, runTicker, { onShutdown: tickerShutdown });
   const app = createApp(clusterServices(cluster), { maxBodyBytes: config.maxBodyBytes, log });
   // Bind the HTTP port before joining: a runner that cannot serve must not take shards.
   let http: HttpServer;

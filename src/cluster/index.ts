@@ -29,7 +29,7 @@ export {
 export type { Json } from "./json.ts";
 export { createLogger, type Logger, type LogLevel, silentLogger } from "./log.ts";
 export { type ShardId, shardOf } from "./ownership/shard.ts";
-export type { SingletonContext, SingletonRun } from "./singleton/manager.ts";
+export type { SingletonContext, SingletonOptions, SingletonRun, SingletonShutdownContext } from "./singleton/manager.ts";
 export { openStorage, type Storage, type StorageOptions } from "./storage/database.ts";
 /** For a runner process's uncaughtException handler: a known, harmless driver bug. */
 export { isPostgresJsClosedSocketWrite } from "./storage/driver-bugs.ts";

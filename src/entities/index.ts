@@ -7,6 +7,7 @@ import { KVStore } from "./kv.ts";
 import { SingletonTest } from "./singleton-test.ts";
 import { SqlActivityTest } from "./sql-activity.ts";
 import { StatelessCounter } from "./stateless-counter.ts";
+import { SingletonTicker } from "./ticker.ts";
 import { TimerTest } from "./timer-test.ts";
 import { TraitTest } from "./trait-test.ts";
 import { WorkflowTest } from "./workflow.ts";
@@ -23,6 +24,7 @@ export const testEntities: readonly EntityType[] = [
   SingletonTest,
   SqlActivityTest,
   StatelessCounter,
+  SingletonTicker,
 ];
 
 /** The migrations of the test entities' own tables (src/entities/schema.ts), for openStorage. */
