@@ -1,10 +1,11 @@
 import { hostname } from "node:os";
-import { SINGLETON_NAME } from "../contract/index.ts";
+import { SINGLETON_NAME, TICKER_NAME } from "../contract/index.ts";
 import { clusterServices, createApp, type HttpServer, listen } from "./api/index.ts";
 import { Cluster, type Logger, openStorage } from "./cluster/index.ts";
 import type { Config } from "./config.ts";
-import { testEntities } from "./entities/index.ts";
+import { applicationMigrations, testEntities } from "./entities/index.ts";
 import { runSingletonTest } from "./entities/singleton-test.ts";
+import { runTicker, tickerShutdown } from "./entities/ticker.ts";
 
 export interface Runner {
   readonly cluster: Cluster;
@@ -18,7 +19,7 @@ export interface Runner {
 /** Opens storage, joins the cluster, registers the test entities and serves the HTTP API. */
 export async function startRunner(config: Config, log: Logger): Promise<Runner> {
   const runnerId = config.runnerAddress ?? `${hostname()}:${config.listen.port}`;
-  const storage = await openStorage({ postgresUrl: config.postgresUrl, dataDir: config.dataDir, log });
+  const storage = await openStorage({ postgresUrl: config.postgresUrl, dataDir: config.dataDir, log, application: applicationMigrations });
   const cluster = await Cluster.create({
     mode: config.mode,
     runnerId,
@@ -41,6 +42,7 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
     metrics: { enabled: config.metrics, processMetrics: true },
   });
   cluster.registerSingleton(SINGLETON_NAME, runSingletonTest);
+  cluster.registerSingleton(TICKER_NAME, runTicker, { onShutdown: tickerShutdown });
   if (!config.adminToken) log.warn("ADMIN_TOKEN is not set: the operator API (/admin/*) is open to anyone who can reach the HTTP port");
   const app = createApp(clusterServices(cluster), { maxBodyBytes: config.maxBodyBytes, log, adminToken: config.adminToken });
   // Bind the HTTP port before joining: a runner that cannot serve must not take shards.

@@ -12,7 +12,7 @@ import { OwnershipJournal } from "./ownership/journal.ts";
 import { type Ownership, SoleOwnership } from "./ownership/ownership.ts";
 import { type ShardId, shardOf } from "./ownership/shard.ts";
 import { Router } from "./router.ts";
-import { type SingletonContext, SingletonManager, type SingletonRun } from "./singleton/manager.ts";
+import { type SingletonContext, SingletonManager, type SingletonOptions, type SingletonRun } from "./singleton/manager.ts";
 import type { Storage } from "./storage/database.ts";
 import { SqlStateStore } from "./storage/entity-state/sql.ts";
 import { SqlSingletonRunStore } from "./storage/singletons/sql.ts";
@@ -146,6 +146,25 @@ export class Cluster {
       : new SoleOwnership(options.runnerId, options.shardCount);
     // Timers first: a shard's timers are loaded before its calls are accepted, dropped as it leaves.
     this.ownership.subscribe(this.timers);
+    // Singletons before the runtime: a shutdown hook still reaches its shard's entities here.
+    this.singletons = new SingletonManager(
+      this.ownership,
+      new SqlSingletonRunStore(options.storage.db),
+      options.shardCount,
+      ((protocol, id, rpc, args) => this.call(protocol.type, id, rpc, args)) as SingletonContext["call"],
+      ((protocol, id, rpc, args) =>
+        this.runtime.call({
+          address: this.address(protocol.type, id),
+          rpc,
+          args,
+          requestId: undefined,
+          fresh: false,
+          callChain: [],
+          deadline: Date.now() + limits.callTimeoutMs,
+        })) as SingletonContext["call"],
+      log,
+      metrics,
+    );
     this.ownership.subscribe({
       // Executions left running by a crash, a handover or a restart continue here.
       serving: (shards) => this.runtime.resume(shards),
@@ -171,19 +190,11 @@ export class Cluster {
       timersPending: () => this.timers.size,
     });
     this.router = new Router(this.ownership, this.runtime, this.transport, log, metrics);
-    this.singletons = new SingletonManager(
-      this.ownership,
-      new SqlSingletonRunStore(options.storage.db),
-      options.shardCount,
-      ((protocol, id, rpc, args) => this.call(protocol.type, id, rpc, args)) as SingletonContext["call"],
-      log,
-      metrics,
-    );
   }
 
   /** Runs `run` on exactly one runner of the cluster: the owner of `shard(name)`. Before start(). */
-  registerSingleton(name: string, run: SingletonRun): void {
-    this.singletons.register(name, run);
+  registerSingleton(name: string, run: SingletonRun, options?: SingletonOptions): void {
+    this.singletons.register(name, run, options);
   }
 
   get runnerId(): string {

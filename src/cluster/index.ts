@@ -14,6 +14,8 @@ export type { EntityContext, ExecutionReader, Handler, TxWrite } from "./entity/
 export { defineEntity, type EntityDefinitionInput, type EntityType, type Handlers, type Workflows } from "./entity/definition.ts";
 export { dictionary } from "./entity/dictionary.ts";
 export type { EntityProtocol, RpcProtocol } from "./entity/protocol.ts";
+export { defineStatelessEntity, type StatelessHandlers } from "./entity/stateless.ts";
+export type { SqlTransaction } from "./entity/turn-sql.ts";
 // Errors.
 export {
   badRequest,
@@ -29,7 +31,7 @@ export type { Json } from "./json.ts";
 export { createLogger, type Logger, type LogLevel, silentLogger } from "./log.ts";
 export { ClusterMetrics } from "./metrics/metrics.ts";
 export { type ShardId, shardOf } from "./ownership/shard.ts";
-export type { SingletonContext, SingletonRun } from "./singleton/manager.ts";
+export type { SingletonContext, SingletonOptions, SingletonRun, SingletonShutdownContext } from "./singleton/manager.ts";
 export { openStorage, type Storage, type StorageOptions } from "./storage/database.ts";
 /** For a runner process's uncaughtException handler: a known, harmless driver bug. */
 export { isPostgresJsClosedSocketWrite } from "./storage/driver-bugs.ts";

@@ -1,9 +1,13 @@
+import { fileURLToPath } from "node:url";
 import type { EntityType } from "../cluster/index.ts";
 import { ActivityTest } from "./activity.ts";
 import { Counter } from "./counter.ts";
 import { CrossEntity } from "./cross-entity.ts";
 import { KVStore } from "./kv.ts";
 import { SingletonTest } from "./singleton-test.ts";
+import { SqlActivityTest } from "./sql-activity.ts";
+import { StatelessCounter } from "./stateless-counter.ts";
+import { SingletonTicker } from "./ticker.ts";
 import { TimerTest } from "./timer-test.ts";
 import { TraitTest } from "./trait-test.ts";
 import { WorkflowTest } from "./workflow.ts";
@@ -18,4 +22,10 @@ export const testEntities: readonly EntityType[] = [
   TimerTest,
   CrossEntity,
   SingletonTest,
+  SqlActivityTest,
+  StatelessCounter,
+  SingletonTicker,
 ];
+
+/** The migrations of the test entities' own tables (src/entities/schema.ts), for openStorage. */
+export const applicationMigrations = { migrationsFolder: fileURLToPath(new URL("./migrations", import.meta.url)) };

@@ -27,11 +27,15 @@ it("a corpus of malformed, oversized, mistyped and injection-shaped requests to 
   await api.kv.set({ id: targets.kv, key: targets.kvKey, value: { nested: [1, "two", null] } });
   await api.kv.set({ id: targets.kv, key: "fuzz", value: "seeded" });
   await api.cross.receive({ id: targets.cross, from: "seed", message: "hello" });
+  await api.sqlActivity.transfer({ id: targets.other, to_entity: "seed", amount: 7 });
+  await api.statelessCounter.increment({ id: targets.other, amount: 5 });
   const checksum = async () => {
     const keys = await api.kv.keys({ id: targets.kv });
     const values = await Promise.all(keys.map((key) => api.kv.get({ id: targets.kv, key })));
     const messages = await api.cross.messages({ id: targets.cross });
-    return JSON.stringify([await api.counter.get({ id: targets.counter }), keys, values, messages.length]);
+    const account = [await api.sqlActivity.state({ id: targets.other }), await api.sqlActivity.sqlCount({ id: targets.other })];
+    const stateless = await api.statelessCounter.get({ id: targets.other });
+    return JSON.stringify([await api.counter.get({ id: targets.counter }), keys, values, messages.length, account, stateless]);
   };
   const before = await checksum();
   const sequence = await api.singleton.nextSequence({});

@@ -42,6 +42,10 @@ const VALID_BODY: Record<string, string> = {
   "cross.send": '{"target_type":"CrossEntity","target_id":"x","message":"m"}',
   "cross.receive": '{"from":"x","message":"m"}',
   "cross.pingPong": '{"partner_id":"x","count":1}',
+  "sqlActivity.transfer": '{"to_entity":"b","amount":1}',
+  "sqlActivity.failingTransfer": '{"to_entity":"b","amount":1}',
+  "statelessCounter.increment": "1",
+  "statelessCounter.decrement": "1",
 };
 
 interface Route {
@@ -135,6 +139,17 @@ const BAD_OBJECT_BODIES = [
   '{"target_type":"Counter","target_id":"x","message":"m"}',
   '{"data":5}',
   '{"from":{},"message":[]}',
+  '{"to_entity":"b","amount":1.5}',
+  '{"to_entity":"b","amount":0}',
+  '{"to_entity":"b","amount":-1}',
+  '{"to_entity":"b","amount":9007199254740993}',
+  '{"to_entity":"b","amount":"1"}',
+  '{"to_entity":"","amount":1}',
+  '{"to_entity":"a\\u0000b","amount":1}',
+  '{"to_entity":"\\ud800","amount":1}',
+  `{"to_entity":"${"x".repeat(MAX_ID_LENGTH + 1)}","amount":1}`,
+  '{"to_entity":"b"}',
+  '{"amount":1}',
 ];
 
 /** The route's path with its parameters filled in: the targets' ids, or `override` (raw bytes as given). */
@@ -320,6 +335,9 @@ export function hostileCorpus(targets: Targets): HostileCase[] {
     read(`/kv/${enc(id)}/keys`, []);
     read(`/kv/${enc(id)}/get/${enc(id)}`, null);
     read(`/kv/${enc(targets.kv)}/get/${enc(id)}`, null);
+    read(`/stateless-counter/${enc(id)}`, 0);
+    read(`/sql-activity/${enc(id)}/sql-count`, 0);
+    read(`/sql-activity/${enc(id)}/state`, { account_id: id, transfer_count: 0, total_transferred: 0 });
   }
   // The absolute form of a request-target (RFC 9112 §3.2.2): the authority in it is not ours to check.
   cases.push({

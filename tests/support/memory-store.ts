@@ -12,6 +12,10 @@ export class MemoryStore implements StateStore {
   failNext = false;
   conflictNext = false;
 
+  /** No database: a handler's `ctx.sql` fails here. */
+  begin(): never {
+    throw new Error("the memory store has no SQL transactions");
+  }
   async load(type: string, id: string) {
     return this.rows.get(`${type}/${id}`);
   }

@@ -26,6 +26,7 @@ const unusedStore: StateStore = {
   commit: () => Promise.reject(new Error("not used")),
   findReplies: () => Promise.reject(new Error("not used")),
   pruneReplies: () => Promise.reject(new Error("not used")),
+  begin: () => Promise.reject(new Error("not used")),
 };
 
 test("workflow RPCs of the protocol become workflows; the others keep their handlers", () => {

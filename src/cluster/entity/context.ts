@@ -4,6 +4,7 @@ import type { ExecutionRecord } from "../storage/workflows/store.ts";
 import type { TimerSink, Timers } from "../timers/timer.ts";
 import type { EntityAddress } from "./address.ts";
 import type { EntityProtocol, RpcProtocol } from "./protocol.ts";
+import type { SqlTransaction } from "./turn-sql.ts";
 
 /**
  * The types a turn is made of: what a handler sees (EntityContext), what the mailbox gives each
@@ -27,6 +28,16 @@ interface BaseContext {
    * does. Dropped if the handler throws. Mutations only.
    */
   transact(write: TxWrite): void;
+  /**
+   * Runs the application's own queries (its Drizzle schema, e.g. `tx.insert(transfers)…`) inside
+   * this turn, and resolves with their result: they run in the transaction that then commits the
+   * turn's state (and an activity's journal entry), so all of it commits or none of it does. If
+   * the handler throws, its queries are rolled back. The turn's state is written (its version
+   * compare-and-set is the fence) even when unchanged, so a stale owner's queries never commit.
+   * While the transaction is open the entity runs no other call; do not await other entities
+   * inside it (on PGlite, one connection, their storage would wait for this transaction).
+   */
+  sql<T>(query: (tx: SqlTransaction) => Promise<T>): Promise<T>;
   /** Runs `effect` once this call's state change is durable; dropped if it never becomes so. */
   afterCommit(effect: () => void): void;
   /**

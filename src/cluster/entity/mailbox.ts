@@ -1,15 +1,17 @@
-import type { Call, CallOptions } from "../call.ts";
+import type { Call } from "../call.ts";
 import { ClusterError, toClusterError } from "../errors.ts";
 import { limits } from "../limits.ts";
 import type { Logger } from "../log.ts";
 import type { ShardId } from "../ownership/shard.ts";
 import type { ReplyRecord, StateStore } from "../storage/entity-state/store.ts";
+import type { OpenTransaction } from "../storage/transaction.ts";
 import type { TimerSink } from "../timers/timer.ts";
 import type { EntityAddress } from "./address.ts";
 import { formatAddress } from "./address.ts";
 import type { ExecutionReader, TurnContext, TurnImplementation, TxWrite } from "./context.ts";
 import type { EntityType } from "./definition.ts";
 import type { EntityProtocol } from "./protocol.ts";
+import { type MailboxHost, type Turn, turnContext } from "./turn-context.ts";
 
 /** A call waiting for its turn (its arguments validated), and who waits for its reply. */
 export interface Queued {
@@ -20,33 +22,6 @@ export interface Queued {
 }
 
 type Outcome = { ok: true; reply: unknown } | { ok: false; error: unknown };
-
-/** What a batch accumulates for its commit. */
-interface Turn {
-  readonly writes: TxWrite[];
-  readonly effects: (() => void)[];
-  mutated: boolean;
-}
-
-/** What every mailbox of a runtime shares. */
-export interface MailboxHost {
-  readonly store: StateStore;
-  readonly log: Logger;
-  /** Whether state of `shard` may still be written here (the ownership fence). */
-  readonly mayCommit: (shard: ShardId) => boolean;
-  readonly caller: EntityCaller;
-  readonly executions: (address: EntityAddress) => ExecutionReader;
-  readonly timerSink: TimerSink | undefined;
-}
-
-/** Sends a call to another entity, wherever it lives, carrying the call chain and the caller's trace. */
-export type EntityCaller = (
-  type: string,
-  id: string,
-  rpc: string,
-  args: unknown,
-  from: Pick<CallOptions, "callChain" | "trace">,
-) => Promise<unknown>;
 
 /**
  * The single-threaded heart of an active entity: calls are applied one at a time, in arrival
@@ -164,12 +139,13 @@ export class Mailbox {
           continue;
         }
         const own: Turn = { writes: [], effects: [], mutated: false };
-        const ctx = this.context(queued, own);
+        const ctx = this.context(queued, own, turn);
         let outcome: Outcome;
         try {
           const pending = impl.handler(this.state, queued.call.args, ctx);
           const isAsync = pending instanceof Promise;
           const reply = (isAsync ? await pending : pending) ?? null;
+          if (own.queried) await turn.sql?.settle(false);
           if (mutation) {
             turn.mutated = true;
             turn.writes.push(...own.writes);
@@ -186,16 +162,26 @@ export class Mailbox {
         } catch (error) {
           if (mutation) this.restore(base, replay);
           outcome = { ok: false, error };
+          if (own.queried) await turn.sql?.settle(true).catch(() => {});
         }
         outcomes.push(outcome);
         if (requestId && mutation) repliedInBatch.set(requestId, outcome);
+        // While a transaction is open (on PGlite: the database is), the batch ends here; the rest
+        // is applied next, as calls outside the transaction would wait for it.
+        if (own.queried) this.queue.unshift(...batch.splice(outcomes.length));
       }
     } finally {
       this.turn = undefined;
     }
 
     const json = turn.mutated ? JSON.stringify(this.state) : this.committedJson;
-    if (json !== this.committedJson || replies.length > 0 || turn.writes.length > 0) await this.commit(json, replies, turn.writes);
+    const open = turn.sql?.transaction();
+    // A turn that queried commits its state even when unchanged: the version compare-and-set fences its queries.
+    if (json !== this.committedJson || replies.length > 0 || turn.writes.length > 0 || (open && turn.mutated)) {
+      await this.commit(json, replies, turn.writes, open);
+    } else if (open) {
+      await (await open.catch(() => undefined))?.rollback();
+    }
     for (const effect of turn.effects) {
       try {
         effect();
@@ -210,24 +196,9 @@ export class Mailbox {
     });
   }
 
-  /** The context of one call; its writes and effects land in `turn`. */
-  private context(queued: Queued, turn: Turn): TurnContext {
-    const chain = [...queued.call.callChain, this.key];
-    return {
-      self: this.address,
-      requestId: queued.call.requestId,
-      now: new Date(),
-      workflows: this.host.executions(this.address),
-      transact: (write) => turn.writes.push(write),
-      afterCommit: (effect) => turn.effects.push(effect),
-      call: ((protocol: EntityProtocol, id: string, rpc: string, args: unknown) => {
-        const declared = protocol.rpcs[rpc];
-        if (!declared) return Promise.reject(new ClusterError("BAD_REQUEST", `${protocol.type} has no RPC ${rpc}`));
-        const from = { callChain: chain, trace: queued.call.trace };
-        return this.host.caller(protocol.type, id, rpc, args, from).then((reply) => declared.output.parse(reply));
-      }) as TurnContext["call"],
-      timerSink: this.host.timerSink,
-    };
+  /** The context of one call; its writes and effects land in `turn`, its queries in `batch`'s transaction. */
+  private context(queued: Queued, turn: Turn, batch: Turn = turn): TurnContext {
+    return turnContext(this.host, this.address, queued.call, turn, batch);
   }
 
   /**
@@ -272,18 +243,13 @@ export class Mailbox {
     throw new ClusterError("NOT_OWNER", `this runner no longer serves shard ${this.address.shard}`);
   }
 
-  private async commit(json: string, replies: ReplyRecord[], writes: TxWrite[]): Promise<void> {
-    try {
-      this.checkOwnership();
-    } catch (error) {
-      this.rollback();
-      throw error;
-    }
+  private async commit(json: string, replies: ReplyRecord[], writes: TxWrite[], opening?: Promise<OpenTransaction>): Promise<void> {
     let version: number | undefined;
     try {
+      const open = await opening;
       const { type, id, shard } = this.address;
       const fence = () => this.host.mayCommit(shard);
-      version = await this.host.store.commit({ type, id, expected: this.version, json, replies, writes, fence });
+      version = await this.host.store.commit({ type, id, expected: this.version, json, replies, writes, fence, open });
     } catch (error) {
       this.rollback();
       if (error instanceof ClusterError && error.code === "NOT_OWNER") {

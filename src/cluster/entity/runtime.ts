@@ -12,7 +12,8 @@ import { WorkflowEngine } from "../workflow/engine.ts";
 import { addressKey, type EntityAddress } from "./address.ts";
 import type { ExecutionReader, TurnImplementation } from "./context.ts";
 import type { EntityType } from "./definition.ts";
-import { type EntityCaller, Mailbox, type MailboxHost } from "./mailbox.ts";
+import { Mailbox } from "./mailbox.ts";
+import type { EntityCaller, MailboxHost } from "./turn-context.ts";
 
 export interface RuntimeOptions {
   readonly store: StateStore;

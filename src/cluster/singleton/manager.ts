@@ -17,11 +17,30 @@ export interface SingletonContext {
 
 export type SingletonRun = (ctx: SingletonContext) => Promise<void>;
 
+/** What a shutdown hook gets: its calls are applied on this runner, which still holds the shard. */
+export interface SingletonShutdownContext {
+  readonly name: string;
+  readonly runnerId: string;
+  /** Calls an RPC of an entity on the singleton's own shard (its durable state), here. */
+  readonly call: EntityContext["call"];
+}
+
+export interface SingletonOptions {
+  /**
+   * Runs once `run` has ended when this runner hands the singleton over gracefully (SIGTERM, a
+   * drain, a rebalance), before another runner can start it; never after a crash or a lost lease.
+   */
+  readonly onShutdown?: (ctx: SingletonShutdownContext) => Promise<void>;
+}
+
 interface Entry {
   readonly name: string;
   readonly shard: ShardId;
   readonly run: SingletonRun;
+  readonly options: SingletonOptions;
   active?: { controller: AbortController; done: Promise<void> };
+  /** Stopping the run (and running the shutdown hook): every halt waits for the same one. */
+  halting?: Promise<void>;
   /** No restart before this instant after a run failed. */
   backoffUntil: number;
 }
@@ -43,15 +62,17 @@ export class SingletonManager {
     private readonly runs: SingletonRunStore,
     private readonly shardCount: number,
     private readonly call: EntityContext["call"],
+    /** Applies a call on this runner, bypassing routing: for shutdown hooks, while the shard is handed over. */
+    private readonly callHere: EntityContext["call"],
     private readonly log: Logger,
     private readonly metrics: ClusterMetrics,
   ) {
     ownership.subscribe({ acquired: () => this.evaluate(), released: () => this.evaluate() });
   }
 
-  register(name: string, run: SingletonRun): void {
+  register(name: string, run: SingletonRun, options: SingletonOptions = {}): void {
     if (this.entries.has(name)) throw new Error(`singleton ${name} registered twice`);
-    this.entries.set(name, { name, shard: shardOf(name, this.shardCount), run, backoffUntil: 0 });
+    this.entries.set(name, { name, shard: shardOf(name, this.shardCount), run, options, backoffUntil: 0 });
   }
 
   /** The fence can drop without an ownership event (a paused process): checked on a short tick. */
@@ -70,7 +91,7 @@ export class SingletonManager {
     await Promise.all(
       [...this.entries.values()].map((entry) => {
         const owned = this.ownership.isLocal(entry.shard);
-        if (owned && !entry.active && Date.now() >= entry.backoffUntil) this.launch(entry);
+        if (owned && !entry.active && !entry.halting && Date.now() >= entry.backoffUntil) this.launch(entry);
         return owned ? undefined : this.halt(entry);
       }),
     );
@@ -120,10 +141,22 @@ export class SingletonManager {
     };
   }
 
-  private async halt(entry: Entry): Promise<void> {
+  private halt(entry: Entry): Promise<void> {
     const active = entry.active;
-    if (!active) return;
-    active.controller.abort();
-    await active.done;
+    if (entry.halting || !active) return entry.halting ?? Promise.resolve();
+    entry.halting = (async () => {
+      active.controller.abort();
+      await active.done;
+      // Graceful only while this runner may still write the shard: a lost lease or a paused process is a crash.
+      const hook = entry.options.onShutdown;
+      if (!hook || !this.ownership.mayCommit(entry.shard)) return;
+      await hook({ name: entry.name, runnerId: this.ownership.runnerId, call: this.callHere }).then(
+        () => this.log.info({ singleton: entry.name }, "singleton shutdown hook done"),
+        (err: unknown) => this.log.warn({ err, singleton: entry.name }, "singleton shutdown hook failed"),
+      );
+    })().finally(() => {
+      entry.halting = undefined;
+    });
+    return entry.halting;
   }
 }

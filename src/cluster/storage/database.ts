@@ -30,10 +30,18 @@ export interface StorageOptions {
   readonly dataDir: string;
   readonly poolSize?: number;
   readonly log: Logger;
+  /**
+   * The application's own tables (those its handlers reach through `ctx.sql`): a drizzle-kit
+   * migrations folder, applied at start-up after the framework's, and tracked apart from them.
+   */
+  readonly application?: { readonly migrationsFolder: string };
 }
 
+/** drizzle-kit's bookkeeping of the application's migrations: a table of its own, beside the framework's. */
+const APPLICATION_MIGRATIONS = { migrationsTable: "__application_migrations", migrationsSchema: "drizzle" };
+
 export async function openStorage(options: StorageOptions): Promise<Storage> {
-  return options.postgresUrl ? openPostgres(options.postgresUrl, options) : openPglite(options.dataDir, options.log);
+  return options.postgresUrl ? openPostgres(options.postgresUrl, options) : openPglite(options.dataDir, options);
 }
 
 // Each driver is loaded only when used: PGlite alone takes ~150 ms to load, in every start-up.
@@ -50,6 +58,8 @@ async function openPostgres(url: string, options: StorageOptions): Promise<Stora
   try {
     await migrator`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
     await migratePostgres(drizzlePostgres({ client: migrator }), { migrationsFolder });
+    if (options.application)
+      await migratePostgres(drizzlePostgres({ client: migrator }), { ...options.application, ...APPLICATION_MIGRATIONS });
     await migrator`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
   } finally {
     await migrator.end();
@@ -67,7 +77,7 @@ async function openPostgres(url: string, options: StorageOptions): Promise<Stora
   };
 }
 
-async function openPglite(dataDir: string, log: Logger): Promise<Storage> {
+async function openPglite(dataDir: string, { log, application }: StorageOptions): Promise<Storage> {
   const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
     import("@electric-sql/pglite"),
     import("drizzle-orm/pglite"),
@@ -84,6 +94,7 @@ async function openPglite(dataDir: string, log: Logger): Promise<Storage> {
     });
     const db = drizzlePglite({ client, schema });
     await migratePglite(db, { migrationsFolder });
+    if (application) await migratePglite(db, { ...application, ...APPLICATION_MIGRATIONS });
     log.info({ driver: "pglite", dataDir }, "storage ready");
     return {
       db,

@@ -5,6 +5,7 @@ import { limits } from "../../limits.ts";
 import { type ClusterMetrics, noMetrics } from "../../metrics/metrics.ts";
 import { BatchQueue } from "../batch-queue.ts";
 import type { Database, Storage } from "../database.ts";
+import { OpenTransaction } from "../transaction.ts";
 import type { Commit, StateStore, StoredState } from "./store.ts";
 
 /** Upsert-if-version-matches: the storage fence. Inserts version 1 when the row is new. */
@@ -97,36 +98,32 @@ export class SqlStateStore implements StateStore {
    * other entities committing at the same time.
    */
   async commit(turn: Commit): Promise<number | undefined> {
-    const { type, id, expected, json, replies, writes = [] } = turn;
-    if (writes.length === 0) {
+    const { open, writes = [] } = turn;
+    if (writes.length === 0 && !open) {
       const result = await this.batches.push(turn);
       if (result instanceof ClusterError) throw result;
       return result;
     }
-    if (turn.fence && !turn.fence()) throw notOwner(turn);
+    if (turn.fence && !turn.fence()) {
+      await open?.rollback();
+      throw notOwner(turn);
+    }
     const started = performance.now();
     const m = this.metrics.commits;
-    const version = await this.db
-      .transaction(async (tx) => {
-        const version = (await upsertState(tx).execute({ type, id, json, next: expected + 1, expected }))[0]?.version;
-        if (version === undefined) throw new CasConflict();
-        if (replies.length > 0) {
-          await tx
-            .insert(entityReplies)
-            .values(replies.map((r) => ({ entityType: type, entityId: id, requestId: r.requestId, reply: r.json })))
-            .onConflictDoNothing();
-        }
-        for (const w of writes) await w(tx);
-        return version;
-      })
-      .catch((error: unknown) => {
-        if (error instanceof CasConflict) return undefined;
-        throw error;
-      });
+    const written = open ? open.commit((tx) => writeTurn(tx, turn)) : this.db.transaction((tx) => writeTurn(tx, turn));
+    const version = await written.catch((error: unknown) => {
+      if (error instanceof CasConflict) return undefined;
+      throw error;
+    });
     m.duration.observe({}, (performance.now() - started) / 1000);
     m.rows.observe({}, 1);
     if (version === undefined) m.conflicts.inc({});
     return version;
+  }
+
+  /** A transaction for a turn whose handlers run their own queries (`ctx.sql`); see Commit.open. */
+  begin(): Promise<OpenTransaction> {
+    return OpenTransaction.begin(this.db);
   }
 
   /** Stored replies among `requestIds`, by request id. */
@@ -142,6 +139,21 @@ export class SqlStateStore implements StateStore {
   async pruneReplies(cutoff: Date): Promise<void> {
     await this.db.delete(entityReplies).where(lt(entityReplies.createdAt, cutoff));
   }
+}
+
+/** The turn's state (compare-and-set), its replies and its handlers' writes, in `tx`. */
+async function writeTurn(tx: Database, turn: Commit): Promise<number> {
+  const { type, id, expected, json, replies, writes = [] } = turn;
+  const version = (await upsertState(tx).execute({ type, id, json, next: expected + 1, expected }))[0]?.version;
+  if (version === undefined) throw new CasConflict();
+  if (replies.length > 0) {
+    await tx
+      .insert(entityReplies)
+      .values(replies.map((r) => ({ entityType: type, entityId: id, requestId: r.requestId, reply: r.json })))
+      .onConflictDoNothing();
+  }
+  for (const w of writes) await w(tx);
+  return version;
 }
 
 class CasConflict extends Error {}

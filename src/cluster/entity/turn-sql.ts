@@ -1,0 +1,44 @@
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import type { StateStore } from "../storage/entity-state/store.ts";
+import type { OpenTransaction } from "../storage/transaction.ts";
+
+/**
+ * What `ctx.sql` hands a handler: a Drizzle handle on the turn's transaction, for the
+ * application's own tables (its schema module; the query builder, `tx.select().from(table)…`).
+ */
+export type SqlTransaction = PgDatabase<PgQueryResultHKT>;
+
+/**
+ * The application queries of one batch of turns: one transaction, opened by the first `ctx.sql`,
+ * in which the batch's state commit then runs. Each handler's queries sit behind a savepoint, so a
+ * handler that throws takes back its own queries only.
+ */
+export class TurnSql {
+  private open: Promise<OpenTransaction> | undefined;
+  private marking: Promise<void> | undefined;
+
+  constructor(private readonly store: StateStore) {}
+
+  /** Runs `query` in the transaction (opened on first use), behind the current handler's savepoint. */
+  async run<T>(query: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+    this.open ??= this.store.begin();
+    const open = await this.open;
+    this.marking ??= open.mark();
+    await this.marking;
+    return query(open.tx as unknown as SqlTransaction);
+  }
+
+  /** A handler ended: if it failed, its queries are rolled back (to its savepoint). */
+  async settle(failed: boolean): Promise<void> {
+    const marked = this.marking;
+    this.marking = undefined;
+    if (!marked || !this.open) return;
+    await marked;
+    if (failed) await (await this.open).undo();
+  }
+
+  /** The open transaction, for the commit to complete (or to roll back). */
+  transaction(): Promise<OpenTransaction> | undefined {
+    return this.open;
+  }
+}
