@@ -1,6 +1,5 @@
 import type { AdminExecution, AdminTimer, JournalEntryInfo, RunnerInfo } from "../../contract/index.ts";
 import type { ListedTimer, Operator, RunnerStatus, StoredExecution, StoredJournalEntry } from "../cluster/index.ts";
-import type { Resolver } from "./resolvers.ts";
 
 /** Default page size of the admin lists. */
 const DEFAULT_LIMIT = 100;
@@ -58,7 +57,7 @@ const limit = (v: unknown) => (v === undefined ? DEFAULT_LIMIT : Number(v));
 const key = (input: Record<string, unknown>) => ({ type: str(input.entity_type), id: str(input.entity_id), execId: str(input.exec_id) });
 
 /** The /admin procedures over the cluster's operator view, in the contract's shapes (input already validated). */
-export function adminResolvers(operator: Operator): Record<string, Resolver> {
+export function adminResolvers(operator: Operator): Record<string, (input: Record<string, unknown>) => Promise<unknown>> {
   return {
     runners: async () => (await operator.runners()).map(runnerInfo),
     drain: async (input) => runnerInfo(await operator.drain(str(input.address), true)),
