@@ -106,6 +106,7 @@ it("gauges: every shard owned once, three live runners seen by each, one singlet
     assert.ok(s.value("nodejs_heap_size_used_bytes") > 0);
     assert.ok(s.series("nodejs_eventloop_lag_seconds") > 0);
     assert.ok(s.value("process_cpu_seconds_total") > 0);
+    assert.ok(s.value("process_resident_memory_bytes") > 0);
   }
 });
 
