@@ -3,6 +3,7 @@
  * served by the runner itself (health, debug).
  */
 import { activity } from "./activity.ts";
+import { activityGroup } from "./activity-group.ts";
 import { counter } from "./counter.ts";
 import { cross } from "./cross.ts";
 import { type EntityContract, isRouted } from "./entity.ts";
@@ -17,7 +18,20 @@ import { timer } from "./timer.ts";
 import { trait } from "./trait.ts";
 import { workflow } from "./workflow.ts";
 
-export const entities = { counter, kv, workflow, activity, trait, timer, cross, singleton, sqlActivity, statelessCounter, ticker };
+export const entities = {
+  counter,
+  kv,
+  workflow,
+  activity,
+  trait,
+  timer,
+  cross,
+  singleton,
+  sqlActivity,
+  statelessCounter,
+  ticker,
+  activityGroup,
+};
 export const services = { system };
 export const contract = { ...entities, ...services };
 export type Contract = typeof contract;
@@ -50,6 +64,7 @@ function isEntityContract(group: EntityContract | Readonly<Record<string, Proced
 }
 
 export { ActivityRecord } from "./activity.ts";
+export { OrderResult, OrderStep } from "./activity-group.ts";
 export { Message } from "./cross.ts";
 export * from "./entity.ts";
 export * from "./procedure.ts";
@@ -61,4 +76,4 @@ export { MAX_TIMER_DELAY_MS, TimerFire, TimerInfo } from "./timer.ts";
 export { AuditEntry, auditable, versioned } from "./traits.ts";
 export * from "./values.ts";
 export { WorkflowExecution } from "./workflow.ts";
-export { activity, counter, cross, kv, singleton, sqlActivity, statelessCounter, system, ticker, timer, trait, workflow };
+export { activity, activityGroup, counter, cross, kv, singleton, sqlActivity, statelessCounter, system, ticker, timer, trait, workflow };

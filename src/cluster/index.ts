@@ -38,4 +38,11 @@ export type { PendingTimer, TimerEvent, Timers } from "./timers/timer.ts";
 export { Auditable } from "./traits/auditable.ts";
 export { defineTrait, type MutationEvent, type Trait, type TraitDefinition, type TraitRpc } from "./traits/trait.ts";
 export { Versioned } from "./traits/versioned.ts";
+export {
+  type ActivityGroup,
+  type BoundActivities,
+  defineActivityGroup,
+  type GroupActivities,
+  type GroupActivity,
+} from "./workflow/activity-group.ts";
 export type { WorkflowContext, WorkflowDefinition } from "./workflow/definition.ts";

@@ -9,6 +9,7 @@ import type { Logger } from "../log.ts";
 import type { ShardId } from "../ownership/shard.ts";
 import type { ExecutionKey, JournalEntry, Outcome, RunningExecution, WorkflowStore } from "../storage/workflows/store.ts";
 import { activityTurn } from "./activity.ts";
+import { type ActivityGroup, type BoundActivities, bindActivities, type GroupActivities } from "./activity-group.ts";
 import type { WorkflowContext, WorkflowImplementation } from "./definition.ts";
 
 export interface WorkflowEngineOptions {
@@ -167,7 +168,7 @@ export class WorkflowEngine {
     const claim = await persist(() => store.claim(key, rpc, input), signal, this.options.log);
     if (claim.status === "completed") return JSON.parse(claim.result);
 
-    const run = new Run(this.options, address, key, claim.attempt, signal, claim.journal);
+    const run = new Run(this.options, address, key, claim.attempt, signal, claim.journal, workflow.groups ?? []);
     let outcome: Outcome;
     try {
       outcome = { status: "completed", result: toJsonText(await workflow.run(run, args)) };
@@ -198,6 +199,7 @@ class Run implements WorkflowContext<unknown> {
     readonly attempt: number,
     readonly signal: AbortSignal,
     journal: readonly JournalEntry[],
+    private readonly groups: readonly ActivityGroup[],
   ) {
     this.journal = new Map(journal.map((entry) => [entry.name, entry]));
   }
@@ -229,6 +231,10 @@ class Run implements WorkflowContext<unknown> {
     const turn = activityTurn(this.options.store, this.key, name, seq, body);
     const entry = (await this.persist(() => this.options.turn(this.self, turn))) as JournalEntry;
     return this.remember<T>(entry, seq);
+  }
+
+  use<A extends GroupActivities>(group: ActivityGroup<A>): BoundActivities<A> {
+    return bindActivities(group, this.groups, this.self.type, (name, body) => this.activity(name, body));
   }
 
   /** The position of the step being reached; refuses once the run has been told to stop. */
