@@ -3,6 +3,7 @@
  * served by the runner itself (health, debug).
  */
 import { activity } from "./activity.ts";
+import { activityGroup } from "./activity-group.ts";
 import { admin } from "./admin.ts";
 import { counter } from "./counter.ts";
 import { cross } from "./cross.ts";
@@ -18,7 +19,20 @@ import { timer } from "./timer.ts";
 import { trait } from "./trait.ts";
 import { workflow } from "./workflow.ts";
 
-export const entities = { counter, kv, workflow, activity, trait, timer, cross, singleton, sqlActivity, statelessCounter, ticker };
+export const entities = {
+  counter,
+  kv,
+  workflow,
+  activity,
+  trait,
+  timer,
+  cross,
+  singleton,
+  sqlActivity,
+  statelessCounter,
+  ticker,
+  activityGroup,
+};
 export const services = { system, admin };
 export const contract = { ...entities, ...services };
 export type Contract = typeof contract;
@@ -51,6 +65,7 @@ function isEntityContract(group: EntityContract | Readonly<Record<string, Proced
 }
 
 export { ActivityRecord } from "./activity.ts";
+export { OrderResult, OrderStep } from "./activity-group.ts";
 export * from "./admin.ts";
 export { Message } from "./cross.ts";
 export * from "./entity.ts";
@@ -63,4 +78,4 @@ export { MAX_TIMER_DELAY_MS, TimerFire, TimerInfo } from "./timer.ts";
 export { AuditEntry, auditable, versioned } from "./traits.ts";
 export * from "./values.ts";
 export { WorkflowExecution, WorkflowStatus } from "./workflow.ts";
-export { activity, counter, cross, kv, singleton, sqlActivity, statelessCounter, system, ticker, timer, trait, workflow };
+export { activity, activityGroup, counter, cross, kv, singleton, sqlActivity, statelessCounter, system, ticker, timer, trait, workflow };

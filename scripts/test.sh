@@ -82,7 +82,8 @@ cluster_e2e() {
   (
     # shellcheck disable=SC1091
     source "$RUN_DIR/env"
-    CLUSTER_TESTS_URL="$CLUSTER_TESTS_URL" CLUSTER_URLS="$CLUSTER_URLS" CLUSTER_RESTART_CMD="$CLUSTER_RESTART_CMD" tests/e2e.sh
+    # CLUSTER_STATE (from the env file) lets the ticker and topology suites stop and restart runners.
+    LEASE_TTL_MS=2000 CLUSTER_TESTS_URL="$CLUSTER_TESTS_URL" CLUSTER_URLS="$CLUSTER_URLS" CLUSTER_RESTART_CMD="$CLUSTER_RESTART_CMD" tests/e2e.sh
   )
 }
 

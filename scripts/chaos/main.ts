@@ -23,7 +23,9 @@ import { FAULTS, FaultInjector, type FaultName } from "./faults.ts";
 import { CounterWorkload } from "./kinds/counter.ts";
 import { KvWorkload } from "./kinds/kv.ts";
 import { SingletonWorkload } from "./kinds/singleton.ts";
+import { TickerWorkload } from "./kinds/ticker.ts";
 import { TimerWorkload } from "./kinds/timer.ts";
+import { TransferWorkload } from "./kinds/transfer.ts";
 import { WorkflowWorkload } from "./kinds/workflow.ts";
 import { findOverlaps, type Interval } from "./overlaps.ts";
 import { ownershipIntervals, parseJournal, unexplainedWake } from "./ownership-intervals.ts";
@@ -81,6 +83,8 @@ function workloads(run: string): WorkloadKind[] {
     new SingletonWorkload(2),
     new WorkflowWorkload(run, 2, 6),
     new TimerWorkload(run, 2, 6),
+    new TransferWorkload(run, 2, 6),
+    new TickerWorkload(1),
   ];
 }
 

@@ -10,12 +10,11 @@ export type { CallOptions } from "./call.ts";
 export { type ActiveEntity, Cluster, type ClusterMode, type ClusterOptions, type ShardPlacement } from "./cluster.ts";
 // Declaring entities, traits and workflows.
 export type { EntityAddress } from "./entity/address.ts";
-export type { EntityContext, ExecutionReader, Handler, TxWrite } from "./entity/context.ts";
+export type { EntityContext, ExecutionReader, Handler, SqlTransaction, TxWrite } from "./entity/context.ts";
 export { defineEntity, type EntityDefinitionInput, type EntityType, type Handlers, type Workflows } from "./entity/definition.ts";
 export { dictionary } from "./entity/dictionary.ts";
 export type { EntityProtocol, RpcProtocol } from "./entity/protocol.ts";
 export { defineStatelessEntity, type StatelessHandlers } from "./entity/stateless.ts";
-export type { SqlTransaction } from "./entity/turn-sql.ts";
 // Errors.
 export {
   badRequest,
@@ -43,4 +42,11 @@ export { Auditable } from "./traits/auditable.ts";
 export { defineTrait, type MutationEvent, type Trait, type TraitDefinition, type TraitRpc } from "./traits/trait.ts";
 export { Versioned } from "./traits/versioned.ts";
 export type { RunnerStatus } from "./transport/wire.ts";
+export {
+  type ActivityGroup,
+  type BoundActivities,
+  defineActivityGroup,
+  type GroupActivities,
+  type GroupActivity,
+} from "./workflow/activity-group.ts";
 export type { WorkflowContext, WorkflowDefinition } from "./workflow/definition.ts";

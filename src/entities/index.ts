@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import type { EntityType } from "../cluster/index.ts";
 import { ActivityTest } from "./activity.ts";
+import { ActivityGroupTest } from "./activity-group.ts";
 import { Counter } from "./counter.ts";
 import { CrossEntity } from "./cross-entity.ts";
 import { KVStore } from "./kv.ts";
@@ -25,6 +26,7 @@ export const testEntities: readonly EntityType[] = [
   SqlActivityTest,
   StatelessCounter,
   SingletonTicker,
+  ActivityGroupTest,
 ];
 
 /** The migrations of the test entities' own tables (src/entities/schema.ts), for openStorage. */

@@ -1,6 +1,6 @@
 /**
  * Application SQL in a turn's transaction (SqlActivityTest) and stateless entities
- * (StatelessCounter), through a runner's API on PGlite and on Postgres: a failing activity keeps
+ * (StatelessCounter) and activity groups (ActivityGroupTest), through a runner's API on PGlite and on Postgres: a failing activity keeps
  * neither its state change nor its row; the stateless counter's value survives a restart.
  */
 import { suite } from "uvu";
@@ -68,6 +68,25 @@ for (const backend of BACKENDS) {
     assert.is(await api.statelessCounter.decrement({ id, amount: 25 }), -5);
     assert.is(await api.statelessCounter.reset({ id }), null);
     assert.is(await api.statelessCounter.get({ id }), 0);
+  });
+
+  it("an order through two activity groups and a local activity: steps recorded once, in order", async ({ api }) => {
+    const id = uniqueId("order");
+    const result = await api.activityGroup.processOrder({ id, item_count: 2, amount: 30 });
+    assert.equal(result, {
+      order_id: id,
+      reservation_id: `res-${id}-2`,
+      transaction_id: `tx-${id}-30`,
+      confirmation: `confirmed-res-${id}-2`,
+      summary: `order=${id},res=res-${id}-2,tx=tx-${id}-30`,
+    });
+    const steps = await api.activityGroup.orderSteps({ id });
+    assert.equal(
+      steps.map((s) => s.step),
+      ["reserve", "charge", "confirm", "summary"],
+    );
+    assert.equal(await api.activityGroup.processOrder({ id, item_count: 2, amount: 30 }), result);
+    assert.equal(await api.activityGroup.orderSteps({ id }), steps);
   });
 
   it.run();

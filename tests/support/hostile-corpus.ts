@@ -49,6 +49,7 @@ const VALID_BODY: Record<string, string> = {
   "cross.pingPong": '{"partner_id":"x","count":1}',
   "sqlActivity.transfer": '{"to_entity":"b","amount":1}',
   "sqlActivity.failingTransfer": '{"to_entity":"b","amount":1}',
+  "activityGroup.processOrder": '{"item_count":1,"amount":1}',
   "statelessCounter.increment": "1",
   "statelessCounter.decrement": "1",
 };
@@ -155,6 +156,9 @@ const BAD_OBJECT_BODIES = [
   `{"to_entity":"${"x".repeat(MAX_ID_LENGTH + 1)}","amount":1}`,
   '{"to_entity":"b"}',
   '{"amount":1}',
+  '{"item_count":0,"amount":1}',
+  '{"item_count":1,"amount":-1}',
+  '{"item_count":1.5,"amount":1}',
 ];
 
 /** The route's path with its parameters filled in: the targets' ids, or `override` (raw bytes as given). */
@@ -341,6 +345,7 @@ export function hostileCorpus(targets: Targets): HostileCase[] {
     read(`/kv/${enc(id)}/get/${enc(id)}`, null);
     read(`/kv/${enc(targets.kv)}/get/${enc(id)}`, null);
     read(`/stateless-counter/${enc(id)}`, 0);
+    read(`/activity-group/${enc(id)}/order-steps`, []);
     read(`/sql-activity/${enc(id)}/sql-count`, 0);
     read(`/sql-activity/${enc(id)}/state`, { account_id: id, transfer_count: 0, total_transferred: 0 });
   }

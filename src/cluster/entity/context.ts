@@ -1,16 +1,22 @@
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type { z } from "zod";
 import type { Database } from "../storage/database.ts";
 import type { ExecutionRecord } from "../storage/workflows/store.ts";
 import type { TimerSink, Timers } from "../timers/timer.ts";
 import type { EntityAddress } from "./address.ts";
 import type { EntityProtocol, RpcProtocol } from "./protocol.ts";
-import type { SqlTransaction } from "./turn-sql.ts";
 
 /**
  * The types a turn is made of: what a handler sees (EntityContext), what the mailbox gives each
  * turn (TurnContext), and a turn's implementation. A leaf module: entities, traits, timers,
  * workflows and storage all speak these types without importing one another.
  */
+
+/**
+ * What `ctx.sql` hands a handler: a Drizzle handle on the turn's transaction, for the
+ * application's own tables (its schema module; the query builder, `tx.select().from(table)…`).
+ */
+export type SqlTransaction = PgDatabase<PgQueryResultHKT>;
 
 /** A storage write that commits (or not) together with a turn's state. */
 export type TxWrite = (tx: Database) => Promise<void>;

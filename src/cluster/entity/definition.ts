@@ -3,6 +3,7 @@ import { DefinitionError } from "../errors.ts";
 import { EntityTimers, noTimers, timersSection } from "../timers/entity-timers.ts";
 import type { FireOutcome, TimerEvent, Timers } from "../timers/timer.ts";
 import type { MutationEvent, MutationHook, Trait, TraitApi } from "../traits/trait.ts";
+import { type ActivityGroup, composeActivityGroups } from "../workflow/activity-group.ts";
 import type { WorkflowDefinition, WorkflowImplementation } from "../workflow/definition.ts";
 import type { EntityContext, Handler, TurnContext, TurnHandler, TurnImplementation } from "./context.ts";
 import type { EntityProtocol, RpcProtocol } from "./protocol.ts";
@@ -78,6 +79,8 @@ export type EntityDefinitionInput<P extends EntityProtocol, S, T extends readonl
   readonly handlers: Handlers<P, S, TraitRpcNames<T[number]>>;
   /** Runs when one of the entity's timers fires (see `ctx.timers`); a turn like any mutation. */
   readonly onTimer?: Handler<S, TimerEvent, void>;
+  /** Activity groups its workflows may `wf.use`; two providing one activity name is a DefinitionError. */
+  readonly activityGroups?: readonly ActivityGroup[];
 } & ([WorkflowNames<P>] extends [never] ? { readonly workflows?: undefined } : { readonly workflows: Workflows<P, S> });
 
 /**
@@ -126,12 +129,13 @@ export function defineEntity<P extends EntityProtocol, S, const T extends readon
   }
 
   const workflows = (definition.workflows ?? {}) as Readonly<Record<string, WorkflowImplementation | undefined>>;
+  const groups = composeActivityGroups(entity, definition.activityGroups ?? []);
   const rpcs = new Map<string, RpcImplementation>();
   for (const [rpc, declared] of Object.entries(protocol.rpcs)) {
     if (declared.workflow) {
       const workflow = workflows[rpc];
       if (!workflow) throw new DefinitionError(`entity ${entity}: no workflow for RPC ${rpc}`);
-      rpcs.set(rpc, { kind: "workflow", args: declared.args, workflow });
+      rpcs.set(rpc, { kind: "workflow", args: declared.args, workflow: { ...workflow, groups } });
       continue;
     }
     const mutation = declared.kind === "mutation";

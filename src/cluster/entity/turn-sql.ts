@@ -1,12 +1,6 @@
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type { StateStore } from "../storage/entity-state/store.ts";
 import type { OpenTransaction } from "../storage/transaction.ts";
-
-/**
- * What `ctx.sql` hands a handler: a Drizzle handle on the turn's transaction, for the
- * application's own tables (its schema module; the query builder, `tx.select().from(table)…`).
- */
-export type SqlTransaction = PgDatabase<PgQueryResultHKT>;
+import type { SqlTransaction } from "./context.ts";
 
 /**
  * The application queries of one batch of turns: one transaction, opened by the first `ctx.sql`,

@@ -1,6 +1,7 @@
 import type { EntityAddress } from "../entity/address.ts";
 import type { EntityContext } from "../entity/context.ts";
 import type { Json } from "../json.ts";
+import type { ActivityGroup, BoundActivities, GroupActivities } from "./activity-group.ts";
 
 /**
  * What a workflow body may use. Each `step` and `activity` is journaled under its name: when the
@@ -25,6 +26,8 @@ export interface WorkflowContext<S> {
    * and its journal entry commit in one transaction, or neither does (when it throws).
    */
   activity<T extends Json>(name: string, body: (state: S, ctx: EntityContext) => T | Promise<T>): Promise<T>;
+  /** The activities of a group the entity mixes in (`activityGroups`), each run like `activity`. */
+  use<A extends GroupActivities>(group: ActivityGroup<A>): BoundActivities<A>;
 }
 
 /** An RPC that runs as a durable workflow of its entity, outside the entity's mailbox. */
@@ -34,4 +37,7 @@ export interface WorkflowDefinition<S, A, O> {
   readonly run: (wf: WorkflowContext<S>, args: A) => Promise<O>;
 }
 
-export type WorkflowImplementation = WorkflowDefinition<unknown, unknown, unknown>;
+export type WorkflowImplementation = WorkflowDefinition<unknown, unknown, unknown> & {
+  /** The activity groups its entity mixes in. */
+  readonly groups?: readonly ActivityGroup[];
+};

@@ -10,6 +10,7 @@ import { type ClusterMetrics, noMetrics } from "../metrics/metrics.ts";
 import type { ShardId } from "../ownership/shard.ts";
 import type { ExecutionKey, JournalEntry, Outcome, RunningExecution, WorkflowStore } from "../storage/workflows/store.ts";
 import { activityTurn } from "./activity.ts";
+import { type ActivityGroup, type BoundActivities, bindActivities, type GroupActivities } from "./activity-group.ts";
 import type { WorkflowContext, WorkflowImplementation } from "./definition.ts";
 import { executionKey, halt, persist, STORAGE_BACKOFF, superseded } from "./persist.ts";
 
@@ -218,7 +219,7 @@ export class WorkflowEngine {
     const claim = await persist(() => store.claim(key, rpc, input), signal, this.options.log);
     if (claim.status === "completed") return JSON.parse(claim.result);
 
-    const run = new Run(this.options, rpc, address, key, claim.attempt, signal, claim.journal);
+    const run = new Run(this.options, rpc, address, key, claim.attempt, signal, claim.journal, workflow.groups ?? []);
     let outcome: Outcome;
     try {
       outcome = { status: "completed", result: toJsonText(await workflow.run(run, args)) };
@@ -250,6 +251,7 @@ class Run implements WorkflowContext<unknown> {
     readonly attempt: number,
     readonly signal: AbortSignal,
     journal: readonly JournalEntry[],
+    private readonly groups: readonly ActivityGroup[],
   ) {
     this.journal = new Map(journal.map((entry) => [entry.name, entry]));
   }
@@ -291,6 +293,10 @@ class Run implements WorkflowContext<unknown> {
   private timed(kind: "step" | "activity", started: number): void {
     const m = (this.options.metrics ?? noMetrics).workflows;
     m.stepDuration.observe({ workflow: this.workflow, kind }, (performance.now() - started) / 1000);
+  }
+
+  use<A extends GroupActivities>(group: ActivityGroup<A>): BoundActivities<A> {
+    return bindActivities(group, this.groups, this.self.type, (name, body) => this.activity(name, body));
   }
 
   /** The position of the step being reached; refuses once the run has been told to stop. */
