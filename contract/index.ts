@@ -5,6 +5,7 @@
 import { activity } from "./activity.ts";
 import { counter } from "./counter.ts";
 import { cross } from "./cross.ts";
+import { dashboard } from "./dashboard.ts";
 import { type EntityContract, isRouted } from "./entity.ts";
 import { kv } from "./kv.ts";
 import type { Procedure } from "./procedure.ts";
@@ -15,7 +16,7 @@ import { trait } from "./trait.ts";
 import { workflow } from "./workflow.ts";
 
 export const entities = { counter, kv, workflow, activity, trait, timer, cross, singleton };
-export const services = { system };
+export const services = { system, dashboard };
 export const contract = { ...entities, ...services };
 export type Contract = typeof contract;
 
@@ -48,6 +49,7 @@ function isEntityContract(group: EntityContract | Readonly<Record<string, Proced
 
 export { ActivityRecord } from "./activity.ts";
 export { Message } from "./cross.ts";
+export * from "./dashboard.ts";
 export * from "./entity.ts";
 export * from "./procedure.ts";
 export { LeaderRecord, SINGLETON_NAME } from "./singleton.ts";

@@ -15,6 +15,12 @@ export type Method = "GET" | "POST" | "DELETE";
  */
 export type BodyMapping = "none" | "object" | { readonly field: string };
 
+/**
+ * What a route answers: JSON (every RPC; what tRPC and the typed client speak), an HTML page (the
+ * output is its text), or a raw asset (the output is a `RawAsset`: its content type and text).
+ */
+export type ResponseContent = "json" | "html" | "raw";
+
 export interface Procedure<I extends z.ZodObject = z.ZodObject, O extends z.ZodType = z.ZodType> {
   readonly method: Method;
   /** Path with `{param}` placeholders, e.g. `/kv/{id}/get/{key}`. */
@@ -26,11 +32,14 @@ export interface Procedure<I extends z.ZodObject = z.ZodObject, O extends z.ZodT
   readonly kind: "query" | "mutation";
   /** Query-string parameters (GET only), e.g. `?local=true`. */
   readonly query: readonly string[];
+  readonly content: ResponseContent;
 }
 
 export interface ProcedureOptions {
   body?: BodyMapping;
   query?: readonly string[];
+  /** `json` unless said otherwise; only JSON procedures are served over tRPC. */
+  content?: ResponseContent;
 }
 
 export function procedure<I extends z.ZodObject, O extends z.ZodType>(
@@ -41,7 +50,16 @@ export function procedure<I extends z.ZodObject, O extends z.ZodType>(
 ): Procedure<I, O> {
   const [method, path] = route.split(" ") as [Method, string];
   const body = options.body ?? (method === "POST" && Object.keys(input.shape).length > pathParams(path).length ? "object" : "none");
-  return { method, path, input, output, body, kind: method === "GET" ? "query" : "mutation", query: options.query ?? [] };
+  return {
+    method,
+    path,
+    input,
+    output,
+    body,
+    kind: method === "GET" ? "query" : "mutation",
+    query: options.query ?? [],
+    content: options.content ?? "json",
+  };
 }
 
 /** The `{name}` placeholders of a path, in order. */

@@ -24,6 +24,8 @@ export interface Config {
   readonly etcdPrefix: string;
   readonly clusterSecret: string | undefined;
   readonly maxBodyBytes: number;
+  /** Bearer token the operator routes require, when set. */
+  readonly adminToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -83,6 +85,7 @@ const Env = z.object({
   ETCD_PREFIX: z.string().default("/entity-cluster/"),
   CLUSTER_SECRET: z.string().optional(),
   MAX_BODY_BYTES: int(1_024, 1_073_741_824, 8 * 1024 * 1024),
+  ADMIN_TOKEN: z.string().optional(),
 });
 
 /** Reads the configuration from `env`; throws a ConfigError naming each bad variable. */
@@ -119,5 +122,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     etcdPrefix: e.ETCD_PREFIX.endsWith("/") ? e.ETCD_PREFIX : `${e.ETCD_PREFIX}/`,
     clusterSecret: e.CLUSTER_SECRET,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    adminToken: e.ADMIN_TOKEN,
   };
 }

@@ -1,5 +1,6 @@
 import { type AnyContract, type EntityContract, procedureList } from "../../contract/index.ts";
 import { ClusterError } from "../cluster/index.ts";
+import { dashboardResolvers } from "./dashboard/dashboard.ts";
 import type { ApiContext, ApiServices } from "./services.ts";
 
 /** What a procedure does once its input is valid; the REST and tRPC adapters both run these. */
@@ -24,6 +25,7 @@ function runnerResolvers(services: ApiServices): Resolvers {
       shards: async () => services.shards(),
       entities: async (input) => services.entities(input.local === "true"),
     },
+    dashboard: services.dashboard ? dashboardResolvers(services.dashboard) : {},
   };
 }
 

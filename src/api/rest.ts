@@ -67,6 +67,11 @@ export function mountRest(app: Hono<ApiEnv>, resolvers: Resolvers, contract: Any
       const result = await resolve(input.data, ctx);
       const output = procedure.output.safeParse(result);
       if (!output.success) throw new Error(`${group}.${name} answered outside its contract: ${output.error.message}`);
+      if (procedure.content === "html") return c.html(output.data as string);
+      if (procedure.content === "raw") {
+        const { content_type, body } = output.data as { content_type: string; body: string };
+        return c.body(body, 200, { "Content-Type": content_type });
+      }
       return c.json(output.data ?? null);
     });
   }

@@ -39,6 +39,7 @@ function build(procedure: Procedure, resolve: Resolver) {
 export function buildRouter(resolvers: Resolvers, contract: AnyContract) {
   const groups: Record<string, Record<string, ReturnType<typeof build>>> = {};
   for (const { group, name, procedure } of procedureList(contract)) {
+    if (procedure.content !== "json") continue; // pages and files are REST only
     groups[group] ??= {};
     groups[group][name] = build(procedure, resolverOf(resolvers, group, name));
   }
