@@ -1,4 +1,5 @@
 import type { EntityAddress } from "./entity/address.ts";
+import type { TraceContext } from "./trace.ts";
 
 /**
  * A call of an entity RPC, the one shape it has inside a runner: the API and the handlers make it,
@@ -18,6 +19,8 @@ export interface Call {
   readonly callChain: readonly string[];
   /** Epoch milliseconds after which nobody waits for the reply (retries included). */
   readonly deadline: number;
+  /** The W3C trace the call belongs to (its span: the sender's), carried to the owner and into the calls it makes. */
+  readonly trace?: TraceContext | undefined;
 }
 
 /** What a caller may say of a call besides its target and arguments. */
@@ -27,4 +30,6 @@ export interface CallOptions {
   readonly callChain?: readonly string[];
   /** How long the caller waits, retries and failovers included (default 30 s). */
   readonly timeoutMs?: number;
+  /** The trace the call belongs to; by default the one being served where the call is made. */
+  readonly trace?: TraceContext | undefined;
 }

@@ -5,6 +5,7 @@ import { EntityRuntime } from "./entity/runtime.ts";
 import { badRequest, ClusterError } from "./errors.ts";
 import { limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
+import { ClusterMetrics } from "./metrics/metrics.ts";
 import type { EtcdOwnership } from "./ownership/etcd-ownership.ts";
 import { OwnershipJournal } from "./ownership/journal.ts";
 import { type Ownership, SoleOwnership } from "./ownership/ownership.ts";
@@ -17,6 +18,7 @@ import { SqlSingletonRunStore } from "./storage/singletons/sql.ts";
 import { SqlTimerStore } from "./storage/timers/sql.ts";
 import { SqlWorkflowStore } from "./storage/workflows/sql.ts";
 import { TimerService } from "./timers/service.ts";
+import { currentTrace, startSpan, withTrace } from "./trace.ts";
 import type { GrpcTransport } from "./transport/grpc.ts";
 import type { InboundHandler } from "./transport/wire.ts";
 
@@ -48,6 +50,8 @@ export interface ClusterOptions {
   };
   /** Shared secret peers present on gRPC calls. */
   readonly secret?: string | undefined;
+  /** Instrumentation (on by default); `processMetrics` adds prom-client's process metrics (one per process). */
+  readonly metrics?: { readonly enabled: boolean; readonly processMetrics?: boolean };
 }
 
 /** Who serves a shard, as this runner sees it. */
@@ -77,6 +81,8 @@ export class Cluster {
   private readonly router: Router;
   private readonly singletons: SingletonManager;
   private pruner: NodeJS.Timeout | undefined;
+  /** This runner's instruments (the /metrics route serves their text). */
+  readonly metrics: ClusterMetrics;
 
   /** A runner's cluster, in the mode its options ask for. */
   static async create(options: ClusterOptions): Promise<Cluster> {
@@ -94,13 +100,17 @@ export class Cluster {
   ) {
     const { log } = options;
     const etcd = network && options.etcd;
-    this.store = new SqlStateStore(options.storage);
+    const metrics = new ClusterMetrics(options.metrics?.enabled ?? true);
+    if (options.metrics?.processMetrics) metrics.instruments.processMetrics();
+    this.metrics = metrics;
+    this.store = new SqlStateStore(options.storage, metrics);
     this.timerStore = new SqlTimerStore(options.storage.db, options.shardCount);
     this.timers = new TimerService({
       load: (shards) => this.timerStore.loadPending(shards),
       fire: (address, timerId) => this.runtime.fireTimer(address, timerId),
       address: (type, id) => this.address(type, id),
       log,
+      metrics,
     });
     this.runtime = new EntityRuntime({
       store: this.store,
@@ -108,8 +118,9 @@ export class Cluster {
       idleMs: options.entityIdleMs,
       mayCommit: (shard) => this.ownership.mayCommit(shard),
       workflows: { store: new SqlWorkflowStore(options.storage.db), address: (type, id) => this.address(type, id) },
-      caller: (type, id, rpc, args, callChain) => this.call(type, id, rpc, args, { callChain }),
+      caller: (type, id, rpc, args, from) => this.call(type, id, rpc, args, from),
       timerSink: this.timers,
+      metrics,
     });
     for (const type of options.entities) this.runtime.register(type);
     this.transport = etcd
@@ -123,6 +134,10 @@ export class Cluster {
           shardCount: options.shardCount,
           log,
           onRunnerGone: (runner) => this.transport?.forget(runner),
+          leaseEvents: {
+            keepAliveFailed: () => metrics.ownership.keepAliveFailures.inc({}),
+            fenced: () => metrics.ownership.fenced.inc({}),
+          },
         })
       : new SoleOwnership(options.runnerId, options.shardCount);
     // Timers first: a shard's timers are loaded before its calls are accepted, dropped as it leaves.
@@ -132,13 +147,21 @@ export class Cluster {
       serving: (shards) => this.runtime.resume(shards),
       released: (shards) => this.runtime.release(new Set(shards)),
     });
-    this.router = new Router(this.ownership, this.runtime, this.transport, log);
+    this.ownership.subscribe(metrics.shardListener());
+    metrics.read({
+      shardsOwned: () => this.ownership.ownedCount(),
+      liveRunners: () => this.ownership.runners().length,
+      activeEntities: () => [...this.runtime.activeByType()].map(([entity_type, n]) => [{ entity_type }, n] as const),
+      timersPending: () => this.timers.size,
+    });
+    this.router = new Router(this.ownership, this.runtime, this.transport, log, metrics);
     this.singletons = new SingletonManager(
       this.ownership,
       new SqlSingletonRunStore(options.storage.db),
       options.shardCount,
       ((protocol, id, rpc, args) => this.call(protocol.type, id, rpc, args)) as SingletonContext["call"],
       log,
+      metrics,
     );
   }
 
@@ -196,18 +219,34 @@ export class Cluster {
       fresh: false,
       callChain: options.callChain ?? [],
       deadline: Date.now() + (options.timeoutMs ?? limits.callTimeoutMs),
+      trace: options.trace ?? currentTrace(),
     });
   }
 
-  /** What peers may ask of this runner: calls for the shards it serves, and its active entities. */
+  /**
+   * What peers may ask of this runner: calls for the shards it serves, and its active entities. A
+   * call is served in a span of its trace, so what it logs here (and calls it makes) carry it.
+   */
   private inbound(): InboundHandler {
+    const { log } = this.options;
+    const debug = log.isLevelEnabled("debug");
     return {
-      call: (call) => {
-        const { shard } = call.address;
-        if (!this.ownership.isLocal(shard))
-          return Promise.reject(new ClusterError("NOT_OWNER", `${this.runnerId} does not serve shard ${shard}`));
-        return this.runtime.call(call);
-      },
+      call: (call) =>
+        withTrace(call.trace && startSpan(call.trace), () => {
+          const { shard } = call.address;
+          if (!this.ownership.isLocal(shard))
+            return Promise.reject(new ClusterError("NOT_OWNER", `${this.runnerId} does not serve shard ${shard}`));
+          const reply = this.runtime.call(call);
+          if (debug) {
+            const done = (outcome: string) =>
+              log.debug({ entity: `${call.address.type}/${call.address.id}`, rpc: call.rpc, outcome }, "forwarded call served");
+            reply.then(
+              () => done("ok"),
+              (error: unknown) => done(error instanceof ClusterError ? error.code : "INTERNAL"),
+            );
+          }
+          return reply;
+        }),
       locate: (type, id) => this.address(type, id),
       activeEntities: () => this.runtime.activeEntities(),
     };

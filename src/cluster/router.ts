@@ -3,8 +3,9 @@ import { type Backoff, backoffDelay } from "./backoff.ts";
 import type { Call } from "./call.ts";
 import { formatAddress } from "./entity/address.ts";
 import type { EntityRuntime } from "./entity/runtime.ts";
-import { ClusterError } from "./errors.ts";
+import { ClusterError, toClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import type { ClusterMetrics } from "./metrics/metrics.ts";
 import type { Ownership } from "./ownership/ownership.ts";
 import type { GrpcTransport } from "./transport/grpc.ts";
 
@@ -18,15 +19,36 @@ const OWNER_BACKOFF: Backoff = { firstMs: 20, maxMs: 500, jitter: true };
  * reply was lost is answered from the stored reply instead of being applied twice.
  */
 export class Router {
+  private readonly debug: boolean;
+
   constructor(
     private readonly ownership: Ownership,
     private readonly runtime: EntityRuntime,
     private readonly transport: GrpcTransport | undefined,
     private readonly log: Logger,
-  ) {}
+    private readonly metrics: ClusterMetrics,
+  ) {
+    this.debug = log.isLevelEnabled("debug");
+  }
+
+  /** Counts and times the call as it entered here: one outcome per call, whatever its retries. */
+  async call(call: Call): Promise<unknown> {
+    const started = performance.now();
+    const labels = this.runtime.labels(call.address.type, call.rpc);
+    let outcome = "ok";
+    try {
+      return await this.route(call);
+    } catch (error) {
+      outcome = toClusterError(error).code;
+      throw error;
+    } finally {
+      this.metrics.calls.total.inc({ ...labels, outcome });
+      this.metrics.calls.duration.observe(labels, (performance.now() - started) / 1000);
+    }
+  }
 
   /** Forwarded calls without a request id get one minted, kept by every retry. */
-  async call(call: Call): Promise<unknown> {
+  private async route(call: Call): Promise<unknown> {
     const { address, deadline } = call;
     let requestId = call.requestId;
     let minted = false;
@@ -46,13 +68,17 @@ export class Router {
           minted = true;
         }
         remote = true;
+        this.metrics.calls.forwarded.inc(this.runtime.labels(address.type, call.rpc));
+        if (this.debug) this.log.debug({ entity: formatAddress(address), rpc: call.rpc, owner, attempt }, "call forwarded");
         return await this.transport.call(owner, { ...call, requestId, fresh: minted && attempt === 1 });
       } catch (error) {
         if (!(error instanceof ClusterError) || !retryable(error, remote, requestId !== undefined)) throw error;
         const pause = backoffDelay(attempt, OWNER_BACKOFF);
         if (Date.now() + pause >= deadline) {
+          this.metrics.calls.retries.inc({ reason: "deadline" });
           throw new ClusterError("UNAVAILABLE", `${formatAddress(address)} unreachable after ${attempt} attempts: ${error.message}`);
         }
+        this.metrics.calls.retries.inc({ reason: error.code });
         if (attempt % 10 === 0) this.log.warn({ entity: formatAddress(address), attempt, err: error.message }, "still retrying call");
         await new Promise((resolve) => setTimeout(resolve, pause));
       }

@@ -25,7 +25,7 @@ function freePort(): Promise<number> {
 const echo: InboundHandler = {
   call: async (e: Call) => {
     if (e.rpc === "fail") throw new ClusterError("NOT_OWNER", "not mine");
-    return { echoed: e.args, chain: e.callChain, id: e.requestId, fresh: e.fresh, shard: e.address.shard };
+    return { echoed: e.args, chain: e.callChain, id: e.requestId, fresh: e.fresh, shard: e.address.shard, trace: e.trace };
   },
   locate: (type, id) => ({ type, id, shard: 7 }),
   activeEntities: () => [{ type: "Counter", id: "a", shard: 7 }],
@@ -47,6 +47,7 @@ const envelope = (rpc: string): Call => ({
   callChain: ["CrossEntity/x"],
   deadline: Date.now() + 5_000,
   fresh: true,
+  trace: { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", flags: "01" },
 });
 
 /** Rejections of `calls`, once all have settled; fails if any resolved. */
@@ -102,9 +103,10 @@ const wireCall = (id: number, rpc: string, payload: string): WireCallRequest => 
   call_chain: [],
   deadline: Date.now() + 5_000,
   fresh: true,
+  traceparent: "",
 });
 
-test("calls carry payload, request id, chain and freshness; application errors keep their code", async () => {
+test("calls carry payload, request id, chain, freshness and trace; application errors keep their code", async () => {
   const { address, server, client } = await pair(undefined, undefined);
   try {
     assert.equal(await client.call(address, envelope("get")), {
@@ -113,6 +115,7 @@ test("calls carry payload, request id, chain and freshness; application errors k
       id: "r-1",
       fresh: true,
       shard: 7,
+      trace: { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", flags: "01" },
     });
     const error = await client.call(address, envelope("fail")).catch((e: unknown) => e);
     assert.instance(error, ClusterError);
@@ -240,6 +243,7 @@ test("a call past its deadline fails with TIMEOUT, and the stream goes on servin
       id: "r-1",
       fresh: true,
       shard: 0,
+      trace: envelope("get").trace,
     });
     assert.is(((await later) as ClusterError).code, "TIMEOUT");
     assert.ok(Date.now() - started >= 390, "the second deadline is kept too");

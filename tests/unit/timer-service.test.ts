@@ -37,7 +37,7 @@ function setup(options: { rows?: StoredTimer[]; answer?: (fire: Fire) => Promise
     fire: async (a, timerId) => {
       const fire = { id: a.id, timerId, at: Date.now() };
       fires.push(fire);
-      const outcome = await (options.answer?.(fire) ?? Promise.resolve<FireOutcome>({ kind: "fired" }));
+      const outcome = await (options.answer?.(fire) ?? Promise.resolve<FireOutcome>({ kind: "fired", lateMs: 0 }));
       for (const w of waiters.splice(0))
         if (fires.length >= w.n) w.resolve();
         else waiters.push(w);
@@ -129,7 +129,7 @@ test("a failed fire is retried with backoff while the shard is held; an early on
     answer: async (fire) => {
       if (fire.timerId === "flaky" && ++flakyAttempts <= 2) throw new ClusterError("UNAVAILABLE", "database restarting");
       if (fire.timerId === "stale" && fire.at < dueLater) return { kind: "early", fireAt: dueLater };
-      return { kind: "fired" };
+      return { kind: "fired", lateMs: 0 };
     },
   });
   await service.acquired(all);
@@ -150,7 +150,7 @@ test("a failed fire is dropped once its shard has left (the next owner fires it)
     rows: [row(idOn(0), "t", Date.now())],
     answer: async () => {
       if (fail) throw new ClusterError("NOT_OWNER", "moving");
-      return { kind: "fired" };
+      return { kind: "fired", lateMs: 0 };
     },
   });
   await service.acquired(all);
@@ -175,7 +175,7 @@ test("10,000 pending timers: at most maxInFlight fires at once, every one fired 
       peak = Math.max(peak, ++inFlight);
       await new Promise((resolve) => setImmediate(resolve));
       inFlight--;
-      return { kind: "fired" };
+      return { kind: "fired", lateMs: 0 };
     },
   });
   await service.acquired(all);

@@ -162,7 +162,8 @@ export function defineEntity<P extends EntityProtocol, S, const T extends readon
       if ("kind" in event) return event;
       const ctx = context(state, turn, true, timers);
       const done = onTimer(state, event, ctx);
-      return thenRunHooks(done, hooks, state, { action: "timer", args: { timer_id } }, ctx, FIRED);
+      const fired: FireOutcome = { kind: "fired", lateMs: Date.parse(event.fired_at) - Date.parse(event.fire_at) };
+      return thenRunHooks(done, hooks, state, { action: "timer", args: { timer_id } }, ctx, fired);
     },
   };
 
@@ -176,7 +177,6 @@ export function handlerContext(turn: TurnContext, timers: Timers = noTimers(turn
 }
 
 const FireArgs = z.object({ timer_id: z.string() });
-const FIRED: FireOutcome = { kind: "fired" };
 
 /**
  * Runs the traits' hooks once `reply` is settled, and replies `result` (the reply itself by

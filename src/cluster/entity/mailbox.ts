@@ -1,4 +1,4 @@
-import type { Call } from "../call.ts";
+import type { Call, CallOptions } from "../call.ts";
 import { ClusterError, toClusterError } from "../errors.ts";
 import { limits } from "../limits.ts";
 import type { Logger } from "../log.ts";
@@ -39,8 +39,14 @@ export interface MailboxHost {
   readonly timerSink: TimerSink | undefined;
 }
 
-/** Sends a call to another entity, wherever it lives, carrying the call chain. */
-export type EntityCaller = (type: string, id: string, rpc: string, args: unknown, callChain: readonly string[]) => Promise<unknown>;
+/** Sends a call to another entity, wherever it lives, carrying the call chain and the caller's trace. */
+export type EntityCaller = (
+  type: string,
+  id: string,
+  rpc: string,
+  args: unknown,
+  from: Pick<CallOptions, "callChain" | "trace">,
+) => Promise<unknown>;
 
 /**
  * The single-threaded heart of an active entity: calls are applied one at a time, in arrival
@@ -217,7 +223,8 @@ export class Mailbox {
       call: ((protocol: EntityProtocol, id: string, rpc: string, args: unknown) => {
         const declared = protocol.rpcs[rpc];
         if (!declared) return Promise.reject(new ClusterError("BAD_REQUEST", `${protocol.type} has no RPC ${rpc}`));
-        return this.host.caller(protocol.type, id, rpc, args, chain).then((reply) => declared.output.parse(reply));
+        const from = { callChain: chain, trace: queued.call.trace };
+        return this.host.caller(protocol.type, id, rpc, args, from).then((reply) => declared.output.parse(reply));
       }) as TurnContext["call"],
       timerSink: this.host.timerSink,
     };

@@ -1,6 +1,7 @@
 import type { Call } from "../call.ts";
 import { badRequest, ClusterError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { type CallLabels, type ClusterMetrics, noMetrics, OTHER } from "../metrics/metrics.ts";
 import type { ShardId } from "../ownership/shard.ts";
 import type { StateStore } from "../storage/entity-state/store.ts";
 import type { WorkflowStore } from "../storage/workflows/store.ts";
@@ -28,6 +29,7 @@ export interface RuntimeOptions {
   readonly caller?: EntityCaller;
   /** Told of timer changes once they commit (the shard owner's schedule). */
   readonly timerSink?: TimerSink;
+  readonly metrics?: ClusterMetrics;
 }
 
 const noWorkflows = () => Promise.reject(new ClusterError("NOT_IMPLEMENTED", "this runtime has no workflow storage"));
@@ -43,10 +45,14 @@ export class EntityRuntime {
   private readonly active = new Map<string, Mailbox>();
   private readonly workflows: WorkflowEngine | undefined;
   private readonly host: MailboxHost;
+  private readonly metrics: ClusterMetrics;
+  /** Label sets by type and RPC, made once: unregistered names share the OTHER one. */
+  private readonly labelSets = new Map<string, Map<string, CallLabels>>();
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: RuntimeOptions) {
-    const { workflows, store, log, mayCommit = () => true, caller = noCaller, timerSink } = options;
+    const { workflows, store, log, mayCommit = () => true, caller = noCaller, timerSink, metrics = noMetrics } = options;
+    this.metrics = metrics;
     this.workflows = workflows
       ? new WorkflowEngine({
           store: workflows.store,
@@ -58,6 +64,7 @@ export class EntityRuntime {
             return impl?.kind === "workflow" ? impl : undefined;
           },
           mayRun: mayCommit,
+          metrics,
         })
       : undefined;
     const engine = this.workflows;
@@ -67,6 +74,15 @@ export class EntityRuntime {
   register(type: EntityType): void {
     if (this.types.has(type.name)) throw new Error(`entity type ${type.name} registered twice`);
     this.types.set(type.name, type);
+    const rpcs = new Map([...type.rpcs.keys()].map((rpc) => [rpc, { entity_type: type.name, rpc }]));
+    this.labelSets.set(type.name, rpcs.set(OTHER, { entity_type: type.name, rpc: OTHER }));
+  }
+
+  /** The metric labels of a call of `rpc` on `type`: registered names only, so hostile input mints no series. */
+  labels(type: string, rpc: string): CallLabels {
+    const rpcs = this.labelSets.get(type);
+    if (!rpcs) return UNKNOWN;
+    return rpcs.get(rpc) ?? (rpcs.get(OTHER) as CallLabels);
   }
 
   has(typeName: string): boolean {
@@ -84,6 +100,15 @@ export class EntityRuntime {
    * the workflow. `args` are validated against the RPC's schema here, at the owner, whoever sent them.
    */
   call(call: Call): Promise<unknown> {
+    const started = performance.now();
+    const labels = this.labels(call.address.type, call.rpc);
+    const observe = () => this.metrics.calls.turnDuration.observe(labels, (performance.now() - started) / 1000);
+    const reply = this.apply(call);
+    reply.then(observe, observe);
+    return reply;
+  }
+
+  private apply(call: Call): Promise<unknown> {
     const { address, rpc } = call;
     const type = this.types.get(address.type);
     if (!type) return Promise.reject(new ClusterError("NOT_IMPLEMENTED", `entity type ${address.type} is not registered`));
@@ -122,6 +147,13 @@ export class EntityRuntime {
     return [...this.active.values()].map((m) => m.address);
   }
 
+  /** Active entities per registered type, every type listed (zero included). */
+  activeByType(): Map<string, number> {
+    const counts = new Map([...this.types.keys()].map((type) => [type, 0]));
+    for (const m of this.active.values()) counts.set(m.address.type, (counts.get(m.address.type) ?? 0) + 1);
+    return counts;
+  }
+
   get activeCount(): number {
     return this.active.size;
   }
@@ -134,7 +166,11 @@ export class EntityRuntime {
     await this.workflows?.release(shards);
     const leaving = [...this.active.entries()].filter(([, m]) => shards.has(m.address.shard));
     await Promise.all(leaving.map(([, m]) => m.whenIdle()));
-    for (const [key, m] of leaving) if (this.active.get(key) === m && m.idle) this.active.delete(key);
+    for (const [key, m] of leaving) {
+      if (this.active.get(key) !== m || !m.idle) continue;
+      this.active.delete(key);
+      this.metrics.entities.evictions.inc({ entity_type: m.address.type, reason: "released" });
+    }
   }
 
   /** Stops evicting and running workflows, and waits for every in-flight turn to finish. */
@@ -155,6 +191,7 @@ export class EntityRuntime {
     if (!mailbox) {
       mailbox = new Mailbox(address, type, this.host);
       this.active.set(key, mailbox);
+      this.metrics.entities.activations.inc({ entity_type: type.name });
     }
     return mailbox;
   }
@@ -162,7 +199,9 @@ export class EntityRuntime {
   private evictIdle(): void {
     const cutoff = Date.now() - this.options.idleMs;
     for (const [key, mailbox] of this.active) {
-      if (mailbox.idle && mailbox.lastActive <= cutoff) this.active.delete(key);
+      if (!mailbox.idle || mailbox.lastActive > cutoff) continue;
+      this.active.delete(key);
+      this.metrics.entities.evictions.inc({ entity_type: mailbox.address.type, reason: "idle" });
     }
   }
 }
@@ -171,5 +210,7 @@ export class EntityRuntime {
 function frameworkCall(address: EntityAddress, rpc: string, args: unknown): Call {
   return { address, rpc, args, requestId: undefined, fresh: false, callChain: [], deadline: Number.POSITIVE_INFINITY };
 }
+
+const UNKNOWN: CallLabels = { entity_type: OTHER, rpc: OTHER };
 
 const noCaller: EntityCaller = () => Promise.reject(new ClusterError("NOT_IMPLEMENTED", "this runtime cannot call other entities"));

@@ -3,7 +3,7 @@ import { type Backoff, backoffDelay } from "../backoff.ts";
 import type { Logger } from "../log.ts";
 import { assignShards } from "./assignment.ts";
 import type { OwnershipJournal } from "./journal.ts";
-import { FencedLease } from "./lease.ts";
+import { FencedLease, type LeaseEvents } from "./lease.ts";
 import type { Ownership, ShardListener } from "./ownership.ts";
 import type { ShardId } from "./shard.ts";
 import { Topology, type TopologyChange } from "./topology.ts";
@@ -22,6 +22,7 @@ export interface EtcdOwnershipOptions {
   readonly onRunnerGone?: (runner: string) => void;
   /** Records every ownership interval, for checking that no shard ever has two owners. */
   readonly journal?: OwnershipJournal | undefined;
+  readonly leaseEvents?: LeaseEvents;
 }
 
 /** Most concurrent lock transactions while acquiring shards. */
@@ -117,6 +118,7 @@ export class EtcdOwnership implements Ownership {
       log,
       () => void this.onLeaseLost(lease),
       journal && ((id, remainingMs) => journal.fence(id, remainingMs)),
+      this.options.leaseEvents,
     );
     await this.client.put(Topology.runnerKey(prefix, runnerId)).value(runnerId).lease(lease.id).exec();
     this.lease = lease;

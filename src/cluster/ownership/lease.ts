@@ -4,6 +4,12 @@ import type { Logger } from "../log.ts";
 /** Told the time left (ms) until a lease's new fencing deadline. */
 export type FenceListener = (leaseId: string, remainingMs: number) => void;
 
+/** Told of keep-alive failures and of the fencing deadline passing (for metrics). */
+export interface LeaseEvents {
+  keepAliveFailed(): void;
+  fenced(): void;
+}
+
 /**
  * A runner's etcd lease, and the self-fencing deadline that goes with it: the instant until which
  * the lease is certainly alive. Each keep-alive that etcd confirms proves the lease lived when the
@@ -13,6 +19,8 @@ export type FenceListener = (leaseId: string, remainingMs: number) => void;
 export class FencedLease {
   private deadline: number;
   private readonly sent: number[] = [];
+  /** The deadline passed while the lease was held: reported once, until a keep-alive extends it again. */
+  private fenced = false;
 
   private constructor(
     private readonly lease: Lease,
@@ -21,13 +29,17 @@ export class FencedLease {
     private readonly marginMs: number,
     grantSentAt: number,
     private readonly onExtend: FenceListener | undefined,
+    private readonly events: LeaseEvents | undefined,
   ) {
     this.deadline = grantSentAt + ttlMs - marginMs;
     onExtend?.(id, this.remainingMs);
     lease.on("keepaliveFired", () => this.sent.push(performance.now()));
     lease.on("keepaliveSucceeded", () => this.confirm(this.sent.shift()));
     // A broken stream never answers the requests it carried.
-    lease.on("keepaliveFailed", () => this.sent.splice(0));
+    lease.on("keepaliveFailed", () => {
+      this.sent.splice(0);
+      events?.keepAliveFailed();
+    });
   }
 
   /**
@@ -40,6 +52,7 @@ export class FencedLease {
     log: Logger,
     onLost: (error: Error) => void,
     onExtend?: FenceListener,
+    events?: LeaseEvents,
   ): Promise<FencedLease> {
     const ttlSeconds = Math.max(1, Math.ceil(ttlMs / 1000));
     const sentAt = performance.now();
@@ -52,7 +65,7 @@ export class FencedLease {
     });
     const id = await lease.grant();
     // A margin for clock-rate differences and scheduling delays, never less than 100 ms.
-    granted = new FencedLease(lease, id, ttlSeconds * 1000, Math.max(100, ttlSeconds * 100), sentAt, onExtend);
+    granted = new FencedLease(lease, id, ttlSeconds * 1000, Math.max(100, ttlSeconds * 100), sentAt, onExtend, events);
     return granted;
   }
 
@@ -62,7 +75,13 @@ export class FencedLease {
 
   /** True while the lease is certainly alive. */
   get alive(): boolean {
-    return performance.now() < this.deadline;
+    if (performance.now() < this.deadline) return true;
+    // Expired by loss or revocation (deadline −∞) is not fencing: only a deadline that ran out is.
+    if (!this.fenced && this.deadline !== Number.NEGATIVE_INFINITY) {
+      this.fenced = true;
+      this.events?.fenced();
+    }
+    return false;
   }
 
   /** Milliseconds of certain life left (negative once past the deadline). */
@@ -82,6 +101,7 @@ export class FencedLease {
     if (deadline <= this.deadline) return;
     this.onExtend?.(this.id, deadline - performance.now());
     this.deadline = deadline;
+    this.fenced = false;
   }
 
   private expire(): void {

@@ -1,5 +1,6 @@
 import type { EntityContext } from "../entity/context.ts";
 import type { Logger } from "../log.ts";
+import type { ClusterMetrics } from "../metrics/metrics.ts";
 import type { Ownership } from "../ownership/ownership.ts";
 import { type ShardId, shardOf } from "../ownership/shard.ts";
 import type { SingletonRunStore } from "../storage/singletons/store.ts";
@@ -43,6 +44,7 @@ export class SingletonManager {
     private readonly shardCount: number,
     private readonly call: EntityContext["call"],
     private readonly log: Logger,
+    private readonly metrics: ClusterMetrics,
   ) {
     ownership.subscribe({ acquired: () => this.evaluate(), released: () => this.evaluate() });
   }
@@ -81,6 +83,9 @@ export class SingletonManager {
       const startedAt = new Date();
       const runId = await this.runs.started(entry.name, runnerId, startedAt);
       this.log.info({ singleton: entry.name }, "singleton started here");
+      const labels = { singleton: entry.name };
+      this.metrics.singletons.starts.inc(labels);
+      this.metrics.singletons.running.inc(labels);
       let lastSeen = startedAt;
       const heartbeat = setInterval(() => {
         const now = new Date();
@@ -99,6 +104,7 @@ export class SingletonManager {
         }
       } finally {
         clearInterval(heartbeat);
+        this.metrics.singletons.running.dec(labels);
         // While the lock is still ours no one else can run it, so "now" is true; after the fence
         // dropped (a paused process waking up) the run provably ended no later than its last beat.
         const stoppedAt = this.ownership.mayCommit(entry.shard) ? new Date() : lastSeen;

@@ -3,6 +3,7 @@ import { addressKey, type EntityAddress, formatAddress } from "../entity/address
 import { ClusterError } from "../errors.ts";
 import { limits } from "../limits.ts";
 import type { Logger } from "../log.ts";
+import { type ClusterMetrics, noMetrics } from "../metrics/metrics.ts";
 import type { ShardListener } from "../ownership/ownership.ts";
 import type { ShardId } from "../ownership/shard.ts";
 import type { StoredTimer } from "../storage/timers/store.ts";
@@ -18,6 +19,7 @@ export interface TimerServiceOptions {
   readonly log: Logger;
   /** Most fire turns in flight at once. */
   readonly maxInFlight?: number;
+  readonly metrics?: ClusterMetrics;
 }
 
 /** Longest the one OS timer is set for; later due times re-arm it (setTimeout caps at ~24.8 days). */
@@ -142,6 +144,11 @@ export class TimerService implements TimerSink, ShardListener {
     this.inFlight++;
     try {
       const outcome = await this.options.fire(timer.address, timer.timerId);
+      if (outcome.kind === "fired") {
+        const m = (this.options.metrics ?? noMetrics).timers;
+        m.fires.inc({});
+        m.lateness.observe({}, outcome.lateMs / 1000);
+      }
       // Not due yet by the entity's state (this entry was stale): wait for the real due time.
       if (outcome.kind === "early") this.retry(timer, outcome.fireAt, 0);
     } catch (error) {

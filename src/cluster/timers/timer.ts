@@ -33,5 +33,11 @@ export interface TimerSink {
   cancelled(address: EntityAddress, timerId: string): void;
 }
 
-/** What a fire turn did: fired, found nothing pending (cancelled, replaced, fired already), or found it not due yet. */
-export type FireOutcome = { readonly kind: "fired" } | { readonly kind: "gone" } | { readonly kind: "early"; readonly fireAt: number };
+/**
+ * What a fire turn did: fired (`lateMs`: its fired_at − fire_at), found nothing pending (cancelled,
+ * replaced, fired already), or found it not due yet.
+ */
+export type FireOutcome =
+  | { readonly kind: "fired"; readonly lateMs: number }
+  | { readonly kind: "gone" }
+  | { readonly kind: "early"; readonly fireAt: number };

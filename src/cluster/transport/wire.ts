@@ -1,6 +1,7 @@
 import type { Call } from "../call.ts";
 import type { EntityAddress } from "../entity/address.ts";
 import { CLUSTER_ERROR_CODES, ClusterError, type ClusterErrorCode, toClusterError } from "../errors.ts";
+import { formatTraceparent, parseTraceparent } from "../trace.ts";
 
 /** Where an entity lives, as the receiving runner computes it (the sender's shard is not trusted). */
 export type Locate = (type: string, id: string) => EntityAddress;
@@ -24,6 +25,7 @@ export interface WireCallRequest {
   call_chain: string[];
   deadline: number;
   fresh: boolean;
+  traceparent: string;
 }
 export interface WireCallReply {
   id: number;
@@ -52,6 +54,7 @@ export function encodeCall(id: number, call: Call): WireCallRequest {
     call_chain: [...call.callChain],
     deadline: call.deadline,
     fresh: call.fresh,
+    traceparent: call.trace ? formatTraceparent(call.trace) : "",
   };
 }
 
@@ -71,6 +74,8 @@ export function decodeCall(r: WireCallRequest, locate: Locate): Call {
     fresh: r.fresh,
     callChain: r.call_chain,
     deadline: Number(r.deadline),
+    // A malformed one (a peer of another version) is dropped, as on HTTP.
+    trace: r.traceparent ? parseTraceparent(r.traceparent) : undefined,
   };
 }
 

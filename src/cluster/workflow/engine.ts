@@ -1,15 +1,17 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Backoff, backoffDelay } from "../backoff.ts";
-import { addressKey, type EntityAddress, formatAddress } from "../entity/address.ts";
+import { backoffDelay } from "../backoff.ts";
+import { type EntityAddress, formatAddress } from "../entity/address.ts";
 import type { EntityContext, ExecutionReader, TurnImplementation } from "../entity/context.ts";
 import type { WorkflowRpc } from "../entity/definition.ts";
 import { ClusterError, StepFailed } from "../errors.ts";
 import { type Json, toJsonText } from "../json.ts";
 import type { Logger } from "../log.ts";
+import { type ClusterMetrics, noMetrics } from "../metrics/metrics.ts";
 import type { ShardId } from "../ownership/shard.ts";
 import type { ExecutionKey, JournalEntry, Outcome, RunningExecution, WorkflowStore } from "../storage/workflows/store.ts";
 import { activityTurn } from "./activity.ts";
 import type { WorkflowContext, WorkflowImplementation } from "./definition.ts";
+import { executionKey, halt, persist, STORAGE_BACKOFF, superseded } from "./persist.ts";
 
 export interface WorkflowEngineOptions {
   readonly store: WorkflowStore;
@@ -21,6 +23,7 @@ export interface WorkflowEngineOptions {
   readonly address: (type: string, id: string) => EntityAddress;
   /** Whether executions of `shard` may run here (this runner serves it). */
   readonly mayRun: (shard: ShardId) => boolean;
+  readonly metrics?: ClusterMetrics;
 }
 
 /** An execution this runner is driving; callers of its exec id wait for `done`. */
@@ -32,11 +35,6 @@ interface Execution {
   readonly controller: AbortController;
   readonly done: Promise<unknown>;
 }
-
-/** After a transient storage failure. */
-const STORAGE_BACKOFF: Backoff = { firstMs: 40, maxMs: 2_000, jitter: true };
-
-const isTransient = (error: unknown) => error instanceof ClusterError && (error.code === "UNAVAILABLE" || error.code === "CONFLICT");
 
 /**
  * Runs the durable workflows of the entities of this runner's shards. An execution runs outside
@@ -62,7 +60,7 @@ export class WorkflowEngine {
     if (this.stopped) return Promise.reject(new ClusterError("NOT_OWNER", "this runner is shutting down"));
     const execId = workflow.execId(args);
     const running = this.executions.get(executionKey(address, execId));
-    if (!running) return this.start(address, rpc, workflow, args, execId).done;
+    if (!running) return this.start(address, rpc, workflow, args, execId, "started").done;
     if (running.rpc !== rpc || running.input !== toJsonText(args)) {
       return Promise.reject(
         new ClusterError("ALREADY_EXISTS", `exec id ${execId} is taken by a ${running.rpc} execution with arguments ${running.input}`),
@@ -128,7 +126,7 @@ export class WorkflowEngine {
         continue;
       }
       // No caller waits for a resumed run: its failures are logged here.
-      this.start(address, workflow, rpc.workflow, args.data, key.execId).done.catch((err: unknown) => {
+      this.start(address, workflow, rpc.workflow, args.data, key.execId, "resumed").done.catch((err: unknown) => {
         const code = err instanceof ClusterError ? err.code : "INTERNAL";
         if (code !== "NOT_OWNER")
           log.warn({ err, entity: formatAddress(address), execId: key.execId }, "resumed execution did not complete");
@@ -138,7 +136,14 @@ export class WorkflowEngine {
     if (resumed > 0) log.info({ resumed }, "resumed running workflow executions");
   }
 
-  private start(address: EntityAddress, rpc: string, workflow: WorkflowImplementation, args: unknown, execId: string): Execution {
+  private start(
+    address: EntityAddress,
+    rpc: string,
+    workflow: WorkflowImplementation,
+    args: unknown,
+    execId: string,
+    how: "started" | "resumed",
+  ): Execution {
     const key = executionKey(address, execId);
     const controller = new AbortController();
     const input = toJsonText(args);
@@ -149,7 +154,22 @@ export class WorkflowEngine {
       if (this.executions.get(key) === execution) this.executions.delete(key);
     };
     done.then(forget, forget);
+    this.count(rpc, how, done);
     return execution;
+  }
+
+  /** A run's start and how it ended; one stopped by a hand-over (NOT_OWNER) is neither completed nor failed. */
+  private count(workflow: string, how: "started" | "resumed", done: Promise<unknown>): void {
+    const m = (this.options.metrics ?? noMetrics).workflows;
+    const labels = { workflow };
+    m[how].inc(labels);
+    m.running.inc(labels);
+    done
+      .then(
+        () => m.completed.inc(labels),
+        (error: unknown) => error instanceof ClusterError && error.code === "WORKFLOW_FAILED" && m.failed.inc(labels),
+      )
+      .finally(() => m.running.dec(labels));
   }
 
   private async drive(
@@ -167,7 +187,7 @@ export class WorkflowEngine {
     const claim = await persist(() => store.claim(key, rpc, input), signal, this.options.log);
     if (claim.status === "completed") return JSON.parse(claim.result);
 
-    const run = new Run(this.options, address, key, claim.attempt, signal, claim.journal);
+    const run = new Run(this.options, rpc, address, key, claim.attempt, signal, claim.journal);
     let outcome: Outcome;
     try {
       outcome = { status: "completed", result: toJsonText(await workflow.run(run, args)) };
@@ -193,6 +213,7 @@ class Run implements WorkflowContext<unknown> {
 
   constructor(
     private readonly options: WorkflowEngineOptions,
+    private readonly workflow: string,
     readonly self: EntityAddress,
     private readonly key: ExecutionKey,
     readonly attempt: number,
@@ -210,6 +231,7 @@ class Run implements WorkflowContext<unknown> {
     const seq = this.reach();
     const journaled = this.replay<T>(name, seq);
     if (journaled !== undefined) return journaled;
+    const started = performance.now();
     let value: T;
     try {
       value = await body(this.signal);
@@ -219,6 +241,7 @@ class Run implements WorkflowContext<unknown> {
     }
     const entry = await this.persist(() => this.options.store.recordStep(this.key, this.attempt, name, seq, toJsonText(value)));
     if (!entry) throw this.suspend(superseded(`exec ${this.execId}`, this.attempt));
+    this.timed("step", started);
     return this.remember<T>(entry, seq);
   }
 
@@ -226,9 +249,17 @@ class Run implements WorkflowContext<unknown> {
     const seq = this.reach();
     const journaled = this.replay<T>(name, seq);
     if (journaled !== undefined) return journaled;
+    const started = performance.now();
     const turn = activityTurn(this.options.store, this.key, name, seq, body);
     const entry = (await this.persist(() => this.options.turn(this.self, turn))) as JournalEntry;
+    this.timed("activity", started);
     return this.remember<T>(entry, seq);
+  }
+
+  /** A step or activity that ran (replayed ones cost nothing), body and journal write included. */
+  private timed(kind: "step" | "activity", started: number): void {
+    const m = (this.options.metrics ?? noMetrics).workflows;
+    m.stepDuration.observe({ workflow: this.workflow, kind }, (performance.now() - started) / 1000);
   }
 
   /** The position of the step being reached; refuses once the run has been told to stop. */
@@ -270,35 +301,4 @@ class Run implements WorkflowContext<unknown> {
     this.suspension ??= error;
     return this.suspension;
   }
-}
-
-/**
- * Runs a storage operation of an execution, retrying transient failures in place with backoff
- * until it succeeds or `signal` aborts (NOT_OWNER).
- */
-async function persist<R>(op: () => Promise<R>, signal: AbortSignal, log: Logger): Promise<R> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await op();
-    } catch (error) {
-      if (!isTransient(error)) throw error;
-      if (attempt === 1 || attempt % 20 === 0) log.warn({ err: error, attempt }, "workflow storage operation failed; retrying");
-      const resumed = await sleep(backoffDelay(attempt, STORAGE_BACKOFF), true, { signal }).catch(() => false);
-      if (!resumed) throw new ClusterError("NOT_OWNER", "this runner stopped running the execution", { cause: error });
-    }
-  }
-}
-
-/** Aborts the executions and waits until each has stopped (or finished). */
-async function halt(executions: readonly Execution[]): Promise<void> {
-  for (const x of executions) x.controller.abort();
-  await Promise.allSettled(executions.map((x) => x.done));
-}
-
-function superseded(what: string, attempt: number): ClusterError {
-  return new ClusterError("NOT_OWNER", `${what} attempt ${attempt} was superseded by a newer attempt`);
-}
-
-function executionKey(address: EntityAddress, execId: string): string {
-  return `${addressKey(address.type, address.id)}\u0000${execId}`;
 }

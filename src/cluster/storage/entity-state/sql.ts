@@ -2,6 +2,7 @@ import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { entityReplies, entityState } from "../../../../drizzle/schema.ts";
 import { ClusterError } from "../../errors.ts";
 import { limits } from "../../limits.ts";
+import { type ClusterMetrics, noMetrics } from "../../metrics/metrics.ts";
 import { BatchQueue } from "../batch-queue.ts";
 import type { Database, Storage } from "../database.ts";
 import type { Commit, StateStore, StoredState } from "./store.ts";
@@ -55,7 +56,10 @@ export class SqlStateStore implements StateStore {
   private readonly loadQuery;
   private readonly batches: BatchQueue<Commit, number | undefined | ClusterError>;
 
-  constructor(storage: Storage) {
+  constructor(
+    storage: Storage,
+    private readonly metrics: ClusterMetrics = noMetrics,
+  ) {
     const db = storage.db;
     this.db = db;
     this.loadQuery = db
@@ -64,7 +68,20 @@ export class SqlStateStore implements StateStore {
       .where(and(eq(entityState.entityType, sql.placeholder("type")), eq(entityState.entityId, sql.placeholder("id"))))
       .prepare("entity_load");
     const batchCommit = storage.statement<CommittedRow>(BATCH_COMMIT);
-    this.batches = new BatchQueue((commits) => commitBatch(batchCommit, commits), limits.commitBatchesInFlight, limits.commitBatch);
+    const m = metrics.commits;
+    const statement: BatchStatement = async (params) => {
+      const started = performance.now();
+      const rows = await batchCommit(params);
+      m.duration.observe({}, (performance.now() - started) / 1000);
+      return rows;
+    };
+    const batch = async (commits: readonly Commit[]) => {
+      const results = await commitBatch(statement, commits);
+      m.rows.observe({}, commits.length);
+      m.conflicts.inc({}, results.filter((r) => r === undefined).length);
+      return results;
+    };
+    this.batches = new BatchQueue(batch, limits.commitBatchesInFlight, limits.commitBatch);
   }
 
   async load(type: string, id: string): Promise<StoredState | undefined> {
@@ -87,7 +104,9 @@ export class SqlStateStore implements StateStore {
       return result;
     }
     if (turn.fence && !turn.fence()) throw notOwner(turn);
-    return this.db
+    const started = performance.now();
+    const m = this.metrics.commits;
+    const version = await this.db
       .transaction(async (tx) => {
         const version = (await upsertState(tx).execute({ type, id, json, next: expected + 1, expected }))[0]?.version;
         if (version === undefined) throw new CasConflict();
@@ -104,6 +123,10 @@ export class SqlStateStore implements StateStore {
         if (error instanceof CasConflict) return undefined;
         throw error;
       });
+    m.duration.observe({}, (performance.now() - started) / 1000);
+    m.rows.observe({}, 1);
+    if (version === undefined) m.conflicts.inc({});
+    return version;
   }
 
   /** Stored replies among `requestIds`, by request id. */
