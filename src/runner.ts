@@ -40,7 +40,10 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
     secret: config.clusterSecret,
   });
   cluster.registerSingleton(SINGLETON_NAME, runSingletonTest);
-  const dashboard = { adminToken: config.adminToken, traffic: async () => [] };
+  const dashboard = {
+    adminToken: config.adminToken,
+    traffic: () => cluster.traffic(),
+  };
   const app = createApp(clusterServices(cluster, { dashboard }), { maxBodyBytes: config.maxBodyBytes, log });
   // Bind the HTTP port before joining: a runner that cannot serve must not take shards.
   let http: HttpServer;

@@ -26,6 +26,7 @@ export {
 } from "./errors.ts";
 export type { Json } from "./json.ts";
 export { createLogger, type Logger, type LogLevel, silentLogger } from "./log.ts";
+export type { RunnerTraffic, TrafficSample } from "./metrics/traffic.ts";
 export { type ShardId, shardOf } from "./ownership/shard.ts";
 export type { SingletonContext, SingletonRun } from "./singleton/manager.ts";
 export { openStorage, type Storage, type StorageOptions } from "./storage/database.ts";

@@ -2,7 +2,8 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { DASHBOARD_ASSETS, type DashboardSession, type RunnerTraffic } from "../../../contract/index.ts";
+import { DASHBOARD_ASSETS, type DashboardSession } from "../../../contract/index.ts";
+import type { RunnerTraffic } from "../../cluster/index.ts";
 import type { Resolver } from "../resolvers.ts";
 
 type AssetName = (typeof DASHBOARD_ASSETS)[number];
@@ -12,7 +13,7 @@ export interface DashboardSource {
   /** The operator token the /admin routes require, if any. */
   readonly adminToken: string | undefined;
   /** Every runner's recent traffic (see TrafficSampler and Cluster.traffic). */
-  traffic(): Promise<RunnerTraffic[]>;
+  traffic(): Promise<readonly RunnerTraffic[]>;
 }
 
 const require = createRequire(import.meta.url);

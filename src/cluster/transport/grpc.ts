@@ -7,6 +7,7 @@ import type { EntityAddress } from "../entity/address.ts";
 import { ClusterError } from "../errors.ts";
 import { limits } from "../limits.ts";
 import type { Logger } from "../log.ts";
+import type { TrafficSample } from "../metrics/traffic.ts";
 import { type CallDuplex, CallStream } from "./call-stream.ts";
 import { InboundCallStream, type ServerCallDuplex } from "./inbound-call-stream.ts";
 import type { InboundHandler } from "./wire.ts";
@@ -15,15 +16,16 @@ interface WireEntityList {
   runner: string;
   entities: { entity_type: string; entity_id: string; shard_id: number }[];
 }
+interface WireTraffic {
+  runner: string;
+  samples: string;
+}
 type Callback<T> = (error: grpc.ServiceError | null, value?: T) => void;
+type Unary<T> = (request: object, metadata: grpc.Metadata, options: grpc.CallOptions, callback: Callback<T>) => grpc.ClientUnaryCall;
 interface RunnerClient extends grpc.Client {
   Calls(metadata: grpc.Metadata): CallDuplex;
-  ActiveEntities(
-    request: object,
-    metadata: grpc.Metadata,
-    options: grpc.CallOptions,
-    callback: Callback<WireEntityList>,
-  ): grpc.ClientUnaryCall;
+  ActiveEntities: Unary<WireEntityList>;
+  Traffic: Unary<WireTraffic>;
 }
 
 /** A peer's channel and the call stream multiplexed on it. */
@@ -87,6 +89,10 @@ export class GrpcTransport {
         const entities = handler.activeEntities().map((a) => ({ entity_type: a.type, entity_id: a.id, shard_id: a.shard }));
         reply(null, { runner: this.options.address, entities });
       },
+      Traffic: (call: grpc.ServerUnaryCall<object, WireTraffic>, reply: grpc.sendUnaryData<WireTraffic>) => {
+        if (!authorized(call)) return reply(refused);
+        reply(null, { runner: this.options.address, samples: JSON.stringify(handler.traffic()) });
+      },
     });
     return new Promise((resolve, reject) => {
       this.server.bindAsync(this.options.bind ?? this.options.address, grpc.ServerCredentials.createInsecure(), (error) =>
@@ -102,17 +108,28 @@ export class GrpcTransport {
 
   async activeEntities(peer: string, timeoutMs: number): Promise<EntityAddress[]> {
     const client = this.peer(peer).client;
-    const list = await new Promise<WireEntityList>((resolve, reject) => {
+    const list = await this.unary(peer, client.ActiveEntities.bind(client), timeoutMs);
+    return list.entities.map((e) => ({ type: e.entity_type, id: e.entity_id, shard: e.shard_id }));
+  }
+
+  async traffic(peer: string, timeoutMs: number): Promise<TrafficSample[]> {
+    const client = this.peer(peer).client;
+    const reply = await this.unary(peer, client.Traffic.bind(client), timeoutMs);
+    return JSON.parse(reply.samples) as TrafficSample[];
+  }
+
+  /** A unary call to `peer`, cancelled if the peer leaves meanwhile. */
+  private unary<T>(peer: string, method: Unary<T>, timeoutMs: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
       const calls = this.inflight.get(peer) ?? new Set();
       this.inflight.set(peer, calls);
-      const call = client.ActiveEntities({}, this.metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (error, value) => {
+      const call = method({}, this.metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (error, value) => {
         calls.delete(call);
         if (error) reject(fromGrpcError(peer, error));
-        else resolve(value as WireEntityList);
+        else resolve(value as T);
       });
       calls.add(call);
     });
-    return list.entities.map((e) => ({ type: e.entity_type, id: e.entity_id, shard: e.shard_id }));
   }
 
   /** A peer left the cluster: fail its in-flight calls now (callers retry elsewhere), drop its channel. */

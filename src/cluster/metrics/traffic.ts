@@ -1,6 +1,10 @@
-import type { TrafficSample } from "../../../contract/index.ts";
+import type { Logger } from "../log.ts";
+import type { ClusterMetrics } from "./metrics.ts";
 
-/** Cumulative call counters, as a metrics registry exposes them: a count and histogram buckets. */
+/** One second of a runner's calls: [unix seconds, calls/s, p50 ms, p99 ms] (the latencies null without calls). */
+export type TrafficSample = readonly [number, number, number | null, number | null];
+
+/** Cumulative call counters, as the metrics registry holds them: a count and histogram buckets. */
 export interface CallTotals {
   /** Calls that entered this runner so far. */
   readonly count: number;
@@ -70,4 +74,59 @@ export function quantileMs(buckets: readonly (readonly [number, number])[], q: n
     below = n;
   }
   return lower * 1000;
+}
+
+interface MetricValue {
+  readonly value: number;
+  readonly labels: Readonly<Record<string, string | number | undefined>>;
+  readonly metricName?: string;
+}
+
+/** The calls entering this runner so far (`cluster_calls_total`, `cluster_call_duration_seconds`), every label summed. */
+export async function callTotals(metrics: ClusterMetrics): Promise<CallTotals> {
+  const registry = metrics.instruments.registry;
+  const values = async (name: string): Promise<readonly MetricValue[]> => (await registry.getSingleMetric(name)?.get())?.values ?? [];
+  const count = (await values("cluster_calls_total")).reduce((n, v) => n + v.value, 0);
+  const byBound = new Map<number, number>();
+  for (const v of await values("cluster_call_duration_seconds")) {
+    if (!v.metricName?.endsWith("_bucket")) continue;
+    const le = v.labels.le === "+Inf" ? Number.POSITIVE_INFINITY : Number(v.labels.le);
+    byBound.set(le, (byBound.get(le) ?? 0) + v.value);
+  }
+  return { count, buckets: [...byBound.entries()].sort((a, b) => a[0] - b[0]) };
+}
+
+/** One runner's recent traffic. */
+export interface RunnerTraffic {
+  readonly runner: string;
+  readonly samples: readonly TrafficSample[];
+}
+
+/** How this runner reaches its peers' samples (the gRPC transport, in cluster mode). */
+export interface TrafficPeers {
+  /** The other live runners. */
+  readonly peers: () => readonly string[];
+  readonly ask: (peer: string, timeoutMs: number) => Promise<readonly TrafficSample[]>;
+}
+
+/** Every runner's recent traffic: this one's samples and its peers' (peers that do not answer in time are left out, and logged). */
+export async function clusterTraffic(
+  self: RunnerTraffic,
+  peers: TrafficPeers | undefined,
+  timeoutMs: number,
+  log: Logger,
+): Promise<RunnerTraffic[]> {
+  if (!peers) return [self];
+  const remote = await Promise.all(
+    peers.peers().map((peer) =>
+      peers.ask(peer, timeoutMs).then(
+        (samples): RunnerTraffic[] => [{ runner: peer, samples }],
+        (err: unknown) => {
+          log.warn({ err, peer }, "peer did not send its traffic samples");
+          return [];
+        },
+      ),
+    ),
+  );
+  return [self, ...remote.flat()];
 }
