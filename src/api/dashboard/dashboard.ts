@@ -4,9 +4,10 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { DASHBOARD_ASSETS, type DashboardSession } from "../../../contract/index.ts";
 import type { RunnerTraffic } from "../../cluster/index.ts";
-import type { Resolver } from "../resolvers.ts";
 
 type AssetName = (typeof DASHBOARD_ASSETS)[number];
+/** A resolver (see resolvers.ts, which imports this module). */
+type Resolve = (input: Record<string, unknown>) => Promise<unknown>;
 
 /** What the dashboard's routes need from the runner. */
 export interface DashboardSource {
@@ -45,7 +46,7 @@ export function tokenMatches(expected: string, given: string | undefined): boole
 }
 
 /** The resolvers of the contract's `dashboard` group. */
-export function dashboardResolvers(source: DashboardSource): Record<string, Resolver> {
+export function dashboardResolvers(source: DashboardSource): Record<string, Resolve> {
   return {
     page: async () => read(own("page.html")),
     asset: async ({ file }) => {
