@@ -9,7 +9,16 @@ export const Message = z.object({ from_entity: z.string(), content: z.string(), 
 export type Message = z.infer<typeof Message>;
 
 export const cross = entity("CrossEntity", "/cross/{id}", {
-  send: rpc("POST /send", { target_type: Name, target_id: EntityId, message: z.string() }, Null),
+  send: rpc(
+    "POST /send",
+    {
+      // Checked by the entity (only CrossEntity receives messages); the example keeps generated requests valid.
+      target_type: Name.meta({ description: "the receiver's entity type: CrossEntity", examples: ["CrossEntity"] }),
+      target_id: EntityId,
+      message: z.string(),
+    },
+    Null,
+  ),
   receive: rpc("POST /receive", { from: z.string(), message: z.string() }, Null),
   messages: rpc("GET /messages", {}, z.array(Message)),
   clear: rpc("POST /clear", {}, Null),

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { procedure } from "./procedure.ts";
+import { RawAsset } from "./system.ts";
 import { NonNegativeInt } from "./values.ts";
 
 /** The page's files, by name: its modules and styles, and uPlot's. */
@@ -19,9 +20,6 @@ export const DASHBOARD_ASSETS = [
   "uPlot.min.css",
 ] as const;
 
-/** A file served as is: its content type and its text. */
-export const DashboardAsset = z.object({ content_type: z.string(), body: z.string() });
-
 /** Whether the runner wants ADMIN_TOKEN, and whether the token sent is it (200 either way: see the page's api.js). */
 export const DashboardSession = z.object({ token_required: z.boolean(), token_accepted: z.boolean() });
 export type DashboardSession = z.infer<typeof DashboardSession>;
@@ -34,7 +32,7 @@ export type RunnerTraffic = z.infer<typeof RunnerTraffic>;
 
 export const dashboard = {
   page: procedure("GET /dashboard", z.object({}), z.string(), { content: "html" }),
-  asset: procedure("GET /dashboard/assets/{file}", z.object({ file: z.enum(DASHBOARD_ASSETS) }), DashboardAsset, { content: "raw" }),
+  asset: procedure("GET /dashboard/assets/{file}", z.object({ file: z.enum(DASHBOARD_ASSETS) }), RawAsset, { content: "raw" }),
   session: procedure("POST /dashboard/session", z.object({ token: z.string().max(4096).optional() }), DashboardSession),
   /** Every runner's calls over the last 5 minutes, one sample a second (peers that do not answer in time are left out). */
   traffic: procedure("GET /dashboard/traffic", z.object({}), z.array(RunnerTraffic)),

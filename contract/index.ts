@@ -3,6 +3,7 @@
  * served by the runner itself (health, debug).
  */
 import { activity } from "./activity.ts";
+import { admin } from "./admin.ts";
 import { counter } from "./counter.ts";
 import { cross } from "./cross.ts";
 import { dashboard } from "./dashboard.ts";
@@ -16,7 +17,7 @@ import { trait } from "./trait.ts";
 import { workflow } from "./workflow.ts";
 
 export const entities = { counter, kv, workflow, activity, trait, timer, cross, singleton };
-export const services = { system, dashboard };
+export const services = { system, admin, dashboard };
 export const contract = { ...entities, ...services };
 export type Contract = typeof contract;
 
@@ -48,14 +49,15 @@ function isEntityContract(group: EntityContract | Readonly<Record<string, Proced
 }
 
 export { ActivityRecord } from "./activity.ts";
+export * from "./admin.ts";
 export { Message } from "./cross.ts";
 export * from "./dashboard.ts";
 export * from "./entity.ts";
 export * from "./procedure.ts";
 export { LeaderRecord, SINGLETON_NAME } from "./singleton.ts";
-export { EntityInfo, Health, ShardInfo } from "./system.ts";
+export { DOCS_ASSETS, EntityInfo, Health, RawAsset, ShardInfo } from "./system.ts";
 export { MAX_TIMER_DELAY_MS, TimerFire, TimerInfo } from "./timer.ts";
 export { AuditEntry, auditable, versioned } from "./traits.ts";
 export * from "./values.ts";
-export { WorkflowExecution } from "./workflow.ts";
+export { WorkflowExecution, WorkflowStatus } from "./workflow.ts";
 export { activity, counter, cross, kv, singleton, system, timer, trait, workflow };

@@ -6,11 +6,15 @@ export const Health = z.object({
   status: z.literal("ok"),
   runner: z.string(),
   mode: z.enum(["embedded", "single", "cluster"]),
+  /** False until the runner holds its cluster lease, and while it drains (Kubernetes readiness). */
+  ready: z.boolean(),
   shards_owned: NonNegativeInt,
   active_entities: NonNegativeInt,
   entity_idle_ms: NonNegativeInt,
 });
 export type Health = z.infer<typeof Health>;
+
+export const Readiness = z.object({ ready: z.literal(true) });
 
 export const ShardInfo = z.object({ shard_id: NonNegativeInt, owner: z.string().nullable(), local: z.boolean() });
 export type ShardInfo = z.infer<typeof ShardInfo>;
@@ -23,13 +27,28 @@ export const EntityInfo = z.object({
 });
 export type EntityInfo = z.infer<typeof EntityInfo>;
 
+/** A file served as is: its content type and its text. */
+export const RawAsset = z.object({ content_type: z.string(), body: z.string() });
+export type RawAsset = z.infer<typeof RawAsset>;
+
+/** The files of the API reference page (swagger-ui-dist, served from node_modules: no CDN). */
+export const DOCS_ASSETS = ["swagger-ui.css", "swagger-ui-bundle.js"] as const;
+
+/** An OpenAPI 3.1 document (generated from this contract). */
+export const OpenApiDocument = z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.looseObject({}) });
+
 /** Query-string booleans: only the words `true` and `false`. */
 const QueryBool = z.enum(["true", "false"]).optional();
 
 export const system = {
   health: procedure("GET /health", z.object({}), Health),
+  /** 200 `{ready: true}`, or 503 `{error, ready: false}` until the runner holds its lease and while it drains. */
+  ready: procedure("GET /ready", z.object({}), Readiness),
   shards: procedure("GET /debug/shards", z.object({}), z.array(ShardInfo)),
   entities: procedure("GET /debug/entities", z.object({ local: QueryBool }), z.array(EntityInfo), {
     query: ["local"],
   }),
+  openapi: procedure("GET /openapi.json", z.object({}), OpenApiDocument),
+  docs: procedure("GET /docs", z.object({}), z.string(), { content: "html" }),
+  docsAsset: procedure("GET /docs/assets/{file}", z.object({ file: z.enum(DOCS_ASSETS) }), RawAsset, { content: "raw" }),
 };

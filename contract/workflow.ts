@@ -7,9 +7,12 @@ export const MAX_WORKFLOW_STEPS = 10_000;
 /** Longest pause a `run-long` step may take, to keep a run within a caller's patience. */
 export const MAX_STEP_DELAY_MS = 10_000;
 
+/** `cancelled`: an operator ended it (POST /admin/workflows/…/cancel); it never runs again. */
+export const WorkflowStatus = z.enum(["running", "completed", "failed", "cancelled"]);
+
 export const WorkflowExecution = z.object({
   id: z.string(),
-  status: z.enum(["running", "completed", "failed"]),
+  status: WorkflowStatus,
   /** Journaled steps (and activities), in the order the workflow reached them. */
   steps_completed: z.array(z.string()),
   result: z.string().nullable(),

@@ -15,7 +15,8 @@ export const workflowExecutions = pgTable(
     execId: text("exec_id").notNull(),
     workflow: text("workflow").notNull(),
     input: text("input").notNull(),
-    status: text("status", { enum: ["running", "completed", "failed"] }).notNull(),
+    /** `cancelled`: ended by an operator; never claimed again. */
+    status: text("status", { enum: ["running", "completed", "failed", "cancelled"] }).notNull(),
     /** JSON text of the workflow's return value, once completed. */
     result: text("result"),
     error: text("error"),
@@ -25,7 +26,9 @@ export const workflowExecutions = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.entityType, t.entityId, t.execId] }),
-    check("workflow_executions_status", sql`${t.status} in ('running', 'completed', 'failed')`),
+    check("workflow_executions_status", sql`${t.status} in ('running', 'completed', 'failed', 'cancelled')`),
+    // The operator API lists executions newest first.
+    index("workflow_executions_started").on(t.startedAt.desc(), t.entityType, t.entityId, t.execId),
     // What a runner resumes when it acquires shards: the executions still running (few, normally).
     index("workflow_executions_running").on(t.entityType, t.entityId).where(sql`${t.status} = 'running'`),
   ],
@@ -48,6 +51,12 @@ export const workflowJournal = pgTable(
     /** JSON text of the step's result. */
     result: text("result").notNull(),
     runs: integer("runs").notNull(),
+    /** `step` (ctx.step) or `activity` (ctx.activity, a turn of the entity). */
+    kind: text("kind", { enum: ["step", "activity"] })
+      .notNull()
+      .default("step"),
+    /** The execution attempt that journaled it. */
+    attempt: integer("attempt").notNull().default(1),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
   (t) => [

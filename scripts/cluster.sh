@@ -18,10 +18,11 @@
 # LISTEN_ADDR on free 127.0.0.1 ports, OWNERSHIP_LOG=DIR/runner-I/ownership.jsonl (its shard
 # ownership intervals) and an ETCD_PREFIX unique to this cluster; LEASE_TTL_MS,
 # SHARD_COUNT, ENTITY_IDLE_MS, LOG_LEVEL, RUST_LOG, CLUSTER_SECRET and MAX_BODY_BYTES are passed
-# through from the caller's environment. `up` writes DIR/env, sourceable:
+# through from the caller's environment; ADMIN_TOKEN too, and it is kept in DIR/env for runners
+# started later. `up` writes DIR/env, sourceable:
 #   CLUSTER_STATE CLUSTER_SIZE CLUSTER_URLS ("url1 url2 …") CLUSTER_TESTS_URL (url1)
 #   CLUSTER_RESTART_CMD (restarts runner 1, for tests/test_persistence.sh) CLUSTER_ETCD_PREFIX
-#   POSTGRES_URL ETCD_ENDPOINTS RUNNER_<I>_URL RUNNER_<I>_GRPC RUNNER_<I>_PID RUNNER_<I>_RUNTIME
+#   POSTGRES_URL ETCD_ENDPOINTS ADMIN_TOKEN RUNNER_<I>_URL RUNNER_<I>_GRPC RUNNER_<I>_PID RUNNER_<I>_RUNTIME
 #   RUNNER_<I>_LOG RUNNER_<I>_GRPC_LISTEN
 # RUNNER_<I>_PID is empty while runner I is down. With --proxied each runner binds its gRPC server
 # on RUNNER_<I>_GRPC_LISTEN (GRPC_LISTEN_ADDR) but is reached by its peers at RUNNER_<I>_GRPC: the
@@ -89,11 +90,11 @@ load_cluster() {
   [[ -f "$ENV_FILE" ]] || die "no cluster up in $STATE"
   local vars
   vars="$(
-    unset CLUSTER_SIZE CLUSTER_ETCD_PREFIX POSTGRES_URL ETCD_ENDPOINTS
+    unset CLUSTER_SIZE CLUSTER_ETCD_PREFIX POSTGRES_URL ETCD_ENDPOINTS ADMIN_TOKEN
     # shellcheck disable=SC1090
     source "$ENV_FILE"
-    printf 'C_SIZE=%q C_PREFIX=%q C_PG=%q C_ETCD=%q\n' "${CLUSTER_SIZE:-}" "${CLUSTER_ETCD_PREFIX:-}" \
-      "${POSTGRES_URL:-}" "${ETCD_ENDPOINTS:-}"
+    printf 'C_SIZE=%q C_PREFIX=%q C_PG=%q C_ETCD=%q C_ADMIN=%q\n' "${CLUSTER_SIZE:-}" "${CLUSTER_ETCD_PREFIX:-}" \
+      "${POSTGRES_URL:-}" "${ETCD_ENDPOINTS:-}" "${ADMIN_TOKEN:-}"
   )"
   eval "$vars"
   [[ "$C_SIZE" =~ ^[1-9][0-9]*$ ]] || die "$ENV_FILE has no valid CLUSTER_SIZE"
@@ -121,6 +122,8 @@ write_env() {
     printf 'export CLUSTER_ETCD_PREFIX=%s\n' "$(q "$C_PREFIX")"
     printf 'export POSTGRES_URL=%s\n' "$(q "$C_PG")"
     printf 'export ETCD_ENDPOINTS=%s\n' "$(q "$C_ETCD")"
+    # The operator API's token (empty: the /admin routes are open), kept for restarted runners.
+    printf 'export ADMIN_TOKEN=%s\n' "$(q "$C_ADMIN")"
     for ((i = 1; i <= C_SIZE; i++)); do
       load_runner "$i"
       pid=""
@@ -159,7 +162,7 @@ launch_runner() {
     rc=0
     (
       unset DATA_DIR
-      export POSTGRES_URL="$C_PG" ETCD_ENDPOINTS="$C_ETCD" ETCD_PREFIX="$C_PREFIX"
+      export POSTGRES_URL="$C_PG" ETCD_ENDPOINTS="$C_ETCD" ETCD_PREFIX="$C_PREFIX" ADMIN_TOKEN="$C_ADMIN"
       export RUNNER_ADDRESS="127.0.0.1:$grpc" LISTEN_ADDR="127.0.0.1:$http" OWNERSHIP_LOG="$dir/ownership.jsonl"
       if [[ -n "$bind" ]]; then export GRPC_LISTEN_ADDR="127.0.0.1:$bind"; else unset GRPC_LISTEN_ADDR; fi
       exec setsid -w bash "$RUNNER_SH" start "$dir" "$runtime"
@@ -260,6 +263,7 @@ cmd_up() {
   )"
   eval "$vars"
   C_SIZE="$N"
+  C_ADMIN="${ADMIN_TOKEN:-}"
   C_PREFIX="/cluster-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')/"
 
   local ports runtime per=2

@@ -74,7 +74,10 @@ e2e() {
 # cluster_e2e: the bash suite against a 3-runner cluster (one runner on Deno), sharing the
 # services above; entering through runner 1, with every runner's URL for the sharding suite.
 cluster_e2e() {
-  env LEASE_TTL_MS=2000 ENTITY_IDLE_MS=500 LOG_LEVEL=warn scripts/cluster.sh up --runners 3 --deno 1 --state "$RUN_DIR" || return 1
+  # With an admin token: the cluster tests check that every /admin route needs it (the bash suite
+  # does not use /admin). The harness reads it back from DIR/env.
+  env LEASE_TTL_MS=2000 ENTITY_IDLE_MS=500 LOG_LEVEL=warn ADMIN_TOKEN="test-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" \
+    scripts/cluster.sh up --runners 3 --deno 1 --state "$RUN_DIR" || return 1
   (
     # shellcheck disable=SC1091
     source "$RUN_DIR/env"

@@ -20,6 +20,8 @@ export interface RequestOptions {
   /** Sent as `Idempotency-Key`: a retried call with the same key applies once. */
   readonly idempotencyKey?: string;
   readonly signal?: AbortSignal;
+  /** Bearer token for this call (the client's adminToken, for the operator API). */
+  readonly token?: string | undefined;
 }
 
 type Method<P> = (input: InputOf<P>, options?: RequestOptions) => Promise<OutputOf<P>>;
@@ -51,17 +53,22 @@ export interface ClientOptions<C extends AnyContract> {
   readonly fetch?: typeof fetch;
   /** The contract the server serves (the runner's by default). */
   readonly contract?: C;
+  /** Sent as `Authorization: Bearer …` on the operator API's calls (the runner's ADMIN_TOKEN). */
+  readonly adminToken?: string;
 }
 
 export function createClient<C extends AnyContract = Contract>(baseUrl: string, options: ClientOptions<C> = {}): Client<C> {
   const base = baseUrl.replace(/\/+$/, "");
   const doFetch = options.fetch ?? fetch;
-  const send = options.transport === "trpc" ? trpcCall : restCall;
+  // Pages and assets are REST only, whichever transport the client speaks.
+  const sendVia = options.transport === "trpc" ? trpcCall : restCall;
+  const send: typeof restCall = (f, b, n, p, i, o) => (p.content === "json" ? sendVia : restCall)(f, b, n, p, i, o);
   const client: Record<string, Record<string, Method<Procedure>>> = {};
   for (const { group, name, procedure } of procedureList(options.contract ?? runnerContract)) {
     client[group] ??= {};
+    const token = group === "admin" ? options.adminToken : undefined;
     client[group][name] = (input: unknown, callOptions: RequestOptions = {}) =>
-      send(doFetch, base, `${group}.${name}`, procedure, (input ?? {}) as Record<string, unknown>, callOptions);
+      send(doFetch, base, `${group}.${name}`, procedure, (input ?? {}) as Record<string, unknown>, { token, ...callOptions });
   }
   return client as unknown as Client<C>;
 }
@@ -69,6 +76,7 @@ export function createClient<C extends AnyContract = Contract>(baseUrl: string, 
 function headers(options: RequestOptions, json: boolean): Record<string, string> {
   const h: Record<string, string> = json ? { "content-type": "application/json" } : {};
   if (options.idempotencyKey) h["idempotency-key"] = options.idempotencyKey;
+  if (options.token) h.authorization = `Bearer ${options.token}`;
   return h;
 }
 
@@ -98,6 +106,9 @@ async function restCall(
     signal: options.signal,
   });
   const text = await response.text();
+  // Pages answer their HTML; assets their content type and text (see ResponseContent).
+  if (response.ok && procedure.content === "html") return text as never;
+  if (response.ok && procedure.content === "raw") return { content_type: response.headers.get("content-type") ?? "", body: text } as never;
   const parsed: unknown = text ? JSON.parse(text) : null;
   if (!response.ok) throw new ApiError(response.status, (parsed as { error?: string } | null)?.error ?? response.statusText, parsed);
   return parsed as never;

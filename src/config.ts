@@ -24,7 +24,7 @@ export interface Config {
   readonly etcdPrefix: string;
   readonly clusterSecret: string | undefined;
   readonly maxBodyBytes: number;
-  /** Bearer token the operator routes require, when set. */
+  /** Bearer token every /admin route requires; unset, the routes are open (and the runner says so at start). */
   readonly adminToken: string | undefined;
 }
 
@@ -84,8 +84,8 @@ const Env = z.object({
   DATA_DIR: z.string().default("./.data"),
   ETCD_PREFIX: z.string().default("/entity-cluster/"),
   CLUSTER_SECRET: z.string().optional(),
-  MAX_BODY_BYTES: int(1_024, 1_073_741_824, 8 * 1024 * 1024),
   ADMIN_TOKEN: z.string().optional(),
+  MAX_BODY_BYTES: int(1_024, 1_073_741_824, 8 * 1024 * 1024),
 });
 
 /** Reads the configuration from `env`; throws a ConfigError naming each bad variable. */

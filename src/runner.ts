@@ -40,11 +40,12 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
     secret: config.clusterSecret,
   });
   cluster.registerSingleton(SINGLETON_NAME, runSingletonTest);
-  const dashboard = {
+  if (!config.adminToken) log.warn("ADMIN_TOKEN is not set: the operator API (/admin/*) is open to anyone who can reach the HTTP port");
+  const app = createApp(clusterServices(cluster, { dashboard: { adminToken: config.adminToken, traffic: () => cluster.traffic() } }), {
+    maxBodyBytes: config.maxBodyBytes,
+    log,
     adminToken: config.adminToken,
-    traffic: () => cluster.traffic(),
-  };
-  const app = createApp(clusterServices(cluster, { dashboard }), { maxBodyBytes: config.maxBodyBytes, log });
+  });
   // Bind the HTTP port before joining: a runner that cannot serve must not take shards.
   let http: HttpServer;
   try {

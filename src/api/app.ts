@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type AnyContract, contract as runnerContract } from "../../contract/index.ts";
 import type { Logger } from "../cluster/index.ts";
+import { adminGuard } from "./auth.ts";
 import { toHttpError } from "./http-error.ts";
 import { type ApiEnv, readBody } from "./request-body.ts";
 import { buildResolvers } from "./resolvers.ts";
@@ -15,6 +16,8 @@ export interface AppOptions {
   readonly log: Logger;
   /** The procedures to serve (the runner's contract by default). */
   readonly contract?: AnyContract;
+  /** When set, every /admin route requires `Authorization: Bearer <adminToken>`. */
+  readonly adminToken?: string | undefined;
 }
 
 /** The HTTP API: the contract's REST routes and `/trpc`, both derived from it, over one set of resolvers. */
@@ -38,6 +41,11 @@ export function createApp(services: ApiServices, options: AppOptions): Hono<ApiE
       await next();
       log.debug({ method: c.req.method, path: c.req.path, status: c.res.status, ms: +(performance.now() - started).toFixed(2) }, "request");
     });
+  }
+  if (options.adminToken !== undefined) {
+    const guard = adminGuard(options.adminToken);
+    app.use("/admin/*", guard.rest);
+    app.use("/trpc/*", guard.trpc);
   }
   app.use(readBody(options.maxBodyBytes));
 

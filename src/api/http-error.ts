@@ -8,12 +8,14 @@ export class HttpError extends Error {
     message: string,
     readonly issues?: readonly unknown[],
     readonly headers: Record<string, string> = {},
+    /** More fields of the body, e.g. `/ready`'s `ready: false`. */
+    readonly extra: Readonly<Record<string, unknown>> = {},
   ) {
     super(message);
   }
 
   body(): { error: string; issues?: readonly unknown[] } {
-    return this.issues ? { error: this.message, issues: this.issues } : { error: this.message };
+    return this.issues ? { error: this.message, issues: this.issues, ...this.extra } : { error: this.message, ...this.extra };
   }
 }
 

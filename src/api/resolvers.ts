@@ -1,6 +1,10 @@
 import { type AnyContract, type EntityContract, procedureList } from "../../contract/index.ts";
 import { ClusterError } from "../cluster/index.ts";
+import { adminResolvers } from "./admin.ts";
 import { dashboardResolvers } from "./dashboard/dashboard.ts";
+import { DOCS_PAGE, docsAsset } from "./docs.ts";
+import { HttpError } from "./http-error.ts";
+import { openApiDocument } from "./openapi.ts";
 import type { ApiContext, ApiServices } from "./services.ts";
 
 /** What a procedure does once its input is valid; the REST and tRPC adapters both run these. */
@@ -17,21 +21,34 @@ function entityResolver(contract: EntityContract, rpc: string, services: ApiServ
   };
 }
 
-/** The runner's own procedures, by group and name. */
-function runnerResolvers(services: ApiServices): Resolvers {
+/** The runner's own procedures, by group and name; the API reference documents `contract`. */
+function runnerResolvers(services: ApiServices, contract: AnyContract): Resolvers {
+  let document: unknown;
   return {
     system: {
       health: async () => services.health(),
+      ready: async () => {
+        if (!services.ready())
+          throw new HttpError(503, "runner is not ready (joining the cluster, draining or stopping)", undefined, {}, { ready: false });
+        return { ready: true };
+      },
       shards: async () => services.shards(),
       entities: async (input) => services.entities(input.local === "true"),
+      openapi: async () => {
+        document ??= openApiDocument(contract, { title: "Entity cluster API", version: "1" });
+        return document;
+      },
+      docs: async () => DOCS_PAGE,
+      docsAsset: async (input) => docsAsset(input.file as string),
     },
     dashboard: services.dashboard ? dashboardResolvers(services.dashboard) : {},
+    admin: services.operator ? adminResolvers(services.operator) : {},
   };
 }
 
 /** The resolver of every routed procedure of `contract`; a procedure nothing resolves is an error here, at start-up. */
 export function buildResolvers(services: ApiServices, contract: AnyContract): Resolvers {
-  const own = runnerResolvers(services);
+  const own = runnerResolvers(services, contract);
   const groups: Record<string, Record<string, Resolver>> = {};
   for (const { group, name, entity } of procedureList(contract)) {
     const resolve = entity ? entityResolver(entity, name, services) : own[group]?.[name];

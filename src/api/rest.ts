@@ -1,5 +1,5 @@
 import type { Context, Hono } from "hono";
-import { type AnyContract, type Method, procedureList } from "../../contract/index.ts";
+import { type AnyContract, type Method, procedureList, type RawAsset } from "../../contract/index.ts";
 import { bodyInput } from "./body.ts";
 import { HttpError, invalidInput } from "./http-error.ts";
 import type { ApiEnv } from "./request-body.ts";
@@ -69,8 +69,8 @@ export function mountRest(app: Hono<ApiEnv>, resolvers: Resolvers, contract: Any
       if (!output.success) throw new Error(`${group}.${name} answered outside its contract: ${output.error.message}`);
       if (procedure.content === "html") return c.html(output.data as string);
       if (procedure.content === "raw") {
-        const { content_type, body } = output.data as { content_type: string; body: string };
-        return c.body(body, 200, { "Content-Type": content_type });
+        const asset = output.data as RawAsset;
+        return c.body(asset.body, 200, { "content-type": asset.content_type, "cache-control": "public, max-age=3600" });
       }
       return c.json(output.data ?? null);
     });

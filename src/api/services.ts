@@ -1,5 +1,5 @@
 import type { EntityInfo, Health, ShardInfo } from "../../contract/index.ts";
-import type { ActiveEntity, Cluster } from "../cluster/index.ts";
+import type { ActiveEntity, Cluster, Operator } from "../cluster/index.ts";
 import type { DashboardSource } from "./dashboard/dashboard.ts";
 
 /** What the API needs from the runner: the resolvers of every procedure are built on these. */
@@ -9,6 +9,10 @@ export interface ApiServices {
   /** Whether this runner hosts entities of `type` (the rest answer 501). */
   hasEntity(type: string): boolean;
   health(): Health;
+  /** False until the runner holds its lease, and while it drains (GET /ready, Kubernetes readiness). */
+  ready(): boolean;
+  /** The operator API's view of the cluster (the /admin routes), if the service has them. */
+  readonly operator?: Operator;
   shards(): ShardInfo[];
   entities(localOnly: boolean): Promise<EntityInfo[]>;
   /** The dashboard's sources (a runner serving a contract without the dashboard needs none). */
@@ -33,10 +37,13 @@ export function clusterServices(cluster: Cluster, extras: { dashboard?: Dashboar
     ...extras,
     callEntity: (type, id, rpc, args, requestId) => cluster.call(type, id, rpc, args, { requestId }),
     hasEntity: (type) => cluster.has(type),
+    ready: () => cluster.ready,
+    operator: cluster.operator,
     health: () => ({
       status: "ok",
       runner: cluster.runnerId,
       mode: cluster.mode,
+      ready: cluster.ready,
       shards_owned: cluster.shardsOwned,
       active_entities: cluster.activeEntityCount,
       entity_idle_ms: cluster.entityIdleMs,

@@ -1,6 +1,7 @@
 import { initTRPC, type TRPC_ERROR_CODE_KEY, TRPCError } from "@trpc/server";
 import { type AnyContract, type Procedure, procedureList } from "../../contract/index.ts";
 import { ClusterError, type ClusterErrorCode } from "../cluster/index.ts";
+import { HttpError } from "./http-error.ts";
 import { type Resolver, type Resolvers, resolverOf } from "./resolvers.ts";
 import type { ApiContext } from "./services.ts";
 
@@ -29,17 +30,18 @@ function build(procedure: Procedure, resolve: Resolver) {
     } catch (error) {
       // Framework errors become tRPC errors with the matching HTTP status.
       if (error instanceof ClusterError) throw new TRPCError({ code: TRPC_CODE[error.code], message: error.message, cause: error });
+      if (error instanceof HttpError && error.status === 503) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: error.message });
       throw error;
     }
   };
   return procedure.kind === "query" ? base.query(handler) : base.mutation(handler);
 }
 
-/** The tRPC router, built from the contract: one procedure per routed RPC, nothing else. */
+/** The tRPC router, built from the contract: one procedure per routed JSON RPC (pages and assets are REST only). */
 export function buildRouter(resolvers: Resolvers, contract: AnyContract) {
   const groups: Record<string, Record<string, ReturnType<typeof build>>> = {};
   for (const { group, name, procedure } of procedureList(contract)) {
-    if (procedure.content !== "json") continue; // pages and files are REST only
+    if (procedure.content !== "json") continue;
     groups[group] ??= {};
     groups[group][name] = build(procedure, resolverOf(resolvers, group, name));
   }

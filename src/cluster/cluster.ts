@@ -1,3 +1,4 @@
+import { Operator } from "./admin/operator.ts";
 import type { CallOptions } from "./call.ts";
 import { type EntityAddress, unstorableId } from "./entity/address.ts";
 import type { EntityType } from "./entity/definition.ts";
@@ -81,6 +82,8 @@ export class Cluster {
   private readonly transport: GrpcTransport | undefined;
   private readonly router: Router;
   private readonly singletons: SingletonManager;
+  /** The operator API's view of the cluster (GET/POST /admin/…). */
+  readonly operator: Operator;
   private pruner: NodeJS.Timeout | undefined;
   /** Calls/s and latency quantiles of the last minutes, one sample a second (the dashboard's charts). */
   private readonly sampler: TrafficSampler;
@@ -116,12 +119,13 @@ export class Cluster {
       log,
       metrics,
     });
+    const workflowStore = new SqlWorkflowStore(options.storage.db);
     this.runtime = new EntityRuntime({
       store: this.store,
       log,
       idleMs: options.entityIdleMs,
       mayCommit: (shard) => this.ownership.mayCommit(shard),
-      workflows: { store: new SqlWorkflowStore(options.storage.db), address: (type, id) => this.address(type, id) },
+      workflows: { store: workflowStore, address: (type, id) => this.address(type, id) },
       caller: (type, id, rpc, args, from) => this.call(type, id, rpc, args, from),
       timerSink: this.timers,
       metrics,
@@ -159,6 +163,17 @@ export class Cluster {
       timersPending: () => this.timers.size,
     });
     this.router = new Router(this.ownership, this.runtime, this.transport, log, metrics);
+    this.operator = new Operator({
+      runnerId: options.runnerId,
+      ownership: this.ownership,
+      runtime: this.runtime,
+      transport: this.transport,
+      workflows: workflowStore,
+      timers: this.timerStore,
+      shardOf: (id) => shardOf(id, options.shardCount),
+      call: (type, id, rpc, args) => this.call(type, id, rpc, args),
+      log,
+    });
     this.singletons = new SingletonManager(
       this.ownership,
       new SqlSingletonRunStore(options.storage.db),
@@ -255,6 +270,8 @@ export class Cluster {
       locate: (type, id) => this.address(type, id),
       activeEntities: () => this.runtime.activeEntities(),
       traffic: () => this.sampler.recent(),
+      status: () => this.operator.status(),
+      drain: (on) => this.operator.drainSelf(on),
     };
   }
 
@@ -298,6 +315,11 @@ export class Cluster {
       ask: (peer: string, timeoutMs: number) => transport.traffic(peer, timeoutMs),
     };
     return clusterTraffic({ runner: this.runnerId, samples: this.sampler.recent() }, peers, limits.peerQueryTimeoutMs, this.options.log);
+  }
+
+  /** False until this runner holds its lease (cluster mode), and while it drains or stops. */
+  get ready(): boolean {
+    return this.ownership.ready();
   }
 
   get shardsOwned(): number {

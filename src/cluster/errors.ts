@@ -31,6 +31,9 @@ export class ClusterError extends Error {
 
 export const badRequest = (message: string) => new ClusterError("BAD_REQUEST", message);
 export const notFound = (message: string) => new ClusterError("NOT_FOUND", message);
+/** Running a cancelled execution again, or a run of it that learns of the cancellation: a 409. */
+export const executionCancelled = (execId: string, entity: string) =>
+  new ClusterError("ALREADY_EXISTS", `execution ${execId} of ${entity} was cancelled by an operator; it never runs again`);
 
 export function toClusterError(error: unknown): ClusterError {
   if (error instanceof ClusterError) return error;

@@ -5,6 +5,7 @@
  */
 
 // Running a cluster.
+export type { ExecutionListing, Operator } from "./admin/operator.ts";
 export type { CallOptions } from "./call.ts";
 export { type ActiveEntity, Cluster, type ClusterMode, type ClusterOptions, type ShardPlacement } from "./cluster.ts";
 // Declaring entities, traits and workflows.
@@ -32,9 +33,11 @@ export type { SingletonContext, SingletonRun } from "./singleton/manager.ts";
 export { openStorage, type Storage, type StorageOptions } from "./storage/database.ts";
 /** For a runner process's uncaughtException handler: a known, harmless driver bug. */
 export { isPostgresJsClosedSocketWrite } from "./storage/driver-bugs.ts";
-export type { ExecutionRecord, ExecutionStatus } from "./storage/workflows/store.ts";
+export type { ListedTimer } from "./storage/timers/store.ts";
+export type { ExecutionRecord, ExecutionStatus, StoredExecution, StoredJournalEntry } from "./storage/workflows/store.ts";
 export type { PendingTimer, TimerEvent, Timers } from "./timers/timer.ts";
 export { Auditable } from "./traits/auditable.ts";
 export { defineTrait, type MutationEvent, type Trait, type TraitDefinition, type TraitRpc } from "./traits/trait.ts";
 export { Versioned } from "./traits/versioned.ts";
+export type { RunnerStatus } from "./transport/wire.ts";
 export type { WorkflowContext, WorkflowDefinition } from "./workflow/definition.ts";

@@ -21,6 +21,7 @@ it("a corpus of malformed, oversized, mistyped and injection-shaped requests to 
     cross: uniqueId("fuzz-cross"),
     other: uniqueId("fuzz-other"),
     suffix: `-${uniqueId("h")}`,
+    adminToken: cluster.adminToken,
   };
   const api = cluster.client(1);
   await api.counter.increment({ id: targets.counter, amount: 42 });

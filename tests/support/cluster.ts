@@ -52,8 +52,17 @@ export class ClusterHarness {
     return id;
   }
 
+  /** The runners' ADMIN_TOKEN (scripts/test.sh starts the shared cluster with one), if any. */
+  get adminToken(): string | undefined {
+    // Read once: it is fixed for the cluster's life, and env() runs bash.
+    this.token ??= this.env().ADMIN_TOKEN ?? "";
+    return this.token || undefined;
+  }
+  private token: string | undefined;
+
+  /** A client of runner i, sending the admin token on the operator API's calls. */
   client(i: number): Client {
-    return createClient(this.url(i));
+    return createClient(this.url(i), { adminToken: this.adminToken });
   }
 
   /** Runner indexes, 1-based. */

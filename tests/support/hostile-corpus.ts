@@ -22,6 +22,11 @@ export interface Targets {
   readonly other: string;
   /** A suffix making the hostile-but-valid ids of this run fresh. */
   readonly suffix: string;
+  /**
+   * The runners' ADMIN_TOKEN: sent with every /admin case, so that they reach the route's own
+   * checks rather than stopping at the 401 (the admin tests check the 401s).
+   */
+  readonly adminToken?: string | undefined;
 }
 
 const JSON_TYPE: [string, string] = ["Content-Type", "application/json"];
@@ -321,11 +326,49 @@ export function hostileCorpus(targets: Targets): HostileCase[] {
     read(`/kv/${enc(id)}/get/${enc(id)}`, null);
     read(`/kv/${enc(targets.kv)}/get/${enc(id)}`, null);
   }
+  // The operator API's own bad input: filters, cursors, unknown runners and executions.
+  for (const target of [
+    "/admin/workflows?status=bogus",
+    "/admin/workflows?status=",
+    "/admin/workflows?cursor=zzz",
+    `/admin/workflows?cursor=${Buffer.from('{"startedAt":"x","type":"a","id":"b","execId":"c"}').toString("base64url")}`,
+    "/admin/workflows?limit=0",
+    "/admin/workflows?limit=-1",
+    "/admin/workflows?limit=1e3",
+    "/admin/workflows?limit=100000",
+    "/admin/workflows?since=yesterday",
+    "/admin/timers?due_before=soon",
+    "/admin/timers?limit=abc",
+    `/admin/workflows/WorkflowTest/${enc(targets.other)}/no-such-exec`,
+  ]) {
+    reject(`GET ${target.slice(0, 60)}`, { method: "GET", target });
+  }
+  for (const target of [
+    "/admin/runners/127.0.0.1:1/drain",
+    "/admin/runners/127.0.0.1:1/undrain",
+    `/admin/workflows/WorkflowTest/${enc(targets.other)}/no-such-exec/cancel`,
+    `/admin/workflows/WorkflowTest/${enc(targets.other)}/no-such-exec/resume`,
+    `/admin/workflows/NoSuchType/${enc(targets.other)}/e/cancel`,
+    `/admin/timers/TimerTest/${enc(targets.other)}/no-such-timer/cancel`,
+    `/admin/timers/NoSuchType/${enc(targets.other)}/t/cancel`,
+  ]) {
+    reject(`POST ${target.slice(0, 60)}`, { method: "POST", target });
+  }
+  reject("GET /docs/assets of a file outside the page", { method: "GET", target: "/docs/assets/package.json" });
+  reject("GET /docs/assets with a path escape", { method: "GET", target: "/docs/assets/..%2F..%2Fpackage.json" });
+
   // The absolute form of a request-target (RFC 9112 §3.2.2): the authority in it is not ours to check.
   cases.push({
     name: "GET in absolute form",
     request: { method: "GET", target: `http://127.0.0.1:1/counter/${enc(`absolute${targets.suffix}`)}` },
     expect: { kind: "read", body: 0 },
   });
-  return cases;
+  const token = targets.adminToken;
+  if (!token) return cases;
+  const isAdmin = (target: string | Buffer) => Buffer.from(target).toString("latin1").startsWith("/admin");
+  return cases.map((c) =>
+    isAdmin(c.request.target)
+      ? { ...c, request: { ...c.request, headers: [...(c.request.headers ?? []), ["Authorization", `Bearer ${token}`] as const] } }
+      : c,
+  );
 }

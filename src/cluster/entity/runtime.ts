@@ -1,3 +1,4 @@
+import { z } from "zod";
 import type { Call } from "../call.ts";
 import { badRequest, ClusterError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -5,7 +6,8 @@ import { type CallLabels, type ClusterMetrics, noMetrics, OTHER } from "../metri
 import type { ShardId } from "../ownership/shard.ts";
 import type { StateStore } from "../storage/entity-state/store.ts";
 import type { WorkflowStore } from "../storage/workflows/store.ts";
-import type { FireOutcome, TimerSink } from "../timers/timer.ts";
+import { EntityTimers } from "../timers/entity-timers.ts";
+import type { FireOutcome, PendingTimer, TimerSink } from "../timers/timer.ts";
 import { WorkflowEngine } from "../workflow/engine.ts";
 import { addressKey, type EntityAddress } from "./address.ts";
 import type { ExecutionReader, TurnImplementation } from "./context.ts";
@@ -31,6 +33,25 @@ export interface RuntimeOptions {
   readonly timerSink?: TimerSink;
   readonly metrics?: ClusterMetrics;
 }
+
+/**
+ * The framework's RPC that cancels one pending timer of an entity (the operator API's): a turn on
+ * the entity, since its state is the timers' authority, routed to its owner like any call.
+ * Answers the timer it cancelled, or null if none was pending.
+ */
+export const CANCEL_TIMER_RPC = "$timer.cancel";
+const CancelArgs = z.object({ timer_id: z.string() });
+const cancelTimerTurn: TurnImplementation = {
+  kind: "mutation",
+  handler: (state, args, turn): PendingTimer | null => {
+    const { timer_id } = args as z.output<typeof CancelArgs>;
+    const timers = new EntityTimers(state, turn, true);
+    const pending = timers.pending().find((t) => t.timer_id === timer_id);
+    if (!pending) return null;
+    timers.cancel(timer_id);
+    return pending;
+  },
+};
 
 const noWorkflows = () => Promise.reject(new ClusterError("NOT_IMPLEMENTED", "this runtime has no workflow storage"));
 const NO_EXECUTIONS: ExecutionReader = { get: noWorkflows, list: noWorkflows };
@@ -112,6 +133,12 @@ export class EntityRuntime {
     const { address, rpc } = call;
     const type = this.types.get(address.type);
     if (!type) return Promise.reject(new ClusterError("NOT_IMPLEMENTED", `entity type ${address.type} is not registered`));
+    if (rpc === CANCEL_TIMER_RPC) {
+      const args = CancelArgs.safeParse(call.args);
+      if (!args.success) return Promise.reject(badRequest(`invalid arguments for ${CANCEL_TIMER_RPC}: ${args.error.message}`));
+      // An entity without timers has none pending; nothing to load or commit.
+      return type.timerFire ? this.post(type, { ...call, args: args.data }, cancelTimerTurn) : Promise.resolve(null);
+    }
     const impl = type.rpcs.get(rpc);
     if (!impl) return Promise.reject(badRequest(`entity type ${address.type} has no RPC ${rpc}`));
     const parsed = impl.args.safeParse(call.args);
@@ -140,6 +167,11 @@ export class EntityRuntime {
     const type = this.types.get(address.type);
     if (!type?.timerFire) return Promise.reject(new ClusterError("NOT_IMPLEMENTED", `entity type ${address.type} does not handle timers`));
     return this.post(type, frameworkCall(address, "$timer", { timer_id: timerId }), type.timerFire) as Promise<FireOutcome>;
+  }
+
+  /** An operator cancelled the execution in storage: stop its run here, if it runs here. */
+  cancelExecution(address: EntityAddress, execId: string): void {
+    this.workflows?.cancel(address, execId);
   }
 
   /** Addresses of the entities active here now. */

@@ -4,7 +4,7 @@ import type { Logger } from "../log.ts";
 import { assignShards } from "./assignment.ts";
 import type { OwnershipJournal } from "./journal.ts";
 import { FencedLease, type LeaseEvents } from "./lease.ts";
-import type { Ownership, ShardListener } from "./ownership.ts";
+import type { LeaseStatus, Ownership, ShardListener } from "./ownership.ts";
 import type { ShardId } from "./shard.ts";
 import { Topology, type TopologyChange } from "./topology.ts";
 
@@ -52,6 +52,8 @@ export class EtcdOwnership implements Ownership {
   private again = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  /** Set by an operator (POST /admin/runners/…/drain): hand every shard over, take none. */
+  private draining = false;
   private knownRunners = new Set<string>();
 
   constructor(private readonly options: EtcdOwnershipOptions) {
@@ -95,6 +97,32 @@ export class EtcdOwnership implements Ownership {
     this.listeners.push(listener);
   }
 
+  ready(): boolean {
+    return this.lease?.alive === true && !this.draining && !this.stopping;
+  }
+
+  isDraining(runner: string = this.runnerId): boolean {
+    return runner === this.runnerId ? this.draining : this.topology.draining.has(runner);
+  }
+
+  leaseStatus(): LeaseStatus | undefined {
+    return this.lease?.status();
+  }
+
+  /**
+   * Publishes (or withdraws) this runner's draining flag under its lease, so that every runner's
+   * table leaves it out; the reconcile loop then hands its shards over as SIGTERM would, while the
+   * runner goes on serving HTTP and forwarding calls.
+   */
+  async drain(on: boolean): Promise<void> {
+    this.draining = on;
+    const key = Topology.drainingKey(this.options.prefix, this.runnerId);
+    const lease = this.lease;
+    if (on && lease) await this.client.put(key).value(this.runnerId).lease(lease.id).exec();
+    if (!on) await this.client.delete().key(key).exec();
+    this.schedule();
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.retryTimer);
@@ -121,6 +149,8 @@ export class EtcdOwnership implements Ownership {
       this.options.leaseEvents,
     );
     await this.client.put(Topology.runnerKey(prefix, runnerId)).value(runnerId).lease(lease.id).exec();
+    // A drain outlives a lost lease: the new lease carries the flag again.
+    if (this.draining) await this.client.put(Topology.drainingKey(prefix, runnerId)).value(runnerId).lease(lease.id).exec();
     this.lease = lease;
     log.info({ lease: lease.id }, "joined the cluster");
   }
@@ -183,7 +213,7 @@ export class EtcdOwnership implements Ownership {
   private async reconcile(): Promise<void> {
     const lease = this.lease;
     if (this.stopping || !lease) return;
-    this.table = assignShards(this.options.shardCount, this.topology.runners);
+    this.table = assignShards(this.options.shardCount, this.candidates());
     const me = this.runnerId;
     // Shards still `leaving` had a hand-over fail half-way (etcd unreachable): finish it first.
     await this.handOver([...this.held].filter((s) => this.table[s] !== me || this.leaving.has(s)));
@@ -220,6 +250,12 @@ export class EtcdOwnership implements Ownership {
       for (const listener of this.listeners) listener.serving?.(acquired);
       this.options.log.info({ acquired: acquired.length, owned: this.held.size }, "shards acquired");
     }
+  }
+
+  /** The runners shards may be assigned to: the live ones not draining (all of them, if every one is). */
+  private candidates(): string[] {
+    const takers = [...this.topology.runners].filter((r) => !this.isDraining(r));
+    return takers.length > 0 ? takers : [...this.topology.runners];
   }
 
   /** Deletes the shards' locks if they are still held under `leaseId`. */

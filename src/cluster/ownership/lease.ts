@@ -21,6 +21,8 @@ export class FencedLease {
   private readonly sent: number[] = [];
   /** The deadline passed while the lease was held: reported once, until a keep-alive extends it again. */
   private fenced = false;
+  /** Wall-clock time (ms) of the last keep-alive etcd confirmed, for operators. */
+  private confirmedAt: number | undefined;
 
   private constructor(
     private readonly lease: Lease,
@@ -95,8 +97,18 @@ export class FencedLease {
     await this.lease.revoke();
   }
 
+  /** For operators (GET /admin/runners): the last confirmed keep-alive and the fencing deadline, as wall-clock dates. */
+  status(): { readonly lastKeepAlive: Date | undefined; readonly fencingDeadline: Date } {
+    const remaining = this.remainingMs;
+    return {
+      lastKeepAlive: this.confirmedAt === undefined ? undefined : new Date(this.confirmedAt),
+      fencingDeadline: new Date(Date.now() + (Number.isFinite(remaining) ? remaining : 0)),
+    };
+  }
+
   private confirm(sentAt: number | undefined): void {
     if (sentAt === undefined) return;
+    this.confirmedAt = Date.now();
     const deadline = sentAt + this.ttlMs - this.marginMs;
     if (deadline <= this.deadline) return;
     this.onExtend?.(this.id, deadline - performance.now());

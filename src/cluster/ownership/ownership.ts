@@ -1,4 +1,11 @@
+import { ClusterError } from "../errors.ts";
 import type { ShardId } from "./shard.ts";
+
+/** The runner's lease as operators see it (cluster mode only). */
+export interface LeaseStatus {
+  readonly lastKeepAlive: Date | undefined;
+  readonly fencingDeadline: Date;
+}
 
 /** Told when this runner starts or stops serving shards (timers, workflows, singletons hook in). */
 export interface ShardListener {
@@ -30,6 +37,13 @@ export interface Ownership {
   /** The live runners, this one included. */
   runners(): readonly string[];
   subscribe(listener: ShardListener): void;
+  /** True while this runner holds its lease and is not draining: it may take shards. */
+  ready(): boolean;
+  /** Whether `runner` (this one by default) is draining, as this runner sees it. */
+  isDraining(runner?: string): boolean;
+  /** Drains (hands every shard to the others and takes none) or undrains this runner. */
+  drain(on: boolean): Promise<void>;
+  leaseStatus(): LeaseStatus | undefined;
   /** Hands every shard over (in-flight work finishes first) and leaves. */
   stop(): Promise<void>;
 }
@@ -37,6 +51,7 @@ export interface Ownership {
 /** The runner is the whole cluster: it owns every shard, always. */
 export class SoleOwnership implements Ownership {
   private readonly listeners: ShardListener[] = [];
+  private started = false;
   private stopped = false;
 
   constructor(
@@ -49,6 +64,7 @@ export class SoleOwnership implements Ownership {
   }
 
   async start(): Promise<void> {
+    this.started = true;
     for (const l of this.listeners) await l.acquired?.(this.all);
     for (const l of this.listeners) l.serving?.(this.all);
   }
@@ -69,6 +85,18 @@ export class SoleOwnership implements Ownership {
   }
   subscribe(listener: ShardListener): void {
     this.listeners.push(listener);
+  }
+  ready(): boolean {
+    return this.started && !this.stopped;
+  }
+  isDraining(): boolean {
+    return false;
+  }
+  async drain(): Promise<void> {
+    throw new ClusterError("CONFLICT", "a runner outside cluster mode is the whole cluster: there is no one to drain it to");
+  }
+  leaseStatus(): undefined {
+    return undefined;
   }
   async stop(): Promise<void> {
     this.stopped = true;

@@ -15,12 +15,14 @@ export interface TopologyChange {
 }
 
 /**
- * The cluster as etcd sees it: live runners (`{prefix}runners/{address}`) and shard lock holders
+ * The cluster as etcd sees it: live runners (`{prefix}runners/{address}`), the draining ones, and shard lock holders
  * (`{prefix}shards/{shard}`). Loaded once, then kept current by a watch from the next revision,
  * so no change is missed and nothing polls.
  */
 export class Topology {
   readonly runners = new Set<string>();
+  /** Runners draining (`{prefix}draining/{address}`, under the runner's lease): no shard is assigned to them. */
+  readonly draining = new Set<string>();
   readonly holders = new Map<ShardId, ShardHolder>();
   private watcher: Watcher | undefined;
 
@@ -33,6 +35,10 @@ export class Topology {
 
   static runnerKey(prefix: string, runner: string): string {
     return `${prefix}runners/${runner}`;
+  }
+
+  static drainingKey(prefix: string, runner: string): string {
+    return `${prefix}draining/${runner}`;
   }
 
   static shardKey(prefix: string, shard: ShardId): string {
@@ -66,6 +72,12 @@ export class Topology {
       const had = this.runners.has(name);
       if (kind === "put") this.runners.add(name);
       else this.runners.delete(name);
+      return had === (kind === "put") ? undefined : { runnersChanged: true, freed: [] };
+    }
+    if (section === "draining" && name) {
+      const had = this.draining.has(name);
+      if (kind === "put") this.draining.add(name);
+      else this.draining.delete(name);
       return had === (kind === "put") ? undefined : { runnersChanged: true, freed: [] };
     }
     if (section === "shards" && name !== undefined) {

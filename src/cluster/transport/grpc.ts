@@ -10,7 +10,7 @@ import type { Logger } from "../log.ts";
 import type { TrafficSample } from "../metrics/traffic.ts";
 import { type CallDuplex, CallStream } from "./call-stream.ts";
 import { InboundCallStream, type ServerCallDuplex } from "./inbound-call-stream.ts";
-import type { InboundHandler } from "./wire.ts";
+import { decodeStatus, encodeStatus, type InboundHandler, type RunnerStatus, type WireRunnerStatus } from "./wire.ts";
 
 interface WireEntityList {
   runner: string;
@@ -24,7 +24,24 @@ type Callback<T> = (error: grpc.ServiceError | null, value?: T) => void;
 type Unary<T> = (request: object, metadata: grpc.Metadata, options: grpc.CallOptions, callback: Callback<T>) => grpc.ClientUnaryCall;
 interface RunnerClient extends grpc.Client {
   Calls(metadata: grpc.Metadata): CallDuplex;
-  ActiveEntities: Unary<WireEntityList>;
+  ActiveEntities(
+    request: object,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: Callback<WireEntityList>,
+  ): grpc.ClientUnaryCall;
+  RunnerInfo(
+    request: object,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: Callback<WireRunnerStatus>,
+  ): grpc.ClientUnaryCall;
+  Drain(
+    request: { draining: boolean },
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: Callback<WireRunnerStatus>,
+  ): grpc.ClientUnaryCall;
   Traffic: Unary<WireTraffic>;
 }
 
@@ -75,6 +92,7 @@ export class GrpcTransport {
   listen(handler: InboundHandler): Promise<void> {
     const authorized = (call: { metadata: grpc.Metadata }) => this.authorized(call.metadata);
     const refused = { code: grpc.status.UNAUTHENTICATED, details: "bad or missing cluster secret" };
+    const unimplemented = { code: grpc.status.UNIMPLEMENTED, details: "this runner has no operator API" };
     this.server.addService(RunnerService.service, {
       Calls: (stream: ServerCallDuplex) => {
         // The secret is checked once, when the stream opens; every call on it is the peer's. (An
@@ -93,6 +111,20 @@ export class GrpcTransport {
         if (!authorized(call)) return reply(refused);
         reply(null, { runner: this.options.address, samples: JSON.stringify(handler.traffic()) });
       },
+      RunnerInfo: (call: grpc.ServerUnaryCall<object, WireRunnerStatus>, reply: grpc.sendUnaryData<WireRunnerStatus>) => {
+        if (!authorized(call)) return reply(refused);
+        if (!handler.status) return reply(unimplemented);
+        reply(null, encodeStatus(handler.status()));
+      },
+      Drain: (call: grpc.ServerUnaryCall<{ draining: boolean }, WireRunnerStatus>, reply: grpc.sendUnaryData<WireRunnerStatus>) => {
+        if (!authorized(call)) return reply(refused);
+        if (!handler.drain) return reply(unimplemented);
+        handler.drain(call.request.draining).then(
+          (status) => reply(null, encodeStatus(status)),
+          (error: unknown) =>
+            reply({ code: grpc.status.FAILED_PRECONDITION, details: error instanceof Error ? error.message : String(error) }),
+        );
+      },
     });
     return new Promise((resolve, reject) => {
       this.server.bindAsync(this.options.bind ?? this.options.address, grpc.ServerCredentials.createInsecure(), (error) =>
@@ -107,23 +139,34 @@ export class GrpcTransport {
   }
 
   async activeEntities(peer: string, timeoutMs: number): Promise<EntityAddress[]> {
-    const client = this.peer(peer).client;
-    const list = await this.unary(peer, client.ActiveEntities.bind(client), timeoutMs);
+    const list = await this.unary<WireEntityList>(peer, timeoutMs, (c, m, o, cb) => c.ActiveEntities({}, m, o, cb));
     return list.entities.map((e) => ({ type: e.entity_type, id: e.entity_id, shard: e.shard_id }));
   }
 
   async traffic(peer: string, timeoutMs: number): Promise<TrafficSample[]> {
-    const client = this.peer(peer).client;
-    const reply = await this.unary(peer, client.Traffic.bind(client), timeoutMs);
+    const reply = await this.unary<WireTraffic>(peer, timeoutMs, (c, m, o, cb) => c.Traffic({}, m, o, cb));
     return JSON.parse(reply.samples) as TrafficSample[];
   }
 
-  /** A unary call to `peer`, cancelled if the peer leaves meanwhile. */
-  private unary<T>(peer: string, method: Unary<T>, timeoutMs: number): Promise<T> {
+  async status(peer: string, timeoutMs: number): Promise<RunnerStatus> {
+    return decodeStatus(await this.unary<WireRunnerStatus>(peer, timeoutMs, (c, m, o, cb) => c.RunnerInfo({}, m, o, cb)));
+  }
+
+  async drain(peer: string, on: boolean, timeoutMs: number): Promise<RunnerStatus> {
+    return decodeStatus(await this.unary<WireRunnerStatus>(peer, timeoutMs, (c, m, o, cb) => c.Drain({ draining: on }, m, o, cb)));
+  }
+
+  /** A unary call to `peer`, cancelled if the peer leaves (see forget). */
+  private unary<T>(
+    peer: string,
+    timeoutMs: number,
+    start: (client: RunnerClient, metadata: grpc.Metadata, options: grpc.CallOptions, callback: Callback<T>) => grpc.ClientUnaryCall,
+  ): Promise<T> {
+    const client = this.peer(peer).client;
     return new Promise<T>((resolve, reject) => {
       const calls = this.inflight.get(peer) ?? new Set();
       this.inflight.set(peer, calls);
-      const call = method({}, this.metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (error, value) => {
+      const call = start(client, this.metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (error, value) => {
         calls.delete(call);
         if (error) reject(fromGrpcError(peer, error));
         else resolve(value as T);
@@ -183,6 +226,8 @@ function fromGrpcError(peer: string, error: grpc.ServiceError): ClusterError {
       return new ClusterError("TIMEOUT", `call to ${peer} timed out`);
     case grpc.status.UNAUTHENTICATED:
       return new ClusterError("UNAUTHENTICATED", `${peer} refused our cluster secret`);
+    case grpc.status.FAILED_PRECONDITION:
+      return new ClusterError("ALREADY_EXISTS", `${peer}: ${error.details}`);
     default:
       // Unreachable, cancelled because the peer left, reset: the call may be retried elsewhere.
       return new ClusterError("UNAVAILABLE", `peer ${peer}: ${error.details || error.message}`);

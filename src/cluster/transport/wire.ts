@@ -7,6 +7,20 @@ import { formatTraceparent, parseTraceparent } from "../trace.ts";
 /** Where an entity lives, as the receiving runner computes it (the sender's shard is not trusted). */
 export type Locate = (type: string, id: string) => EntityAddress;
 
+/** What an operator sees of a runner; on the wire, cluster.proto's RunnerStatus (dates as epoch ms, 0 for none). */
+export interface RunnerStatus {
+  readonly address: string;
+  readonly runtime: "node" | "deno";
+  readonly version: string;
+  readonly startedAt: Date;
+  readonly shardsOwned: number;
+  readonly activeEntities: number;
+  readonly lastKeepAlive: Date | undefined;
+  readonly fencingDeadline: Date | undefined;
+  readonly draining: boolean;
+  readonly ready: boolean;
+}
+
 /** What a runner answers to its peers. */
 export interface InboundHandler {
   call(call: Call): Promise<unknown>;
@@ -15,6 +29,53 @@ export interface InboundHandler {
   activeEntities(): EntityAddress[];
   /** This runner's recent traffic samples. */
   traffic(): readonly TrafficSample[];
+  /** For operators; a runner without them answers UNIMPLEMENTED. */
+  status?(): RunnerStatus;
+  drain?(on: boolean): Promise<RunnerStatus>;
+}
+
+export interface WireRunnerStatus {
+  address: string;
+  runtime: string;
+  version: string;
+  started_at: number;
+  shards_owned: number;
+  active_entities: number;
+  last_keepalive_at: number;
+  fencing_deadline: number;
+  draining: boolean;
+  ready: boolean;
+}
+
+export function encodeStatus(s: RunnerStatus): WireRunnerStatus {
+  return {
+    address: s.address,
+    runtime: s.runtime,
+    version: s.version,
+    started_at: s.startedAt.getTime(),
+    shards_owned: s.shardsOwned,
+    active_entities: s.activeEntities,
+    last_keepalive_at: s.lastKeepAlive?.getTime() ?? 0,
+    fencing_deadline: s.fencingDeadline?.getTime() ?? 0,
+    draining: s.draining,
+    ready: s.ready,
+  };
+}
+
+export function decodeStatus(w: WireRunnerStatus): RunnerStatus {
+  const date = (ms: number) => (Number(ms) > 0 ? new Date(Number(ms)) : undefined);
+  return {
+    address: w.address,
+    runtime: w.runtime === "deno" ? "deno" : "node",
+    version: w.version,
+    startedAt: date(w.started_at) ?? new Date(0),
+    shardsOwned: w.shards_owned,
+    activeEntities: w.active_entities,
+    lastKeepAlive: date(w.last_keepalive_at),
+    fencingDeadline: date(w.fencing_deadline),
+    draining: w.draining,
+    ready: w.ready,
+  };
 }
 
 /** The messages of cluster.proto's Calls stream, as proto-loader decodes them (keepCase, longs as numbers). */

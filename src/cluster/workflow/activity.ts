@@ -20,6 +20,7 @@ export function activityTurn(
   key: ExecutionKey,
   name: string,
   seq: number,
+  attempt: number,
   body: (state: unknown, ctx: EntityContext) => unknown,
 ): TurnImplementation {
   return {
@@ -35,7 +36,7 @@ export function activityTurn(
         throw new StepFailed(name, error);
       }
       const entry: JournalEntry = { name, seq, result: toJsonText(value), runs: 1 };
-      ctx.transact((tx) => store.recordActivity(tx, key, entry));
+      ctx.transact((tx) => store.recordActivity(tx, key, entry, attempt));
       return entry;
     },
   };

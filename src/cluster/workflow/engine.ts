@@ -3,7 +3,7 @@ import { backoffDelay } from "../backoff.ts";
 import { type EntityAddress, formatAddress } from "../entity/address.ts";
 import type { EntityContext, ExecutionReader, TurnImplementation } from "../entity/context.ts";
 import type { WorkflowRpc } from "../entity/definition.ts";
-import { ClusterError, StepFailed } from "../errors.ts";
+import { ClusterError, executionCancelled, StepFailed } from "../errors.ts";
 import { type Json, toJsonText } from "../json.ts";
 import type { Logger } from "../log.ts";
 import { type ClusterMetrics, noMetrics } from "../metrics/metrics.ts";
@@ -51,6 +51,8 @@ interface Execution {
  */
 export class WorkflowEngine {
   private readonly executions = new Map<string, Execution>();
+  /** Executions running here that an operator cancelled (the store has them `cancelled` already). */
+  private readonly cancelled = new Set<string>();
   private stopped = false;
 
   constructor(private readonly options: WorkflowEngineOptions) {}
@@ -94,6 +96,18 @@ export class WorkflowEngine {
   /** Stops the executions of `shards` (they stay `running` in storage) and waits until they have. */
   release(shards: ReadonlySet<ShardId>): Promise<void> {
     return halt([...this.executions.values()].filter((x) => shards.has(x.address.shard)));
+  }
+
+  /**
+   * An operator cancelled the execution in storage: if it runs here, stop it now (its next write
+   * would be refused anyway) and end its run as cancelled.
+   */
+  cancel(address: EntityAddress, execId: string): void {
+    const key = executionKey(address, execId);
+    const running = this.executions.get(key);
+    if (!running) return;
+    this.cancelled.add(key);
+    running.controller.abort();
   }
 
   /** Stops every execution and refuses new ones. */
@@ -147,11 +161,15 @@ export class WorkflowEngine {
     const key = executionKey(address, execId);
     const controller = new AbortController();
     const input = toJsonText(args);
-    const done = this.drive(address, rpc, workflow, args, input, execId, controller.signal);
+    const done = this.drive(address, rpc, workflow, args, input, execId, controller.signal).catch((error: unknown) =>
+      this.explain(key, address, execId, error),
+    );
     const execution: Execution = { address, rpc, input, controller, done };
     this.executions.set(key, execution);
     const forget = () => {
-      if (this.executions.get(key) === execution) this.executions.delete(key);
+      if (this.executions.get(key) !== execution) return;
+      this.executions.delete(key);
+      this.cancelled.delete(key);
     };
     done.then(forget, forget);
     this.count(rpc, how, done);
@@ -170,6 +188,19 @@ export class WorkflowEngine {
         (error: unknown) => error instanceof ClusterError && error.code === "WORKFLOW_FAILED" && m.failed.inc(labels),
       )
       .finally(() => m.running.dec(labels));
+  }
+
+  /**
+   * A run stopped short (NOT_OWNER: aborted, or a fenced write refused) because an operator
+   * cancelled the execution ends as cancelled, not as a handover the router would retry.
+   */
+  private async explain(key: string, address: EntityAddress, execId: string, error: unknown): Promise<never> {
+    if (!(error instanceof ClusterError) || error.code !== "NOT_OWNER") throw error;
+    const record = this.cancelled.has(key)
+      ? { status: "cancelled" }
+      : await this.options.store.get({ type: address.type, id: address.id, execId }).catch(() => undefined);
+    if (record?.status === "cancelled") throw executionCancelled(execId, formatAddress(address));
+    throw error;
   }
 
   private async drive(
@@ -250,7 +281,7 @@ class Run implements WorkflowContext<unknown> {
     const journaled = this.replay<T>(name, seq);
     if (journaled !== undefined) return journaled;
     const started = performance.now();
-    const turn = activityTurn(this.options.store, this.key, name, seq, body);
+    const turn = activityTurn(this.options.store, this.key, name, seq, this.attempt, body);
     const entry = (await this.persist(() => this.options.turn(this.self, turn))) as JournalEntry;
     this.timed("activity", started);
     return this.remember<T>(entry, seq);

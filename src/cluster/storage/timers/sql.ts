@@ -1,8 +1,8 @@
-import { and, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, lt, sql } from "drizzle-orm";
 import { entityTimers } from "../../../../drizzle/schema.ts";
 import { keyHash, type ShardId } from "../../ownership/shard.ts";
 import type { Database } from "../database.ts";
-import type { StoredTimer, TimerKey, TimerStore, TimerWrites } from "./store.ts";
+import type { ListedTimer, StoredTimer, TimerFilter, TimerKey, TimerStore, TimerWrites } from "./store.ts";
 
 const row = (key: TimerKey) =>
   and(eq(entityTimers.entityType, key.type), eq(entityTimers.entityId, key.id), eq(entityTimers.timerId, key.timerId));
@@ -46,6 +46,23 @@ export class SqlTimerStore implements TimerStore {
       })
       .from(entityTimers)
       .where(all ? pending : and(pending, inArray(sql`mod(${entityTimers.keyHash}, ${this.shardCount})`, [...shards])));
+  }
+
+  async listPending(filter: TimerFilter): Promise<ListedTimer[]> {
+    const t = entityTimers;
+    return this.db
+      .select({ entityType: t.entityType, entityId: t.entityId, timerId: t.timerId, scheduledAt: t.scheduledAt, fireAt: t.fireAt })
+      .from(t)
+      .where(
+        and(
+          eq(t.status, "pending"),
+          filter.type === undefined ? undefined : eq(t.entityType, filter.type),
+          filter.id === undefined ? undefined : eq(t.entityId, filter.id),
+          filter.dueBefore && lt(t.fireAt, filter.dueBefore),
+        ),
+      )
+      .orderBy(asc(t.fireAt), asc(t.entityType), asc(t.entityId), asc(t.timerId))
+      .limit(filter.limit);
   }
 
   /** Forgets fired timers older than `cutoff`: their fires are recorded by the entities. */

@@ -28,8 +28,23 @@ export interface TimerWrites {
   markFired(key: TimerKey, firedAt: Date): TxWrite;
 }
 
+/** Which pending timers the operator API lists, soonest first. */
+export interface TimerFilter {
+  readonly type?: string | undefined;
+  readonly id?: string | undefined;
+  readonly dueBefore?: Date | undefined;
+  readonly limit: number;
+}
+
+/** A pending timer as the operator API lists it. */
+export interface ListedTimer extends StoredTimer {
+  readonly scheduledAt: Date;
+}
+
 /** What a shard's owner reads of the timers table, and its housekeeping. */
 export interface TimerStore {
+  /** Pending timers across the cluster, soonest first (the index: a turn in flight may have just changed one). */
+  listPending(filter: TimerFilter): Promise<ListedTimer[]>;
   /** Every pending timer of entities in `shards`. */
   loadPending(shards: readonly ShardId[]): Promise<StoredTimer[]>;
   /** Forgets fired timers older than `cutoff`: their fires are recorded by the entities. */

@@ -1,9 +1,22 @@
-import { and, asc, eq, ne, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, notInArray, type SQL, sql } from "drizzle-orm";
 import { workflowExecutions, workflowJournal } from "../../../../drizzle/schema.ts";
-import { ClusterError } from "../../errors.ts";
+import { ClusterError, executionCancelled } from "../../errors.ts";
 import type { Json } from "../../json.ts";
 import type { Database } from "../database.ts";
-import type { Claim, ExecutionKey, ExecutionRecord, JournalEntry, Outcome, RunningExecution, WorkflowStore } from "./store.ts";
+import type {
+  Claim,
+  ExecutionCursor,
+  ExecutionFilter,
+  ExecutionKey,
+  ExecutionRecord,
+  JournalEntry,
+  Outcome,
+  RunningExecution,
+  StoredExecution,
+  StoredJournalEntry,
+  WorkflowAdminStore,
+  WorkflowStore,
+} from "./store.ts";
 
 const e = workflowExecutions;
 const j = workflowJournal;
@@ -23,7 +36,7 @@ function prepareStepWrite(db: Database) {
   return db
     .insert(j)
     .select(
-      sql`select ${p("type")}, ${p("id")}, ${p("execId")}, ${p("name")}, ${p("seq")}::integer, ${p("result")}, 1, now() from ${e}
+      sql`select ${p("type")}, ${p("id")}, ${p("execId")}, ${p("name")}, ${p("seq")}::integer, ${p("result")}, 1, 'step', ${p("attempt")}::integer, now() from ${e}
           where ${e.entityType} = ${p("type")} and ${e.entityId} = ${p("id")} and ${e.execId} = ${p("execId")}
             and ${e.attempts} = ${p("attempt")} and ${e.status} = 'running'`,
     )
@@ -33,7 +46,7 @@ function prepareStepWrite(db: Database) {
 }
 
 /** The WorkflowStore on Postgres (or PGlite): one row per execution, one per journal entry. */
-export class SqlWorkflowStore implements WorkflowStore {
+export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
   /** recordStep's statement, prepared once: it runs for every step, and parsing it each time would double its cost. */
   private readonly stepWrite: ReturnType<typeof prepareStepWrite>;
 
@@ -54,7 +67,7 @@ export class SqlWorkflowStore implements WorkflowStore {
       .onConflictDoUpdate({
         target: [e.entityType, e.entityId, e.execId],
         set: { status: "running", attempts: sql`${e.attempts} + 1`, error: null, finishedAt: null },
-        setWhere: and(ne(e.status, "completed"), eq(e.workflow, workflow), eq(e.input, input)),
+        setWhere: and(notInArray(e.status, ["completed", "cancelled"]), eq(e.workflow, workflow), eq(e.input, input)),
       })
       .returning({ attempts: e.attempts })
       .catch(unavailable);
@@ -68,6 +81,7 @@ export class SqlWorkflowStore implements WorkflowStore {
       .catch(unavailable);
     const row = rows[0];
     if (!row) throw new ClusterError("UNAVAILABLE", `execution ${key.execId} vanished while being claimed`);
+    if (row.status === "cancelled") throw executionCancelled(key.execId, `${key.type}/${key.id}`);
     if (row.workflow !== workflow || row.input !== input) {
       throw new ClusterError(
         "ALREADY_EXISTS",
@@ -107,8 +121,8 @@ export class SqlWorkflowStore implements WorkflowStore {
    * duplicate entry fails the transaction (the activity turn checks the journal first, so it cannot
    * happen short of a bug, and then nothing of the turn may commit).
    */
-  async recordActivity(tx: Database, key: ExecutionKey, entry: JournalEntry): Promise<void> {
-    await tx.insert(j).values({ entityType: key.type, entityId: key.id, execId: key.execId, ...entry });
+  async recordActivity(tx: Database, key: ExecutionKey, entry: JournalEntry, attempt: number): Promise<void> {
+    await tx.insert(j).values({ entityType: key.type, entityId: key.id, execId: key.execId, ...entry, kind: "activity", attempt });
   }
 
   /** Records how the execution ended, if `attempt` is still its current one (false: superseded). */
@@ -145,6 +159,61 @@ export class SqlWorkflowStore implements WorkflowStore {
     return this.records(type, id);
   }
 
+  async search(filter: ExecutionFilter): Promise<{ rows: StoredExecution[]; next: ExecutionCursor | undefined }> {
+    const { after } = filter;
+    const where: (SQL | undefined)[] = [
+      filter.status && eq(e.status, filter.status),
+      filter.type === undefined ? undefined : eq(e.entityType, filter.type),
+      filter.workflow === undefined ? undefined : eq(e.workflow, filter.workflow),
+      filter.since && gte(e.startedAt, filter.since),
+      // Keyset pagination on the sort key (a row comparison: exact, and stable under inserts).
+      after &&
+        sql`(${e.startedAt}, ${e.entityType}, ${e.entityId}, ${e.execId}) < (${after.startedAt}::timestamptz, ${after.type}, ${after.id}, ${after.execId})`,
+    ];
+    const rows = await this.db
+      .select({ ...EXECUTION_COLUMNS, startedText: sql<string>`${e.startedAt}::text` })
+      .from(e)
+      .where(and(...where))
+      .orderBy(desc(e.startedAt), desc(e.entityType), desc(e.entityId), desc(e.execId))
+      .limit(filter.limit + 1)
+      .catch(unavailable);
+    const page = rows.slice(0, filter.limit);
+    const last = page.at(-1);
+    const next =
+      rows.length > filter.limit && last ? { startedAt: last.startedText, type: last.type, id: last.id, execId: last.execId } : undefined;
+    return { rows: page.map(({ startedText: _, ...row }) => stored(row)), next };
+  }
+
+  async find(key: ExecutionKey): Promise<StoredExecution | undefined> {
+    const rows = await this.db.select(EXECUTION_COLUMNS).from(e).where(keyOf(key)).catch(unavailable);
+    return rows[0] && stored(rows[0]);
+  }
+
+  async detailedJournal(key: ExecutionKey): Promise<StoredJournalEntry[]> {
+    return this.db
+      .select({ name: j.name, seq: j.seq, result: j.result, runs: j.runs, kind: j.kind, attempt: j.attempt, createdAt: j.createdAt })
+      .from(j)
+      .where(journalOf(key))
+      .orderBy(asc(j.seq))
+      .catch(unavailable);
+  }
+
+  async cancel(key: ExecutionKey): Promise<StoredExecution> {
+    const rows = await this.db
+      .update(e)
+      .set({ status: "cancelled", error: "cancelled by an operator", finishedAt: sql`now()` })
+      .where(and(keyOf(key), inArray(e.status, ["running", "failed"])))
+      .returning(EXECUTION_COLUMNS)
+      .catch(unavailable);
+    if (rows[0]) return stored(rows[0]);
+    const found = await this.find(key);
+    if (!found) throw new ClusterError("NOT_FOUND", `no execution ${key.execId} of ${key.type}/${key.id}`);
+    throw new ClusterError(
+      "ALREADY_EXISTS",
+      `execution ${key.execId} is ${found.status}: only running or failed executions can be cancelled`,
+    );
+  }
+
   private async records(type: string, id: string, execId?: string): Promise<ExecutionRecord[]> {
     const entity = and(eq(e.entityType, type), eq(e.entityId, id), execId === undefined ? undefined : eq(e.execId, execId));
     const [executions, steps] = await Promise.all([
@@ -174,3 +243,36 @@ export class SqlWorkflowStore implements WorkflowStore {
     }));
   }
 }
+
+const EXECUTION_COLUMNS = {
+  type: e.entityType,
+  id: e.entityId,
+  execId: e.execId,
+  workflow: e.workflow,
+  status: e.status,
+  input: e.input,
+  result: e.result,
+  error: e.error,
+  attempts: e.attempts,
+  startedAt: e.startedAt,
+  finishedAt: e.finishedAt,
+};
+
+function stored(row: ExecutionRow): StoredExecution {
+  const { type, id, execId, ...rest } = row;
+  return { key: { type, id, execId }, ...rest };
+}
+
+type ExecutionRow = {
+  type: string;
+  id: string;
+  execId: string;
+  workflow: string;
+  status: StoredExecution["status"];
+  input: string;
+  result: string | null;
+  error: string | null;
+  attempts: number;
+  startedAt: Date;
+  finishedAt: Date | null;
+};
