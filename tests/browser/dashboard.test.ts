@@ -144,10 +144,14 @@ it("a run-long started through the API shows as running, and its journal opens",
 it("screenshots at 1280×800 and 390×844", async () => {
   mkdirSync(SHOTS, { recursive: true });
   await page.waitForTimeout(1500); // a couple of traffic samples on the charts
+  await page.evaluate("window.scrollTo(0, 0)");
   await page.screenshot({ path: join(SHOTS, "dashboard-1280x800.png") });
+  await page.screenshot({ path: join(SHOTS, "dashboard-1280x800-full.png"), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.waitForTimeout(300);
+  await page.waitForTimeout(500);
+  await page.evaluate("window.scrollTo(0, 0)");
   await page.screenshot({ path: join(SHOTS, "dashboard-390x844.png") });
+  await page.screenshot({ path: join(SHOTS, "dashboard-390x844-full.png"), fullPage: true });
   const overflow = Number(await page.evaluate("document.documentElement.scrollWidth - window.innerWidth"));
   assert.ok(overflow <= 0, `no horizontal scrolling of the page at 390 px (overflow ${overflow} px)`);
   await page.setViewportSize({ width: 1280, height: 800 });
@@ -168,17 +172,20 @@ it("SIGKILL of a runner: its cells move and its row goes within LEASE_TTL_MS + 3
   assert.ok((await cellOwners()).includes(victim), "the victim owns shards before");
   await cluster.control("kill", VICTIM);
   const killed = Date.now();
+  let seenDown = false;
   await waitFor(
     "the victim gone from the shard map and the runner list",
     async () => {
       const owners = await cellOwners();
       const row = await page.locator(`#runners tr[data-runner="${victim}"]`).count();
+      seenDown ||= (await page.locator(`#runners tr[data-runner="${victim}"][data-state=down]`).count()) > 0;
       return owners.length === SHARD_COUNT && owners.every((o) => o !== "" && o !== victim) && row === 0 ? true : undefined;
     },
     LEASE_TTL_MS + 3_000,
     100,
   );
   console.log(`  the page showed the victim's shards moved and its row gone ${Date.now() - killed} ms after SIGKILL`);
+  assert.ok(seenDown, "the victim's row turned red (not answering) before it left the list");
   assert.is(await page.locator("#runners tr[data-state=up]").count(), 2);
 });
 

@@ -46,48 +46,59 @@ async function tick() {
   } else timer = setTimeout(tick, Math.max(0, PERIOD_MS - (Date.now() - started)));
 }
 
+/** Each panel is drawn as soon as its source answers: a slow one (a peer timing out) delays no other. */
 async function poll() {
   const admin = (fetcher) => (authorized ? fetcher() : Promise.resolve(null));
   const sources = {
     health: get("/health"),
     shards: get("/debug/shards"),
+    runners: admin(() => get("/admin/runners")),
     entities: get("/debug/entities"),
     traffic: get("/dashboard/traffic"),
     singletons: singletons(),
-    runners: admin(() => get("/admin/runners")),
     workflows: admin(() => get(workflowsQuery())),
     execution: admin(fetchSelected),
     timers: admin(() => get("/admin/timers?limit=100")),
   };
+  const ok = (promise) =>
+    promise.then(
+      (value) => value,
+      () => null,
+    );
+  const drawn = [
+    ok(sources.health).then((h) => {
+      if (h) document.getElementById("served-by").textContent = `served by ${h.runner} (${h.mode})`;
+    }),
+    // The runner list reads the shard map too (a runner that stopped answering still owns shards).
+    Promise.all([ok(sources.shards), ok(sources.runners)]).then(([shards, runners]) => {
+      if (shards) renderShards(shards);
+      if (shards || runners) renderRunners(runners, shards);
+    }),
+    ok(sources.entities).then((e) => e && renderEntities(e)),
+    ok(sources.traffic).then((t) => t && renderTraffic(t)),
+    ok(sources.singletons).then((s) => s && renderSingletons(s)),
+    ok(sources.workflows).then((w) => w && renderWorkflows(w)),
+    sources.execution.then(
+      (x) => authorized && renderExecution(x),
+      () => {},
+    ),
+    ok(sources.timers).then((t) => t && renderTimers(t)),
+  ];
   const names = Object.keys(sources);
   const settled = await Promise.allSettled(Object.values(sources));
-  const got = {};
+  await Promise.all(drawn);
   const failed = [];
   settled.forEach((r, i) => {
-    if (r.status === "fulfilled") got[names[i]] = r.value;
-    else failed.push(`${names[i]}: ${r.reason instanceof HttpError ? r.reason.message : "no answer"}`);
+    if (r.status === "rejected") failed.push(`${names[i]}: ${r.reason instanceof HttpError ? r.reason.message : "no answer"}`);
   });
   if (settled.some((r) => r.status === "rejected" && r.reason instanceof HttpError && r.reason.status === 401)) {
     authorized = false;
     await checkSession("The runner no longer accepts this token.");
   }
-  render(got);
   statusLine.classList.toggle("error", failed.length > 0);
   statusLine.textContent = failed.length
     ? `unavailable: ${failed.join("; ")}`
     : `updated ${new Date().toLocaleTimeString([], { hour12: false })}`;
-}
-
-function render(got) {
-  if (got.health) document.getElementById("served-by").textContent = `served by ${got.health.runner} (${got.health.mode})`;
-  if (got.shards) renderShards(got.shards);
-  if (got.shards || got.runners) renderRunners(got.runners ?? null, got.shards ?? null);
-  if (got.entities) renderEntities(got.entities);
-  if (got.traffic) renderTraffic(got.traffic);
-  if (got.singletons) renderSingletons(got.singletons);
-  if (got.workflows) renderWorkflows(got.workflows);
-  if ("execution" in got && authorized) renderExecution(got.execution);
-  if (got.timers) renderTimers(got.timers);
 }
 
 /** Asks the runner whether it needs a token and accepts ours; shows the token form when it does not. */
