@@ -124,8 +124,10 @@ it("a run-long started through the API shows as running, and its journal opens",
     (r) => r.text(),
     () => undefined,
   );
-  // Some traffic for the charts, through every runner.
+  // Some traffic for the charts, through every runner, and a timer that stays pending.
   await Promise.all(cluster.indexes().map((i) => cluster.client(i).counter.increment({ id: uniqueId("dash-c"), amount: 1 })));
+  const timerEntity = uniqueId("dash-t");
+  await cluster.client(1).timer.schedule({ id: timerEntity, timer_id: "reminder", delay_ms: 600_000 });
   const row = page.locator(`#workflows tr[data-exec="${execId}"]`);
   await row.waitFor({ timeout: 10_000 });
   assert.is(await row.getAttribute("data-status"), "running");
@@ -139,6 +141,7 @@ it("a run-long started through the API shows as running, and its journal opens",
   );
   assert.match((await page.locator("#exec-title").textContent()) ?? "", execId);
   assert.ok(await page.locator("#exec-cancel").isEnabled());
+  await page.locator("#timers tbody tr", { hasText: timerEntity }).waitFor({ timeout: 5_000 });
 });
 
 it("screenshots at 1280×800 and 390×844", async () => {

@@ -32,17 +32,18 @@ export function renderRunners(runners, shards, now = Date.now()) {
       return el(
         "tr",
         { class: down ? "down" : undefined, "data-runner": info.address, "data-state": down ? "down" : "up" },
-        el("td", {}, el("span", { class: "swatch", style: `background:${colourOf(info.address)}` }), info.address),
-        el("td", { text: info.runtime ?? "–" }),
-        el("td", { class: "num", text: duration(uptime) }),
-        el("td", { class: "num", text: String(counts.get(info.address) ?? info.shards_owned ?? 0) }),
-        el("td", { class: "num", text: info.active_entities === undefined ? "–" : String(info.active_entities) }),
+        el("td", { class: "address" }, el("span", { class: "swatch", style: `background:${colourOf(info.address)}` }), info.address),
+        el("td", { "data-label": "runtime", text: info.runtime ?? "–" }),
+        el("td", { class: "num", "data-label": "uptime", text: duration(uptime) }),
+        el("td", { class: "num", "data-label": "shards", text: String(counts.get(info.address) ?? info.shards_owned ?? 0) }),
+        el("td", { class: "num", "data-label": "entities", text: info.active_entities === undefined ? "–" : String(info.active_entities) }),
         el("td", {
           class: "num",
+          "data-label": "lease",
           title: info.fencing_deadline ? `fencing deadline ${clock(info.fencing_deadline)}` : undefined,
           text: leaseText(lease),
         }),
-        el("td", { text: state }),
+        el("td", { "data-label": "state", text: state }),
       );
     });
   fill(document.querySelector("#runners tbody"), rows);
