@@ -33,6 +33,11 @@ export interface Procedure<I extends z.ZodObject = z.ZodObject, O extends z.ZodT
   /** Query-string parameters (GET only), e.g. `?local=true`. */
   readonly query: readonly string[];
   readonly content: ResponseContent;
+  /**
+   * The media type of a REST answer that is text (its output a string), e.g. the Prometheus
+   * exposition format; undefined = JSON. tRPC answers it as a JSON string, as it does everything.
+   */
+  readonly produces: string | undefined;
 }
 
 export interface ProcedureOptions {
@@ -40,6 +45,7 @@ export interface ProcedureOptions {
   query?: readonly string[];
   /** `json` unless said otherwise; only JSON procedures are served over tRPC. */
   content?: ResponseContent;
+  produces?: string;
 }
 
 export function procedure<I extends z.ZodObject, O extends z.ZodType>(
@@ -59,6 +65,7 @@ export function procedure<I extends z.ZodObject, O extends z.ZodType>(
     kind: method === "GET" ? "query" : "mutation",
     query: options.query ?? [],
     content: options.content ?? "json",
+    produces: options.produces,
   };
 }
 

@@ -36,6 +36,8 @@ export const DOCS_ASSETS = ["swagger-ui.css", "swagger-ui-bundle.js"] as const;
 
 /** An OpenAPI 3.1 document (generated from this contract). */
 export const OpenApiDocument = z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.looseObject({}) });
+/** The Prometheus text exposition format, version 0.0.4. */
+export const PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
 
 /** Query-string booleans: only the words `true` and `false`. */
 const QueryBool = z.enum(["true", "false"]).optional();
@@ -51,4 +53,6 @@ export const system = {
   openapi: procedure("GET /openapi.json", z.object({}), OpenApiDocument),
   docs: procedure("GET /docs", z.object({}), z.string(), { content: "html" }),
   docsAsset: procedure("GET /docs/assets/{file}", z.object({ file: z.enum(DOCS_ASSETS) }), RawAsset, { content: "raw" }),
+  /** This runner's metrics in the Prometheus text format (empty with METRICS=off). */
+  metrics: procedure("GET /metrics", z.object({}), z.string(), { produces: PROMETHEUS_TEXT }),
 };

@@ -19,6 +19,8 @@ import {
 export interface RequestOptions {
   /** Sent as `Idempotency-Key`: a retried call with the same key applies once. */
   readonly idempotencyKey?: string;
+  /** Sent as the W3C `traceparent`: the call joins that trace (its log lines carry its trace id). */
+  readonly traceparent?: string;
   readonly signal?: AbortSignal;
   /** Bearer token for this call (the client's adminToken, for the operator API). */
   readonly token?: string | undefined;
@@ -77,6 +79,7 @@ function headers(options: RequestOptions, json: boolean): Record<string, string>
   const h: Record<string, string> = json ? { "content-type": "application/json" } : {};
   if (options.idempotencyKey) h["idempotency-key"] = options.idempotencyKey;
   if (options.token) h.authorization = `Bearer ${options.token}`;
+  if (options.traceparent) h.traceparent = options.traceparent;
   return h;
 }
 
@@ -109,6 +112,7 @@ async function restCall(
   // Pages answer their HTML; assets their content type and text (see ResponseContent).
   if (response.ok && procedure.content === "html") return text as never;
   if (response.ok && procedure.content === "raw") return { content_type: response.headers.get("content-type") ?? "", body: text } as never;
+  if (response.ok && procedure.produces) return text as never;
   const parsed: unknown = text ? JSON.parse(text) : null;
   if (!response.ok) throw new ApiError(response.status, (parsed as { error?: string } | null)?.error ?? response.statusText, parsed);
   return parsed as never;

@@ -26,6 +26,8 @@ export interface Config {
   readonly maxBodyBytes: number;
   /** Bearer token every /admin route requires; unset, the routes are open (and the runner says so at start). */
   readonly adminToken: string | undefined;
+  /** Instrumentation on (GET /metrics) or off (no-op instruments, for comparison). */
+  readonly metrics: boolean;
 }
 
 export class ConfigError extends Error {
@@ -86,6 +88,7 @@ const Env = z.object({
   CLUSTER_SECRET: z.string().optional(),
   ADMIN_TOKEN: z.string().optional(),
   MAX_BODY_BYTES: int(1_024, 1_073_741_824, 8 * 1024 * 1024),
+  METRICS: z.enum(["on", "off"]).default("on"),
 });
 
 /** Reads the configuration from `env`; throws a ConfigError naming each bad variable. */
@@ -123,5 +126,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     clusterSecret: e.CLUSTER_SECRET,
     maxBodyBytes: e.MAX_BODY_BYTES,
     adminToken: e.ADMIN_TOKEN,
+    metrics: e.METRICS === "on",
   };
 }

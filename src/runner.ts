@@ -38,6 +38,7 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
           }
         : undefined,
     secret: config.clusterSecret,
+    metrics: { enabled: config.metrics, processMetrics: true },
   });
   cluster.registerSingleton(SINGLETON_NAME, runSingletonTest);
   if (!config.adminToken) log.warn("ADMIN_TOKEN is not set: the operator API (/admin/*) is open to anyone who can reach the HTTP port");

@@ -19,6 +19,7 @@ import { measureUpsertBaseline } from "./baseline.ts";
 import { CpuMeter, type CpuShare, withChildren } from "./cpu.ts";
 import { measureFailover } from "./failover.ts";
 import { closedLoop, incrementer, percentile, printTable, WARMUP_SECONDS, writeResults } from "./lib.ts";
+import { measureMetricsCost } from "./metrics.ts";
 import { rssBytes, spawnRunner } from "./process.ts";
 import { measureRouting } from "./routing.ts";
 
@@ -211,6 +212,22 @@ try {
     undefined,
     "≤ 2048 bytes",
     perEntity <= 2048 && active >= ENTITIES,
+  );
+
+  // 6. What instrumentation costs: the same load with metrics on and with METRICS=off.
+  const servicesPg = Number(services.env().SERVICES_PG_PID);
+  const cost = await measureMetricsCost(services.env().POSTGRES_URL as string, servicesPg, CLIENTS, SECONDS / 2, freePort);
+  raw.metricsCost = cost;
+  cpuRow(`increments, ${CLIENTS} clients, owner entry, metrics on`, cost.cpu.on);
+  cpuRow(`increments, ${CLIENTS} clients, owner entry, METRICS=off`, cost.cpu.off);
+  const rate = (list: { ops: number; seconds: number }[]) => list.reduce((a, r) => a + r.ops, 0) / list.reduce((a, r) => a + r.seconds, 0);
+  record(
+    `throughput, metrics on vs METRICS=off, owner entry, ${CLIENTS} clients`,
+    fmt(rate(cost.off), "ops/s"),
+    fmt(rate(cost.on), "ops/s"),
+    cost.ratio,
+    "≥ 0.95",
+    cost.ratio >= 0.95,
   );
 } finally {
   await sh("cluster.sh", "down", "--state", state).catch(() => {});

@@ -2,7 +2,7 @@ import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type AnyContract, contract as runnerContract } from "../../contract/index.ts";
-import type { Logger } from "../cluster/index.ts";
+import { formatTraceparent, type Logger, parseTraceparent, startSpan, withTrace } from "../cluster/index.ts";
 import { adminGuard } from "./auth.ts";
 import { toHttpError } from "./http-error.ts";
 import { type ApiEnv, readBody } from "./request-body.ts";
@@ -10,6 +10,9 @@ import { buildResolvers } from "./resolvers.ts";
 import { mountRest, requestContext } from "./rest.ts";
 import type { ApiServices } from "./services.ts";
 import { buildRouter } from "./trpc.ts";
+
+/** Methods counted by name; any other a client invents is "other" (no series per made-up method). */
+const METHODS = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]);
 
 export interface AppOptions {
   readonly maxBodyBytes: number;
@@ -34,6 +37,18 @@ export function createApp(services: ApiServices, options: AppOptions): Hono<ApiE
     return c.json(http.body(), http.status as ContentfulStatusCode, http.headers);
   });
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
+
+  // Every request is served in a span of the trace its `traceparent` names (a malformed one
+  // starts a new trace, as W3C says), and counted by its route *template*.
+  app.use(async (c, next) => {
+    const started = performance.now();
+    const trace = startSpan(parseTraceparent(c.req.header("traceparent")));
+    await withTrace(trace, next);
+    c.res.headers.set("traceresponse", formatTraceparent(trace));
+    // "/*" is the route of the middleware itself: nothing matched, or a refusal before routing (413).
+    const route = c.req.routePath === "/*" ? "unmatched" : c.req.routePath;
+    services.observeRequest(METHODS.has(c.req.method) ? c.req.method : "other", route, c.res.status, (performance.now() - started) / 1000);
+  });
 
   if (log.isLevelEnabled("debug")) {
     app.use(async (c, next) => {

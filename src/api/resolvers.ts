@@ -40,6 +40,7 @@ function runnerResolvers(services: ApiServices, contract: AnyContract): Resolver
       },
       docs: async () => DOCS_PAGE,
       docsAsset: async (input) => docsAsset(input.file as string),
+      metrics: () => services.metrics(),
     },
     dashboard: services.dashboard ? dashboardResolvers(services.dashboard) : {},
     admin: services.operator ? adminResolvers(services.operator) : {},

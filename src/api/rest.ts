@@ -67,6 +67,7 @@ export function mountRest(app: Hono<ApiEnv>, resolvers: Resolvers, contract: Any
       const result = await resolve(input.data, ctx);
       const output = procedure.output.safeParse(result);
       if (!output.success) throw new Error(`${group}.${name} answered outside its contract: ${output.error.message}`);
+      if (procedure.produces) return c.body(output.data as string, 200, { "content-type": procedure.produces });
       if (procedure.content === "html") return c.html(output.data as string);
       if (procedure.content === "raw") {
         const asset = output.data as RawAsset;

@@ -17,6 +17,10 @@ export interface ApiServices {
   entities(localOnly: boolean): Promise<EntityInfo[]>;
   /** The dashboard's sources (a runner serving a contract without the dashboard needs none). */
   readonly dashboard?: DashboardSource;
+  /** The Prometheus text of this runner's metrics. */
+  metrics(): Promise<string>;
+  /** Records an HTTP request, by route template (never the raw path). */
+  observeRequest(method: string, route: string, status: number, seconds: number): void;
 }
 
 /** Request-scoped context: the caller's idempotency key, if it sent one. */
@@ -50,5 +54,11 @@ export function clusterServices(cluster: Cluster, extras: { dashboard?: Dashboar
     }),
     shards: () => cluster.shards().map((p) => ({ shard_id: p.shard, owner: p.owner ?? null, local: p.local })),
     entities: async (localOnly) => (localOnly ? cluster.localEntities() : await cluster.allEntities()).map(entityInfo),
+    metrics: () => cluster.metrics.text(),
+    observeRequest: (method, route, status, seconds) => {
+      const http = cluster.metrics.http;
+      http.requests.inc({ method, route, status: String(status) });
+      http.duration.observe({ method, route }, seconds);
+    },
   };
 }

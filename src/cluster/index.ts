@@ -27,6 +27,7 @@ export {
 } from "./errors.ts";
 export type { Json } from "./json.ts";
 export { createLogger, type Logger, type LogLevel, silentLogger } from "./log.ts";
+export { ClusterMetrics } from "./metrics/metrics.ts";
 export type { RunnerTraffic, TrafficSample } from "./metrics/traffic.ts";
 export { type ShardId, shardOf } from "./ownership/shard.ts";
 export type { SingletonContext, SingletonRun } from "./singleton/manager.ts";
@@ -36,6 +37,7 @@ export { isPostgresJsClosedSocketWrite } from "./storage/driver-bugs.ts";
 export type { ListedTimer } from "./storage/timers/store.ts";
 export type { ExecutionRecord, ExecutionStatus, StoredExecution, StoredJournalEntry } from "./storage/workflows/store.ts";
 export type { PendingTimer, TimerEvent, Timers } from "./timers/timer.ts";
+export { currentTrace, formatTraceparent, parseTraceparent, startSpan, type TraceContext, withTrace } from "./trace.ts";
 export { Auditable } from "./traits/auditable.ts";
 export { defineTrait, type MutationEvent, type Trait, type TraitDefinition, type TraitRpc } from "./traits/trait.ts";
 export { Versioned } from "./traits/versioned.ts";

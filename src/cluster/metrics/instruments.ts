@@ -25,6 +25,9 @@ const NOOP = { inc() {}, dec() {}, observe() {} };
 /** Latency buckets in seconds: 0.5 ms to 10 s. */
 export const SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** prom-client's metrics read from /proc/self. */
+const PROC_SELF_METRICS = ["process_resident_memory_bytes", "process_virtual_memory_bytes", "process_heap_bytes", "process_open_fds"];
+
 /** Makes instruments in one registry (one per Cluster: a test process may host several). */
 export class Instruments {
   readonly registry = new prom.Registry();
@@ -62,12 +65,18 @@ export class Instruments {
   }
 
   /**
-   * The process metrics of prom-client (CPU, heap, GC, event-loop lag, handles). Each collector is
-   * guarded: a runtime lacking what one reads (Deno) loses that metric, not the scrape.
+   * The process metrics of prom-client (CPU, memory, heap, GC, event-loop lag, handles). On Deno
+   * none throws, but those read from /proc/self would read 0 (Deno allows /proc/self only with
+   * --allow-all, which the runner does not ask for): they are dropped there, and resident memory
+   * comes from process.memoryUsage() instead. Deno has no GC performance entries, so
+   * nodejs_gc_duration_seconds stays empty on it.
    */
   processMetrics(): void {
     if (!this.enabled) return;
     prom.collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+    if (!("Deno" in globalThis)) return;
+    for (const name of PROC_SELF_METRICS) this.registry.removeSingleMetric(name);
+    this.reading("process_resident_memory_bytes", "Resident memory size in bytes.", [], () => [[{}, process.memoryUsage().rss]]);
   }
 
   /** The Prometheus text exposition of every instrument. */
