@@ -210,6 +210,7 @@ it("drain moves every shard off a runner while a load runs (0 failed calls); und
       }
     }),
   );
+  await waitFor("the load to run", async () => (ok >= 20 ? true : undefined));
   const drained = await cluster.client(1).admin.drain({ address });
   assert.is(drained.draining, true);
   await cluster.waitForShards(address, (n) => n === 0, cluster.indexes(), leaseTtlMs * 4);
@@ -224,7 +225,7 @@ it("drain moves every shard off a runner while a load runs (0 failed calls); und
   assert.is(info?.shards_owned, 0);
   const atDrain = ok;
   // The drained runner keeps serving HTTP (forwarding) while it drains.
-  await waitFor("calls to go on during the drain", async () => (ok > atDrain + 50 ? true : undefined), 10_000);
+  await waitFor("calls to go on during the drain", async () => (ok > atDrain + 20 ? true : undefined), 10_000);
 
   const undrained = await cluster.client(2).admin.undrain({ address });
   assert.is(undrained.draining, false);
@@ -235,7 +236,7 @@ it("drain moves every shard off a runner while a load runs (0 failed calls); und
   stop = true;
   await load;
   assert.equal(failures, [], "no call failed");
-  assert.ok(ok > 100, `${ok} calls during drain and undrain`);
+  assert.ok(ok > 60, `${ok} calls during drain and undrain`);
   const counts = await Promise.all(ids.map((id) => cluster.client(1).counter.get({ id })));
   assert.is(
     counts.reduce((a, b) => a + b, 0),

@@ -115,11 +115,13 @@ export class EtcdOwnership implements Ownership {
    * runner goes on serving HTTP and forwarding calls.
    */
   async drain(on: boolean): Promise<void> {
-    this.draining = on;
     const key = Topology.drainingKey(this.options.prefix, this.runnerId);
     const lease = this.lease;
+    // Published first: a runner that dropped its shards while the others still assigned them to it
+    // would leave them unserved. (Without a lease, the next join publishes it.)
     if (on && lease) await this.client.put(key).value(this.runnerId).lease(lease.id).exec();
     if (!on) await this.client.delete().key(key).exec();
+    this.draining = on;
     this.schedule();
   }
 
