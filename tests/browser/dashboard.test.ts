@@ -170,6 +170,25 @@ it("cancel from the page: cancelled on the page and in the API", async () => {
   await runLong;
 });
 
+it("a failed execution, filtered by status, resumed from the page: completed on the page and in the API", async () => {
+  const failId = uniqueId("dash-fail");
+  const failed = await fetch(`${cluster.url(1)}/workflow/${wfId}/run-failing`, {
+    method: "POST",
+    body: JSON.stringify({ exec_id: failId, fail_at: 2 }),
+  });
+  assert.is(failed.status, 422, "run-failing fails on its first attempt");
+  await page.selectOption("#wf-status", "failed");
+  const row = page.locator(`#workflows tr[data-exec="${failId}"][data-status=failed]`);
+  await row.waitFor({ timeout: 10_000 });
+  assert.is(await page.locator(`#workflows tr[data-exec="${execId}"]`).count(), 0, "the cancelled one is filtered out");
+  await row.click();
+  await page.locator("#execution[data-status=failed]").waitFor({ timeout: 5_000 });
+  await page.click("#exec-resume");
+  await page.locator("#execution[data-status=completed]").waitFor({ timeout: 10_000 });
+  assert.is((await cluster.client(1).workflow.execution({ id: wfId, exec_id: failId })).status, "completed");
+  await page.selectOption("#wf-status", "");
+});
+
 it("SIGKILL of a runner: its cells move and its row goes within LEASE_TTL_MS + 3 s", async () => {
   const victim = cluster.id(VICTIM);
   assert.ok((await cellOwners()).includes(victim), "the victim owns shards before");
