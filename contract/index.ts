@@ -7,6 +7,7 @@ import { activityGroup } from "./activity-group.ts";
 import { admin } from "./admin.ts";
 import { counter } from "./counter.ts";
 import { cross } from "./cross.ts";
+import { dashboard } from "./dashboard.ts";
 import { type EntityContract, isRouted } from "./entity.ts";
 import { kv } from "./kv.ts";
 import type { Procedure } from "./procedure.ts";
@@ -33,7 +34,7 @@ export const entities = {
   ticker,
   activityGroup,
 };
-export const services = { system, admin };
+export const services = { system, admin, dashboard };
 export const contract = { ...entities, ...services };
 export type Contract = typeof contract;
 
@@ -68,6 +69,7 @@ export { ActivityRecord } from "./activity.ts";
 export { OrderResult, OrderStep } from "./activity-group.ts";
 export * from "./admin.ts";
 export { Message } from "./cross.ts";
+export * from "./dashboard.ts";
 export * from "./entity.ts";
 export * from "./procedure.ts";
 export { LeaderRecord, SINGLETON_NAME } from "./singleton.ts";

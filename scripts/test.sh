@@ -3,9 +3,10 @@
 # integration suites (PGlite and a
 # throw-away Postgres), the bash e2e suite against a runner on Node (embedded PGlite), against a
 # runner on Deno (Postgres) and against a 3-runner cluster (etcd, one runner on Deno), then the
-# cluster failure and hostile-input tests, the multi-host test (scripts/hosts.sh: network
-# namespaces), and a short chaos run on a cluster of its own (scripts/chaos/run.sh on Node
-# runners; CHAOS_DURATION seconds, default 50). deploy/ is checked after lint. Every stage ends with
+# cluster failure and hostile-input tests, the dashboard in a real browser (scripts/test-dashboard.sh),
+# the multi-host test (scripts/hosts.sh: network namespaces), and a short chaos run on a cluster of
+# its own (scripts/chaos/run.sh on Node runners; CHAOS_DURATION seconds, default 50). deploy/ is
+# checked after lint. Every stage ends with
 # `N passed, N failed`; so does this.
 set -uo pipefail
 REPO="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -104,6 +105,8 @@ stage cluster-failover env CLUSTER_STATE="$RUN_DIR" LEASE_TTL_MS=2000 scripts/uv
 # The shared cluster and its services are done with: stop them, so the chaos run (which brings up
 # and restarts services of its own) has the two cores to itself.
 [ -f "$RUN_DIR/env" ] && scripts/cluster.sh down --state "$RUN_DIR" >/dev/null 2>&1
+# The dashboard in headless Chromium, against a 3-runner cluster of its own (one on Deno).
+stage dashboard scripts/test-dashboard.sh
 # Three runners, etcd and Postgres on hosts of their own (network namespaces); SKIP without CAP_NET_ADMIN.
 stage multi-host scripts/hosts.sh
 # On Node runners only: under the chaos Deno's runtime itself aborts now and then ("free(): invalid

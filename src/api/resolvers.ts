@@ -1,6 +1,7 @@
 import { type AnyContract, type EntityContract, PROMETHEUS_TEXT, procedureList } from "../../contract/index.ts";
 import { ClusterError } from "../cluster/index.ts";
 import { adminResolvers } from "./admin.ts";
+import { dashboardResolvers } from "./dashboard/dashboard.ts";
 import { DOCS_PAGE, docsAsset } from "./docs.ts";
 import { HttpError } from "./http-error.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -41,6 +42,7 @@ function runnerResolvers(services: ApiServices, contract: AnyContract): Resolver
       docsAsset: async (input) => docsAsset(input.file as string),
       metrics: async () => ({ content_type: PROMETHEUS_TEXT, body: await services.metrics() }),
     },
+    dashboard: services.dashboard ? dashboardResolvers(services.dashboard) : {},
     admin: services.operator ? adminResolvers(services.operator) : {},
   };
 }

@@ -1,5 +1,6 @@
 import type { EntityInfo, Health, ShardInfo } from "../../contract/index.ts";
 import type { ActiveEntity, Cluster, Operator } from "../cluster/index.ts";
+import type { DashboardSource } from "./dashboard/dashboard.ts";
 
 /** What the API needs from the runner: the resolvers of every procedure are built on these. */
 export interface ApiServices {
@@ -14,6 +15,8 @@ export interface ApiServices {
   readonly operator?: Operator;
   shards(): ShardInfo[];
   entities(localOnly: boolean): Promise<EntityInfo[]>;
+  /** The dashboard's sources (a runner serving a contract without the dashboard needs none). */
+  readonly dashboard?: DashboardSource;
   /** The Prometheus text of this runner's metrics. */
   metrics(): Promise<string>;
   /** Records an HTTP request, by route template (never the raw path). */
@@ -33,8 +36,9 @@ const entityInfo = ({ address, runner }: ActiveEntity): EntityInfo => ({
 });
 
 /** The services of a runner's cluster, in the contract's shapes. */
-export function clusterServices(cluster: Cluster): ApiServices {
+export function clusterServices(cluster: Cluster, extras: { dashboard?: DashboardSource } = {}): ApiServices {
   return {
+    ...extras,
     callEntity: (type, id, rpc, args, requestId) => cluster.call(type, id, rpc, args, { requestId }),
     hasEntity: (type) => cluster.has(type),
     ready: () => cluster.ready,

@@ -7,6 +7,7 @@ import { badRequest, ClusterError } from "./errors.ts";
 import { limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { ClusterMetrics } from "./metrics/metrics.ts";
+import { callTotals, clusterTraffic, type RunnerTraffic, TrafficSampler } from "./metrics/traffic.ts";
 import type { EtcdOwnership } from "./ownership/etcd-ownership.ts";
 import { OwnershipJournal } from "./ownership/journal.ts";
 import { type Ownership, SoleOwnership } from "./ownership/ownership.ts";
@@ -84,6 +85,8 @@ export class Cluster {
   /** The operator API's view of the cluster (GET/POST /admin/…). */
   readonly operator: Operator;
   private pruner: NodeJS.Timeout | undefined;
+  /** Calls/s and latency quantiles of the last minutes, one sample a second (the dashboard's charts). */
+  private readonly sampler: TrafficSampler;
   /** This runner's instruments (the /metrics route serves their text). */
   readonly metrics: ClusterMetrics;
 
@@ -106,6 +109,7 @@ export class Cluster {
     const metrics = new ClusterMetrics(options.metrics?.enabled ?? true);
     if (options.metrics?.processMetrics) metrics.instruments.processMetrics();
     this.metrics = metrics;
+    this.sampler = new TrafficSampler(() => callTotals(metrics));
     this.store = new SqlStateStore(options.storage, metrics);
     this.timerStore = new SqlTimerStore(options.storage.db, options.shardCount);
     this.timers = new TimerService({
@@ -213,6 +217,7 @@ export class Cluster {
   /** Serves peers, joins the cluster and takes this runner's share of the shards. */
   async start(): Promise<void> {
     this.runtime.start();
+    this.sampler.start();
     await this.transport?.listen(this.inbound());
     await this.ownership.start();
     this.singletons.start();
@@ -276,6 +281,7 @@ export class Cluster {
         }),
       locate: (type, id) => this.address(type, id),
       activeEntities: () => this.runtime.activeEntities(),
+      traffic: () => this.sampler.recent(),
       status: () => this.operator.status(),
       drain: (on) => this.operator.drainSelf(on),
     };
@@ -313,6 +319,16 @@ export class Cluster {
     return [...this.localEntities(), ...remote.flat()];
   }
 
+  /** Every runner's recent traffic (see TrafficSampler). */
+  traffic(): Promise<RunnerTraffic[]> {
+    const transport = this.transport;
+    const peers = transport && {
+      peers: () => this.ownership.runners().filter((r) => r !== this.runnerId),
+      ask: (peer: string, timeoutMs: number) => transport.traffic(peer, timeoutMs),
+    };
+    return clusterTraffic({ runner: this.runnerId, samples: this.sampler.recent() }, peers, limits.peerQueryTimeoutMs, this.options.log);
+  }
+
   /** False until this runner holds its lease (cluster mode), and while it drains or stops. */
   get ready(): boolean {
     return this.ownership.ready();
@@ -334,6 +350,7 @@ export class Cluster {
    */
   async shutdown(options: { exiting?: boolean } = {}): Promise<void> {
     clearInterval(this.pruner);
+    this.sampler.stop();
     await this.ownership.stop();
     this.timers.stop();
     await this.singletons.stop();

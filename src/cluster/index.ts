@@ -29,6 +29,7 @@ export {
 export type { Json } from "./json.ts";
 export { createLogger, type Logger, type LogLevel, silentLogger } from "./log.ts";
 export { ClusterMetrics } from "./metrics/metrics.ts";
+export type { RunnerTraffic, TrafficSample } from "./metrics/traffic.ts";
 export { type ShardId, shardOf } from "./ownership/shard.ts";
 export type { SingletonContext, SingletonOptions, SingletonRun, SingletonShutdownContext } from "./singleton/manager.ts";
 export { openStorage, type Storage, type StorageOptions } from "./storage/database.ts";

@@ -20,5 +20,6 @@ await transport.listen({
   },
   locate: (type, id) => ({ type, id, shard: 0 }),
   activeEntities: () => [],
+  traffic: () => [],
 });
 process.stdout.write("listening\n");

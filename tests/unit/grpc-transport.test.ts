@@ -29,6 +29,7 @@ const echo: InboundHandler = {
   },
   locate: (type, id) => ({ type, id, shard: 7 }),
   activeEntities: () => [{ type: "Counter", id: "a", shard: 7 }],
+  traffic: () => [[1_700_000_000, 2.5, 1.2, 4.8]],
 };
 
 async function pair(serverSecret: string | undefined, clientSecret: string | undefined) {
@@ -74,6 +75,7 @@ async function hangingServer() {
     },
     locate: (type, id) => ({ type, id, shard: 0 }),
     activeEntities: () => [],
+    traffic: () => [],
   });
   const received = (n: number) => new Promise<void>((resolve) => (count >= n ? resolve() : waiters.push({ n, resolve })));
   return { address, server, received };
@@ -121,6 +123,7 @@ test("calls carry payload, request id, chain, freshness and trace; application e
     assert.instance(error, ClusterError);
     assert.is((error as ClusterError).code, "NOT_OWNER");
     assert.equal(await client.activeEntities(address, 2_000), [{ type: "Counter", id: "a", shard: 7 }]);
+    assert.equal(await client.traffic(address, 2_000), [[1_700_000_000, 2.5, 1.2, 4.8]]);
   } finally {
     await client.close();
     await server.close();
@@ -386,6 +389,7 @@ test("close() answers the calls in flight before it ends their stream, and refus
     },
     locate: (type, id) => ({ type, id, shard: 0 }),
     activeEntities: () => [],
+    traffic: () => [],
   });
   const client = new GrpcTransport({ address: "127.0.0.1:1", secret: undefined, log: silentLogger });
   try {

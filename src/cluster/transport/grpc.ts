@@ -7,6 +7,7 @@ import type { EntityAddress } from "../entity/address.ts";
 import { ClusterError } from "../errors.ts";
 import { limits } from "../limits.ts";
 import type { Logger } from "../log.ts";
+import type { TrafficSample } from "../metrics/traffic.ts";
 import { type CallDuplex, CallStream } from "./call-stream.ts";
 import { InboundCallStream, type ServerCallDuplex } from "./inbound-call-stream.ts";
 import { decodeStatus, encodeStatus, type InboundHandler, type RunnerStatus, type WireRunnerStatus } from "./wire.ts";
@@ -15,7 +16,12 @@ interface WireEntityList {
   runner: string;
   entities: { entity_type: string; entity_id: string; shard_id: number }[];
 }
+interface WireTraffic {
+  runner: string;
+  samples: string;
+}
 type Callback<T> = (error: grpc.ServiceError | null, value?: T) => void;
+type Unary<T> = (request: object, metadata: grpc.Metadata, options: grpc.CallOptions, callback: Callback<T>) => grpc.ClientUnaryCall;
 interface RunnerClient extends grpc.Client {
   Calls(metadata: grpc.Metadata): CallDuplex;
   ActiveEntities(
@@ -36,6 +42,7 @@ interface RunnerClient extends grpc.Client {
     options: grpc.CallOptions,
     callback: Callback<WireRunnerStatus>,
   ): grpc.ClientUnaryCall;
+  Traffic: Unary<WireTraffic>;
 }
 
 /** A peer's channel and the call stream multiplexed on it. */
@@ -100,6 +107,10 @@ export class GrpcTransport {
         const entities = handler.activeEntities().map((a) => ({ entity_type: a.type, entity_id: a.id, shard_id: a.shard }));
         reply(null, { runner: this.options.address, entities });
       },
+      Traffic: (call: grpc.ServerUnaryCall<object, WireTraffic>, reply: grpc.sendUnaryData<WireTraffic>) => {
+        if (!authorized(call)) return reply(refused);
+        reply(null, { runner: this.options.address, samples: JSON.stringify(handler.traffic()) });
+      },
       RunnerInfo: (call: grpc.ServerUnaryCall<object, WireRunnerStatus>, reply: grpc.sendUnaryData<WireRunnerStatus>) => {
         if (!authorized(call)) return reply(refused);
         if (!handler.status) return reply(unimplemented);
@@ -130,6 +141,11 @@ export class GrpcTransport {
   async activeEntities(peer: string, timeoutMs: number): Promise<EntityAddress[]> {
     const list = await this.unary<WireEntityList>(peer, timeoutMs, (c, m, o, cb) => c.ActiveEntities({}, m, o, cb));
     return list.entities.map((e) => ({ type: e.entity_type, id: e.entity_id, shard: e.shard_id }));
+  }
+
+  async traffic(peer: string, timeoutMs: number): Promise<TrafficSample[]> {
+    const reply = await this.unary<WireTraffic>(peer, timeoutMs, (c, m, o, cb) => c.Traffic({}, m, o, cb));
+    return JSON.parse(reply.samples) as TrafficSample[];
   }
 
   async status(peer: string, timeoutMs: number): Promise<RunnerStatus> {

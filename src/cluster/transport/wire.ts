@@ -1,6 +1,7 @@
 import type { Call } from "../call.ts";
 import type { EntityAddress } from "../entity/address.ts";
 import { CLUSTER_ERROR_CODES, ClusterError, type ClusterErrorCode, toClusterError } from "../errors.ts";
+import type { TrafficSample } from "../metrics/traffic.ts";
 import { formatTraceparent, parseTraceparent } from "../trace.ts";
 
 /** Where an entity lives, as the receiving runner computes it (the sender's shard is not trusted). */
@@ -26,6 +27,8 @@ export interface InboundHandler {
   /** Where the entity of a call received lives, by this runner's reckoning. */
   readonly locate: Locate;
   activeEntities(): EntityAddress[];
+  /** This runner's recent traffic samples. */
+  traffic(): readonly TrafficSample[];
   /** For operators; a runner without them answers UNIMPLEMENTED. */
   status?(): RunnerStatus;
   drain?(on: boolean): Promise<RunnerStatus>;
