@@ -19,6 +19,11 @@ import {
 export interface RequestOptions {
   /** Sent as `Idempotency-Key`: a retried call with the same key applies once. */
   readonly idempotencyKey?: string;
+  /**
+   * Sent as `Request-Timeout`: how long the cluster works on the call (entity-to-entity calls it
+   * makes included) before answering 504 TIMEOUT. The cluster's default (30 s) when absent.
+   */
+  readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -69,6 +74,7 @@ export function createClient<C extends AnyContract = Contract>(baseUrl: string, 
 function headers(options: RequestOptions, json: boolean): Record<string, string> {
   const h: Record<string, string> = json ? { "content-type": "application/json" } : {};
   if (options.idempotencyKey) h["idempotency-key"] = options.idempotencyKey;
+  if (options.timeoutMs !== undefined) h["request-timeout"] = String(options.timeoutMs);
   return h;
 }
 

@@ -4,7 +4,7 @@ import type { ActiveEntity, Cluster } from "../cluster/index.ts";
 /** What the API needs from the runner: the resolvers of every procedure are built on these. */
 export interface ApiServices {
   /** Calls an entity RPC wherever the entity lives. */
-  callEntity(type: string, id: string, rpc: string, args: unknown, requestId: string | undefined): Promise<unknown>;
+  callEntity(type: string, id: string, rpc: string, args: unknown, ctx: ApiContext): Promise<unknown>;
   /** Whether this runner hosts entities of `type` (the rest answer 501). */
   hasEntity(type: string): boolean;
   health(): Health;
@@ -12,9 +12,11 @@ export interface ApiServices {
   entities(localOnly: boolean): Promise<EntityInfo[]>;
 }
 
-/** Request-scoped context: the caller's idempotency key, if it sent one. */
+/** Request-scoped context: the caller's idempotency key and deadline, if it sent them. */
 export interface ApiContext {
   readonly requestId: string | undefined;
+  /** `Request-Timeout` (ms): how long the caller waits; the cluster's default when absent. */
+  readonly timeoutMs?: number | undefined;
 }
 
 const entityInfo = ({ address, runner }: ActiveEntity): EntityInfo => ({
@@ -27,7 +29,7 @@ const entityInfo = ({ address, runner }: ActiveEntity): EntityInfo => ({
 /** The services of a runner's cluster, in the contract's shapes. */
 export function clusterServices(cluster: Cluster): ApiServices {
   return {
-    callEntity: (type, id, rpc, args, requestId) => cluster.call(type, id, rpc, args, { requestId }),
+    callEntity: (type, id, rpc, args, { requestId, timeoutMs }) => cluster.call(type, id, rpc, args, { requestId, timeoutMs }),
     hasEntity: (type) => cluster.has(type),
     health: () => ({
       status: "ok",

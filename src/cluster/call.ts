@@ -27,4 +27,17 @@ export interface CallOptions {
   readonly callChain?: readonly string[];
   /** How long the caller waits, retries and failovers included (default 30 s). */
   readonly timeoutMs?: number;
+  /**
+   * Epoch milliseconds after which nobody waits: a call made inside another call's turn inherits
+   * that call's deadline (the earlier of it and `timeoutMs` wins).
+   */
+  readonly deadline?: number;
+}
+
+/** What a call made inside a turn inherits from the call being handled. */
+export interface CallOrigin {
+  /** The chain, ending with the entity making the call. */
+  readonly callChain: readonly string[];
+  /** The handled call's deadline: nobody waits for the nested call beyond it. */
+  readonly deadline: number;
 }

@@ -108,7 +108,7 @@ export class Cluster {
       idleMs: options.entityIdleMs,
       mayCommit: (shard) => this.ownership.mayCommit(shard),
       workflows: { store: new SqlWorkflowStore(options.storage.db), address: (type, id) => this.address(type, id) },
-      caller: (type, id, rpc, args, callChain) => this.call(type, id, rpc, args, { callChain }),
+      caller: (type, id, rpc, args, from) => this.call(type, id, rpc, args, { callChain: from.callChain, deadline: from.deadline }),
       timerSink: this.timers,
     });
     for (const type of options.entities) this.runtime.register(type);
@@ -195,7 +195,7 @@ export class Cluster {
       requestId: options.requestId,
       fresh: false,
       callChain: options.callChain ?? [],
-      deadline: Date.now() + (options.timeoutMs ?? limits.callTimeoutMs),
+      deadline: Math.min(options.deadline ?? Number.POSITIVE_INFINITY, Date.now() + (options.timeoutMs ?? limits.callTimeoutMs)),
     });
   }
 

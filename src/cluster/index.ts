@@ -25,6 +25,7 @@ export {
   toClusterError,
 } from "./errors.ts";
 export type { Json } from "./json.ts";
+export { limits } from "./limits.ts";
 export { createLogger, type Logger, type LogLevel, silentLogger } from "./log.ts";
 export { type ShardId, shardOf } from "./ownership/shard.ts";
 export type { SingletonContext, SingletonRun } from "./singleton/manager.ts";

@@ -5,6 +5,8 @@
 export const limits = {
   /** How long a caller waits by default, retries and failovers included. */
   callTimeoutMs: 30_000,
+  /** Longest deadline a caller may ask for (`Request-Timeout`, the client's `timeoutMs`). */
+  maxCallTimeoutMs: 300_000,
   /** Most calls a mailbox applies between two commits (one group commit). */
   mailboxBatch: 256,
   /** Most entities one commit statement writes. */

@@ -1,4 +1,5 @@
-import type { Call } from "../call.ts";
+import type { Call, CallOrigin } from "../call.ts";
+import { deadlineExceeded, expired } from "../deadline.ts";
 import { ClusterError, toClusterError } from "../errors.ts";
 import { limits } from "../limits.ts";
 import type { Logger } from "../log.ts";
@@ -39,8 +40,8 @@ export interface MailboxHost {
   readonly timerSink: TimerSink | undefined;
 }
 
-/** Sends a call to another entity, wherever it lives, carrying the call chain. */
-export type EntityCaller = (type: string, id: string, rpc: string, args: unknown, callChain: readonly string[]) => Promise<unknown>;
+/** Sends a call to another entity, wherever it lives, carrying the call chain and the deadline. */
+export type EntityCaller = (type: string, id: string, rpc: string, args: unknown, from: CallOrigin) => Promise<unknown>;
 
 /**
  * The single-threaded heart of an active entity: calls are applied one at a time, in arrival
@@ -157,6 +158,11 @@ export class Mailbox {
           outcomes.push(earlier);
           continue;
         }
+        // Its caller stopped waiting (TIMEOUT) while it queued: applying it now would surprise a retry.
+        if (expired(queued.call)) {
+          outcomes.push({ ok: false, error: deadlineExceeded(queued.call, "was not applied: its deadline passed while it waited") });
+          continue;
+        }
         const own: Turn = { writes: [], effects: [], mutated: false };
         const ctx = this.context(queued, own);
         let outcome: Outcome;
@@ -206,7 +212,7 @@ export class Mailbox {
 
   /** The context of one call; its writes and effects land in `turn`. */
   private context(queued: Queued, turn: Turn): TurnContext {
-    const chain = [...queued.call.callChain, this.key];
+    const from: CallOrigin = { callChain: [...queued.call.callChain, this.key], deadline: queued.call.deadline };
     return {
       self: this.address,
       requestId: queued.call.requestId,
@@ -217,7 +223,7 @@ export class Mailbox {
       call: ((protocol: EntityProtocol, id: string, rpc: string, args: unknown) => {
         const declared = protocol.rpcs[rpc];
         if (!declared) return Promise.reject(new ClusterError("BAD_REQUEST", `${protocol.type} has no RPC ${rpc}`));
-        return this.host.caller(protocol.type, id, rpc, args, chain).then((reply) => declared.output.parse(reply));
+        return this.host.caller(protocol.type, id, rpc, args, from).then((reply) => declared.output.parse(reply));
       }) as TurnContext["call"],
       timerSink: this.host.timerSink,
     };
@@ -231,6 +237,7 @@ export class Mailbox {
    */
   private async reenter(queued: Queued, turn: Turn): Promise<void> {
     try {
+      if (expired(queued.call)) throw deadlineExceeded(queued.call, "was not applied: its deadline had passed");
       const reply = (await queued.impl.handler(this.state, queued.call.args, this.context(queued, turn))) ?? null;
       if (queued.impl.kind === "mutation") turn.mutated = true;
       queued.resolve(reply);

@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Call } from "../call.ts";
+import { deadlineExceeded } from "../deadline.ts";
 import { ClusterError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { BatchWriter } from "./batch-writer.ts";
@@ -10,7 +11,7 @@ export type CallDuplex = grpc.ClientDuplexStream<WireCallBatch, WireReplyBatch>;
 interface PendingCall {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
-  readonly deadline: number;
+  readonly call: Call;
 }
 
 interface OpenStream {
@@ -45,10 +46,10 @@ export class CallStream {
 
   call(call: Call): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      if (call.deadline <= Date.now()) return reject(this.timeout());
+      if (call.deadline <= Date.now()) return reject(this.timeout(call));
       const id = this.nextId++;
       const request = encodeCall(id, call);
-      this.pending.set(id, { resolve, reject, deadline: call.deadline });
+      this.pending.set(id, { resolve, reject, call });
       (this.current ?? this.connect()).writer.push(request);
       if (call.deadline < this.timerAt) this.arm(call.deadline);
     });
@@ -122,18 +123,19 @@ export class CallStream {
     this.disarm();
     const now = Date.now();
     let next = Number.POSITIVE_INFINITY;
-    for (const [id, call] of this.pending) {
-      if (call.deadline > now) next = Math.min(next, call.deadline);
+    for (const [id, pending] of this.pending) {
+      const { deadline } = pending.call;
+      if (deadline > now) next = Math.min(next, deadline);
       else {
         this.pending.delete(id);
-        call.reject(this.timeout());
+        pending.reject(this.timeout(pending.call));
       }
     }
     if (next < Number.POSITIVE_INFINITY) this.arm(next);
   };
 
-  private timeout(): ClusterError {
-    return new ClusterError("TIMEOUT", `call to ${this.peer} timed out`);
+  private timeout(call: Call): ClusterError {
+    return deadlineExceeded(call, `did not answer from ${this.peer} before the call's deadline`);
   }
 }
 
