@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { ClusterMode, LogLevel } from "./cluster/index.ts";
+import { type ClusterMode, type LogLevel, limits } from "./cluster/index.ts";
 
 export interface HostPort {
   readonly host: string;
@@ -24,6 +24,10 @@ export interface Config {
   readonly etcdPrefix: string;
   readonly clusterSecret: string | undefined;
   readonly maxBodyBytes: number;
+  /** Most calls queued in one entity's mailbox; more are refused with 503 overloaded. */
+  readonly mailboxLimit: number;
+  /** Most calls this runner applies at once; more are refused with 503 overloaded. */
+  readonly maxInflight: number;
 }
 
 export class ConfigError extends Error {
@@ -83,6 +87,8 @@ const Env = z.object({
   ETCD_PREFIX: z.string().default("/entity-cluster/"),
   CLUSTER_SECRET: z.string().optional(),
   MAX_BODY_BYTES: int(1_024, 1_073_741_824, 8 * 1024 * 1024),
+  MAILBOX_LIMIT: int(1, 10_000_000, limits.mailboxLimit),
+  MAX_INFLIGHT: int(1, 10_000_000, limits.maxInflight),
 });
 
 /** Reads the configuration from `env`; throws a ConfigError naming each bad variable. */
@@ -119,5 +125,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     etcdPrefix: e.ETCD_PREFIX.endsWith("/") ? e.ETCD_PREFIX : `${e.ETCD_PREFIX}/`,
     clusterSecret: e.CLUSTER_SECRET,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    mailboxLimit: e.MAILBOX_LIMIT,
+    maxInflight: e.MAX_INFLIGHT,
   };
 }

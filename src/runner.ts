@@ -38,6 +38,7 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
           }
         : undefined,
     secret: config.clusterSecret,
+    admission: { mailboxLimit: config.mailboxLimit, maxInflight: config.maxInflight },
   });
   cluster.registerSingleton(SINGLETON_NAME, runSingletonTest);
   const app = createApp(clusterServices(cluster), { maxBodyBytes: config.maxBodyBytes, log });

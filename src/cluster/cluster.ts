@@ -5,6 +5,7 @@ import { EntityRuntime } from "./entity/runtime.ts";
 import { badRequest, ClusterError } from "./errors.ts";
 import { limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
+import type { AdmissionLimits } from "./overload.ts";
 import type { EtcdOwnership } from "./ownership/etcd-ownership.ts";
 import { OwnershipJournal } from "./ownership/journal.ts";
 import { type Ownership, SoleOwnership } from "./ownership/ownership.ts";
@@ -48,6 +49,8 @@ export interface ClusterOptions {
   };
   /** Shared secret peers present on gRPC calls. */
   readonly secret?: string | undefined;
+  /** Bounds past which calls are refused (OVERLOADED), and the refusal hook for metrics. */
+  readonly admission?: AdmissionLimits;
 }
 
 /** Who serves a shard, as this runner sees it. */
@@ -110,6 +113,7 @@ export class Cluster {
       workflows: { store: new SqlWorkflowStore(options.storage.db), address: (type, id) => this.address(type, id) },
       caller: (type, id, rpc, args, from) => this.call(type, id, rpc, args, { callChain: from.callChain, deadline: from.deadline }),
       timerSink: this.timers,
+      admission: options.admission,
     });
     for (const type of options.entities) this.runtime.register(type);
     this.transport = etcd

@@ -21,11 +21,13 @@ export {
   type ClusterErrorCode,
   DefinitionError,
   notFound,
+  Overloaded,
   StepFailed,
   toClusterError,
 } from "./errors.ts";
 export type { Json } from "./json.ts";
 export { limits } from "./limits.ts";
+export type { AdmissionLimits, RefusalHook, RefusalReason } from "./overload.ts";
 export { createLogger, type Logger, type LogLevel, silentLogger } from "./log.ts";
 export { type ShardId, shardOf } from "./ownership/shard.ts";
 export type { SingletonContext, SingletonRun } from "./singleton/manager.ts";

@@ -74,6 +74,11 @@ export class Mailbox {
     return formatAddress(this.address);
   }
 
+  /** Calls waiting for their turn (not counting the batch being applied). */
+  get backlog(): number {
+    return this.queue.length;
+  }
+
   get idle(): boolean {
     return !this.running && this.queue.length === 0;
   }

@@ -2,7 +2,9 @@ import * as grpc from "@grpc/grpc-js";
 import type { Call } from "../call.ts";
 import { deadlineExceeded } from "../deadline.ts";
 import { ClusterError } from "../errors.ts";
+import { limits } from "../limits.ts";
 import type { Logger } from "../log.ts";
+import { overloaded } from "../overload.ts";
 import { BatchWriter } from "./batch-writer.ts";
 import { callWeight, decodeReply, encodeCall, type WireCallBatch, type WireCallRequest, type WireReplyBatch } from "./wire.ts";
 
@@ -47,6 +49,10 @@ export class CallStream {
   call(call: Call): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (call.deadline <= Date.now()) return reject(this.timeout(call));
+      // Bounded forwarding: past the bound a call is refused here, not queued for the peer.
+      if (this.pending.size >= limits.forwardQueue) {
+        return reject(overloaded("forwarding", `${this.pending.size} calls wait for ${this.peer} (forwarding queue full)`));
+      }
       const id = this.nextId++;
       const request = encodeCall(id, call);
       this.pending.set(id, { resolve, reject, call });
