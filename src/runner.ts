@@ -18,7 +18,7 @@ export interface Runner {
 /** Opens storage, joins the cluster, registers the test entities and serves the HTTP API. */
 export async function startRunner(config: Config, log: Logger): Promise<Runner> {
   const runnerId = config.runnerAddress ?? `${hostname()}:${config.listen.port}`;
-  const storage = await openStorage({ postgresUrl: config.postgresUrl, dataDir: config.dataDir, log });
+  const storage = await openStorage({ postgresUrl: config.postgresUrl, dataDir: config.dataDir, log, ssl: config.postgresSsl });
   const cluster = await Cluster.create({
     mode: config.mode,
     runnerId,
@@ -35,9 +35,11 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
             leaseTtlMs: config.leaseTtlMs,
             grpcListen: config.grpcListen,
             ownershipLog: config.ownershipLog,
+            security: config.etcdSecurity,
           }
         : undefined,
     secret: config.clusterSecret,
+    tls: config.clusterTls,
     admission: { mailboxLimit: config.mailboxLimit, maxInflight: config.maxInflight },
   });
   cluster.registerSingleton(SINGLETON_NAME, runSingletonTest);
@@ -45,7 +47,7 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
   // Bind the HTTP port before joining: a runner that cannot serve must not take shards.
   let http: HttpServer;
   try {
-    http = await listen(app, config.listen.host, config.listen.port);
+    http = await listen(app, config.listen.host, config.listen.port, config.httpTls);
   } catch (error) {
     await cluster.shutdown().catch(() => {});
     throw error;
@@ -62,7 +64,7 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
   return {
     cluster,
     http,
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${http.port}`,
+    url: `${config.httpTls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${http.port}`,
     stop: async (options = {}) => {
       await http.close();
       await cluster.shutdown(options);

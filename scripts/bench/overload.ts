@@ -145,9 +145,19 @@ export async function measureOverload(cluster: ClusterHarness, clients: number, 
   });
   // Exactly once: the counters add up to the admitted increments.
   const api = cluster.client(indexes[0] as number);
+  const read = async (id: string): Promise<number> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await api.counter.get({ id });
+      } catch (error) {
+        if (attempt === 5) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      }
+    }
+  };
   let counterSum = 0;
-  for (let i = 0; i < ENTITIES; i += 100) {
-    const values = await Promise.all(Array.from({ length: 100 }, (_, j) => api.counter.get({ id: `overload-${i + j}` })));
+  for (let i = 0; i < ENTITIES; i += 20) {
+    const values = await Promise.all(Array.from({ length: 20 }, (_, j) => read(`overload-${i + j}`)));
     counterSum += values.reduce((a, b) => a + b, 0);
   }
   latencies.sort((a, b) => a - b);
@@ -220,6 +230,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       overloadVerdicts(result).map((v) => ({ case: v.name, ours: v.ours, target: v.target, result: v.pass ? "pass" : "FAIL" })),
     );
     console.log(`results: ${writeResults("overload", result)}`);
+  } catch (error) {
+    // What the runners said last, before their state goes.
+    const tails = await promisify(execFile)("bash", ["-c", `tail -n 20 ${state}/runner-*/runner.log`]).catch(() => ({ stdout: "" }));
+    console.error(tails.stdout);
+    throw error;
   } finally {
     await sh("down", "--state", state).catch(() => {});
     rmSync(state, { recursive: true, force: true });

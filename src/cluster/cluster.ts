@@ -6,6 +6,7 @@ import { badRequest, ClusterError } from "./errors.ts";
 import { limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { AdmissionLimits } from "./overload.ts";
+import type { ClusterTls, EtcdSecurity } from "./tls.ts";
 import type { EtcdOwnership } from "./ownership/etcd-ownership.ts";
 import { OwnershipJournal } from "./ownership/journal.ts";
 import { type Ownership, SoleOwnership } from "./ownership/ownership.ts";
@@ -46,9 +47,13 @@ export interface ClusterOptions {
     readonly grpcListen?: string | undefined;
     /** JSON-lines file receiving this runner's shard ownership intervals. */
     readonly ownershipLog?: string | undefined;
+    /** TLS and user for etcd. */
+    readonly security?: EtcdSecurity | undefined;
   };
   /** Shared secret peers present on gRPC calls. */
   readonly secret?: string | undefined;
+  /** Mutual TLS between runners. */
+  readonly tls?: ClusterTls | undefined;
   /** Bounds past which calls are refused (OVERLOADED), and the refusal hook for metrics. */
   readonly admission?: AdmissionLimits;
 }
@@ -117,7 +122,7 @@ export class Cluster {
     });
     for (const type of options.entities) this.runtime.register(type);
     this.transport = etcd
-      ? new network.GrpcTransport({ address: options.runnerId, bind: etcd.grpcListen, secret: options.secret, log })
+      ? new network.GrpcTransport({ address: options.runnerId, bind: etcd.grpcListen, secret: options.secret, tls: options.tls, log })
       : undefined;
     this.ownership = etcd
       ? new network.EtcdOwnership({

@@ -1,4 +1,5 @@
 import { Etcd3 } from "etcd3";
+import type { EtcdSecurity } from "../tls.ts";
 import { type Backoff, backoffDelay } from "../backoff.ts";
 import type { Logger } from "../log.ts";
 import { assignShards } from "./assignment.ts";
@@ -17,6 +18,8 @@ export interface EtcdOwnershipOptions {
   readonly runnerId: string;
   readonly shardCount: number;
   readonly leaseTtlMs: number;
+  /** TLS (a CA, a client certificate) and a user for etcd. */
+  readonly security?: EtcdSecurity | undefined;
   readonly log: Logger;
   /** Told when a runner leaves, so calls in flight to it can fail over at once. */
   readonly onRunnerGone?: (runner: string) => void;
@@ -54,7 +57,13 @@ export class EtcdOwnership implements Ownership {
   private knownRunners = new Set<string>();
 
   constructor(private readonly options: EtcdOwnershipOptions) {
-    this.client = new Etcd3({ hosts: [...options.endpoints], dialTimeout: 5_000 });
+    const { credentials, auth } = options.security ?? {};
+    this.client = new Etcd3({
+      hosts: [...options.endpoints],
+      dialTimeout: 5_000,
+      ...(credentials ? { credentials: { ...credentials } } : {}),
+      ...(auth ? { auth: { ...auth } } : {}),
+    });
     this.topology = new Topology(this.client, options.prefix, options.log, (change) => this.onTopology(change));
   }
 

@@ -1,3 +1,4 @@
+import type { PostgresSsl } from "../tls.ts";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,6 +29,8 @@ export interface StorageOptions {
   /** Real Postgres when set; otherwise embedded PGlite in `dataDir`. */
   readonly postgresUrl: string | undefined;
   readonly dataDir: string;
+  /** Postgres TLS (postgres-js `ssl`): from `sslmode` in the URL and `POSTGRES_CA`. */
+  readonly ssl?: PostgresSsl;
   readonly poolSize?: number;
   readonly log: Logger;
 }
@@ -43,7 +46,7 @@ async function openPostgres(url: string, options: StorageOptions): Promise<Stora
     import("drizzle-orm/postgres-js"),
     import("drizzle-orm/postgres-js/migrator"),
   ]);
-  const quiet = { onnotice: () => {} };
+  const quiet = { onnotice: () => {}, ...(options.ssl ? { ssl: options.ssl } : {}) };
   // Migrations run on a single dedicated connection holding an advisory lock, so runners starting
   // together apply each migration once.
   const migrator = postgres(url, { ...quiet, max: 1 });

@@ -7,6 +7,7 @@ import type { EntityAddress } from "../entity/address.ts";
 import { ClusterError } from "../errors.ts";
 import { limits } from "../limits.ts";
 import type { Logger } from "../log.ts";
+import type { ClusterTls } from "../tls.ts";
 import { type CallDuplex, CallStream } from "./call-stream.ts";
 import { InboundCallStream, type ServerCallDuplex } from "./inbound-call-stream.ts";
 import type { InboundHandler } from "./wire.ts";
@@ -53,7 +54,23 @@ export interface GrpcTransportOptions {
   /** host:port to bind, when it differs from `address` (e.g. behind a proxy). */
   readonly bind?: string | undefined;
   readonly secret: string | undefined;
+  /** Mutual TLS: both sides present a certificate the cluster's CA signed, or the connection is refused. */
+  readonly tls?: ClusterTls | undefined;
   readonly log: Logger;
+}
+
+/** The server's credentials: with TLS, a client without a certificate of the cluster's CA cannot connect. */
+function serverCredentials(tls: ClusterTls | undefined): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  return grpc.ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true);
+}
+
+/**
+ * A peer channel's credentials: the peer's certificate must come from the cluster's CA and name
+ * the address dialled (peers are dialled by IP:port, so runner certificates carry IP SANs).
+ */
+function channelCredentials(tls: ClusterTls | undefined): grpc.ChannelCredentials {
+  return tls ? grpc.credentials.createSsl(tls.ca, tls.key, tls.cert) : grpc.credentials.createInsecure();
 }
 
 /**
@@ -89,7 +106,7 @@ export class GrpcTransport {
       },
     });
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(this.options.bind ?? this.options.address, grpc.ServerCredentials.createInsecure(), (error) =>
+      this.server.bindAsync(this.options.bind ?? this.options.address, serverCredentials(this.options.tls), (error) =>
         error ? reject(error) : resolve(),
       );
     });
@@ -136,7 +153,7 @@ export class GrpcTransport {
   private peer(address: string): Peer {
     let peer = this.peers.get(address);
     if (!peer) {
-      const client = new RunnerService(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as unknown as RunnerClient;
+      const client = new RunnerService(address, channelCredentials(this.options.tls), CHANNEL_OPTIONS) as unknown as RunnerClient;
       peer = { client, calls: new CallStream(address, () => client.Calls(this.metadata()), this.options.log) };
       this.peers.set(address, peer);
     }
