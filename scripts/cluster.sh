@@ -159,6 +159,8 @@ launch_runner() {
     rc=0
     (
       unset DATA_DIR
+      # The services' TLS material (scripts/services.sh with SERVICES_TLS_DIR), when they use TLS.
+      if [[ -f "$STATE/services/env" ]]; then eval "$(grep -E '^export (POSTGRES_CA|ETCD_CA|ETCD_CERT|ETCD_KEY)=' "$STATE/services/env")"; fi
       export POSTGRES_URL="$C_PG" ETCD_ENDPOINTS="$C_ETCD" ETCD_PREFIX="$C_PREFIX"
       export RUNNER_ADDRESS="127.0.0.1:$grpc" LISTEN_ADDR="127.0.0.1:$http" OWNERSHIP_LOG="$dir/ownership.jsonl"
       if [[ -n "$bind" ]]; then export GRPC_LISTEN_ADDR="127.0.0.1:$bind"; else unset GRPC_LISTEN_ADDR; fi

@@ -1,7 +1,15 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { type ClusterMode, type ClusterTls, type EtcdSecurity, type HttpTls, type LogLevel, limits, type PostgresSsl } from "./cluster/index.ts";
+import {
+  type ClusterMode,
+  type ClusterTls,
+  type EtcdSecurity,
+  type HttpTls,
+  type LogLevel,
+  limits,
+  type PostgresSsl,
+} from "./cluster/index.ts";
 
 export interface HostPort {
   readonly host: string;
@@ -136,13 +144,14 @@ function clusterTls(env: Env): ClusterTls | undefined {
   const cert = pemFile(env, "CLUSTER_TLS_CERT", "certificate");
   const key = pemFile(env, "CLUSTER_TLS_KEY", "key");
   const ca = pemFile(env, "CLUSTER_TLS_CA", "certificate");
-  return cert && key && ca ? { cert, key, ca } : undefined;
+  return cert && key && ca ? { cert, key, ca, serverName: env.CLUSTER_TLS_SERVER_NAME } : undefined;
 }
 
 function etcdSecurity(env: Env): EtcdSecurity {
   together(env, ["ETCD_CERT", "ETCD_KEY"]);
   together(env, ["ETCD_USERNAME", "ETCD_PASSWORD"]);
-  if (env.ETCD_CERT && !env.ETCD_CA) throw new ConfigError("invalid configuration: ETCD_CERT needs ETCD_CA (the CA etcd's certificate comes from)");
+  if (env.ETCD_CERT && !env.ETCD_CA)
+    throw new ConfigError("invalid configuration: ETCD_CERT needs ETCD_CA (the CA etcd's certificate comes from)");
   const rootCertificate = pemFile(env, "ETCD_CA", "certificate");
   const certChain = pemFile(env, "ETCD_CERT", "certificate");
   const privateKey = pemFile(env, "ETCD_KEY", "key");
@@ -150,6 +159,7 @@ function etcdSecurity(env: Env): EtcdSecurity {
   return {
     credentials: rootCertificate ? { rootCertificate, ...(certChain && privateKey ? { certChain, privateKey } : {}) } : undefined,
     auth: username && password ? { username, password } : undefined,
+    serverName: env.ETCD_TLS_SERVER_NAME,
   };
 }
 
@@ -167,7 +177,8 @@ function postgresSsl(env: Env): PostgresSsl {
   }
   if (mode === "verify-full") return { rejectUnauthorized: true, ...(ca ? { ca } : {}) };
   // libpq: require with a root certificate checks the chain, as verify-ca does, but not the name.
-  if (mode === "verify-ca" || (mode === "require" && ca)) return { rejectUnauthorized: true, ...(ca ? { ca } : {}), checkServerIdentity: () => undefined };
+  if (mode === "verify-ca" || (mode === "require" && ca))
+    return { rejectUnauthorized: true, ...(ca ? { ca } : {}), checkServerIdentity: () => undefined };
   if (mode === "require") return "require";
   // disable, allow, prefer: postgres-js reads them from the URL itself.
   return undefined;

@@ -1,8 +1,8 @@
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import type { HttpTls } from "../cluster/index.ts";
 import type { Hono } from "hono";
+import type { HttpTls } from "../cluster/index.ts";
 import type { ApiEnv } from "./request-body.ts";
 
 export interface HttpServer {

@@ -6,7 +6,6 @@ import { badRequest, ClusterError } from "./errors.ts";
 import { limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { AdmissionLimits } from "./overload.ts";
-import type { ClusterTls, EtcdSecurity } from "./tls.ts";
 import type { EtcdOwnership } from "./ownership/etcd-ownership.ts";
 import { OwnershipJournal } from "./ownership/journal.ts";
 import { type Ownership, SoleOwnership } from "./ownership/ownership.ts";
@@ -19,6 +18,7 @@ import { SqlSingletonRunStore } from "./storage/singletons/sql.ts";
 import { SqlTimerStore } from "./storage/timers/sql.ts";
 import { SqlWorkflowStore } from "./storage/workflows/sql.ts";
 import { TimerService } from "./timers/service.ts";
+import type { ClusterTls, EtcdSecurity } from "./tls.ts";
 import type { GrpcTransport } from "./transport/grpc.ts";
 import type { InboundHandler } from "./transport/wire.ts";
 

@@ -35,8 +35,8 @@ export { openStorage, type Storage, type StorageOptions } from "./storage/databa
 /** For a runner process's uncaughtException handler: a known, harmless driver bug. */
 export { isPostgresJsClosedSocketWrite } from "./storage/driver-bugs.ts";
 export type { ExecutionRecord, ExecutionStatus } from "./storage/workflows/store.ts";
-export type { ClusterTls, EtcdSecurity, HttpTls, PostgresSsl } from "./tls.ts";
 export type { PendingTimer, TimerEvent, Timers } from "./timers/timer.ts";
+export type { ClusterTls, EtcdSecurity, HttpTls, PostgresSsl } from "./tls.ts";
 export { Auditable } from "./traits/auditable.ts";
 export { defineTrait, type MutationEvent, type Trait, type TraitDefinition, type TraitRpc } from "./traits/trait.ts";
 export { Versioned } from "./traits/versioned.ts";

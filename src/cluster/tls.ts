@@ -9,12 +9,19 @@ export interface ClusterTls {
   readonly ca: Buffer;
   readonly cert: Buffer;
   readonly key: Buffer;
+  /**
+   * The name peers' certificates are checked for, instead of the IP they are dialled at
+   * (`CLUSTER_TLS_SERVER_NAME`): Deno's TLS refuses an IP address as the server name.
+   */
+  readonly serverName?: string | undefined;
 }
 
 /** How a runner reaches etcd: a CA to check the server by, a client certificate, a user. */
 export interface EtcdSecurity {
   readonly credentials?: { readonly rootCertificate: Buffer; readonly certChain?: Buffer; readonly privateKey?: Buffer } | undefined;
   readonly auth?: { readonly username: string; readonly password: string } | undefined;
+  /** The name etcd's certificate is checked for, instead of the endpoint's IP (`ETCD_TLS_SERVER_NAME`). */
+  readonly serverName?: string | undefined;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Etcd3 } from "etcd3";
-import type { EtcdSecurity } from "../tls.ts";
 import { type Backoff, backoffDelay } from "../backoff.ts";
 import type { Logger } from "../log.ts";
+import type { EtcdSecurity } from "../tls.ts";
 import { assignShards } from "./assignment.ts";
 import type { OwnershipJournal } from "./journal.ts";
 import { FencedLease } from "./lease.ts";
@@ -57,12 +57,13 @@ export class EtcdOwnership implements Ownership {
   private knownRunners = new Set<string>();
 
   constructor(private readonly options: EtcdOwnershipOptions) {
-    const { credentials, auth } = options.security ?? {};
+    const { credentials, auth, serverName } = options.security ?? {};
     this.client = new Etcd3({
       hosts: [...options.endpoints],
       dialTimeout: 5_000,
       ...(credentials ? { credentials: { ...credentials } } : {}),
       ...(auth ? { auth: { ...auth } } : {}),
+      ...(serverName ? { grpcOptions: { "grpc.ssl_target_name_override": serverName } } : {}),
     });
     this.topology = new Topology(this.client, options.prefix, options.log, (change) => this.onTopology(change));
   }

@@ -1,10 +1,10 @@
-import type { PostgresSsl } from "../tls.ts";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import * as schema from "../../../drizzle/schema.ts";
 import type { Logger } from "../log.ts";
+import type { PostgresSsl } from "../tls.ts";
 
 /** One Drizzle handle, whichever driver is underneath: the rest of the code has one path. */
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;

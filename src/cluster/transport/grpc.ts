@@ -73,6 +73,10 @@ function channelCredentials(tls: ClusterTls | undefined): grpc.ChannelCredential
   return tls ? grpc.credentials.createSsl(tls.ca, tls.key, tls.cert) : grpc.credentials.createInsecure();
 }
 
+function channelOptions(tls: ClusterTls | undefined): grpc.ChannelOptions {
+  return tls?.serverName ? { ...CHANNEL_OPTIONS, "grpc.ssl_target_name_override": tls.serverName } : CHANNEL_OPTIONS;
+}
+
 /**
  * The runners' wire: one gRPC server per runner, one cached channel per peer. Entity calls to a
  * peer share one long-lived Calls stream (see CallStream); the rare ActiveEntities stays unary. Application errors travel inside the reply with their ClusterError code; transport
@@ -153,7 +157,11 @@ export class GrpcTransport {
   private peer(address: string): Peer {
     let peer = this.peers.get(address);
     if (!peer) {
-      const client = new RunnerService(address, channelCredentials(this.options.tls), CHANNEL_OPTIONS) as unknown as RunnerClient;
+      const client = new RunnerService(
+        address,
+        channelCredentials(this.options.tls),
+        channelOptions(this.options.tls),
+      ) as unknown as RunnerClient;
       peer = { client, calls: new CallStream(address, () => client.Calls(this.metadata()), this.options.log) };
       this.peers.set(address, peer);
     }
