@@ -85,6 +85,27 @@ cluster_e2e() {
   )
 }
 
+# tls_impostors DIR CERTS: without a certificate of the cluster's CA nothing can reach etcd (where
+# shards are taken), and Postgres takes no plain connection. (The gRPC side: tests/unit/cluster-tls.test.ts.)
+tls_impostors() {
+  local dir="$1" certs="$2" etcd pg failed=0
+  # shellcheck disable=SC1091
+  etcd="$(source "$dir/services/env" && echo "$ETCD_ENDPOINTS")"
+  # shellcheck disable=SC1091
+  pg="$(source "$dir/services/env" && echo "$SERVICES_PG_PORT")"
+  check() { if "${@:2}" >/dev/null 2>&1; then echo "FAIL: $1"; failed=1; else echo "PASS: $1"; fi; }
+  check "etcd refuses a client without a certificate" curl -sf -m 5 --cacert "$certs/ca.crt" "$etcd/health"
+  check "etcd refuses a certificate from another CA" curl -sf -m 5 --cacert "$certs/ca.crt" \
+    --cert "$certs/impostor.crt" --key "$certs/impostor.key" "$etcd/health"
+  check "Postgres refuses a connection without TLS" psql "postgresql://postgres@127.0.0.1:$pg/cluster?sslmode=disable" -c "select 1"
+  if curl -sf -m 5 --cacert "$certs/ca.crt" --cert "$certs/client.crt" --key "$certs/client.key" "$etcd/health" >/dev/null; then
+    echo "PASS: etcd serves a client with the cluster's certificate"
+  else
+    echo "FAIL: etcd refuses even the cluster's client certificate"; failed=1
+  fi
+  return $failed
+}
+
 # cluster_tls_e2e: the bash suite against a 3-runner cluster (one on Deno) with TLS on every link:
 # throw-away certificates (scripts/certs.sh), etcd and Postgres speaking TLS only (etcd asking for
 # client certificates), mutual TLS between runners, HTTPS for the API. Peers are dialled by IP,
@@ -98,6 +119,7 @@ cluster_tls_e2e() {
     CURL_CA_BUNDLE="$certs/ca.crt" LEASE_TTL_MS=2000 ENTITY_IDLE_MS=500 LOG_LEVEL=warn \
     scripts/cluster.sh up --runners 3 --deno 1 --state "$dir" >/dev/null || return 1
   local rc=0
+  tls_impostors "$dir" "$certs" || rc=1
   (
     # shellcheck disable=SC1091
     source "$dir/env"
