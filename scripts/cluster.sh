@@ -17,9 +17,9 @@
 # Every runner gets POSTGRES_URL and ETCD_ENDPOINTS of those services, RUNNER_ADDRESS and
 # LISTEN_ADDR on free 127.0.0.1 ports, OWNERSHIP_LOG=DIR/runner-I/ownership.jsonl (its shard
 # ownership intervals) and an ETCD_PREFIX unique to this cluster; LEASE_TTL_MS,
-# SHARD_COUNT, ENTITY_IDLE_MS, LOG_LEVEL, RUST_LOG, CLUSTER_SECRET, MAX_BODY_BYTES and METRICS are passed
-# through from the caller's environment; ADMIN_TOKEN too, and it is kept in DIR/env for runners
-# started later. `up` writes DIR/env, sourceable:
+# SHARD_COUNT, ENTITY_IDLE_MS, LOG_LEVEL, RUST_LOG, CLUSTER_SECRET, MAX_BODY_BYTES, METRICS, MAILBOX_LIMIT
+# and MAX_INFLIGHT are passed through from the caller's environment; ADMIN_TOKEN too, and it is kept in
+# DIR/env for runners started later. `up` writes DIR/env, sourceable:
 #   CLUSTER_STATE CLUSTER_SIZE CLUSTER_URLS ("url1 url2 …") CLUSTER_TESTS_URL (url1)
 #   CLUSTER_RESTART_CMD (restarts runner 1, for tests/test_persistence.sh) CLUSTER_ETCD_PREFIX
 #   POSTGRES_URL ETCD_ENDPOINTS ADMIN_TOKEN RUNNER_<I>_URL RUNNER_<I>_GRPC RUNNER_<I>_PID RUNNER_<I>_RUNTIME
@@ -162,6 +162,8 @@ launch_runner() {
     rc=0
     (
       unset DATA_DIR
+      # The services' TLS material (scripts/services.sh with SERVICES_TLS_DIR), when they use TLS.
+      if [[ -f "$STATE/services/env" ]]; then eval "$(grep -E '^export (POSTGRES_CA|ETCD_CA|ETCD_CERT|ETCD_KEY)=' "$STATE/services/env")"; fi
       export POSTGRES_URL="$C_PG" ETCD_ENDPOINTS="$C_ETCD" ETCD_PREFIX="$C_PREFIX" ADMIN_TOKEN="$C_ADMIN"
       export RUNNER_ADDRESS="127.0.0.1:$grpc" LISTEN_ADDR="127.0.0.1:$http" OWNERSHIP_LOG="$dir/ownership.jsonl"
       if [[ -n "$bind" ]]; then export GRPC_LISTEN_ADDR="127.0.0.1:$bind"; else unset GRPC_LISTEN_ADDR; fi

@@ -22,8 +22,9 @@ LOG_NAME=runner
 source "$SCRIPT_DIR/lib/proc.sh"
 
 # The runner's configuration variables (DESIGN.md), saved for restarts.
-CONFIG_VARS=(LISTEN_ADDR POSTGRES_URL ETCD_ENDPOINTS RUNNER_ADDRESS GRPC_LISTEN_ADDR OWNERSHIP_LOG LOG_LEVEL RUST_LOG
-  SHARD_COUNT LEASE_TTL_MS ENTITY_IDLE_MS DATA_DIR ETCD_PREFIX CLUSTER_SECRET MAX_BODY_BYTES METRICS ADMIN_TOKEN)
+CONFIG_VARS=(LISTEN_ADDR CLUSTER_TLS_SERVER_NAME ETCD_TLS_SERVER_NAME POSTGRES_URL ETCD_ENDPOINTS RUNNER_ADDRESS GRPC_LISTEN_ADDR OWNERSHIP_LOG LOG_LEVEL RUST_LOG
+  SHARD_COUNT LEASE_TTL_MS ENTITY_IDLE_MS DATA_DIR ETCD_PREFIX CLUSTER_SECRET MAX_BODY_BYTES METRICS ADMIN_TOKEN MAILBOX_LIMIT MAX_INFLIGHT
+  CLUSTER_TLS_CERT CLUSTER_TLS_KEY CLUSTER_TLS_CA TLS_CERT TLS_KEY ETCD_CA ETCD_CERT ETCD_KEY ETCD_USERNAME ETCD_PASSWORD POSTGRES_CA)
 
 runtime_comm() { [[ "$1" == deno ]] && echo deno || echo node; }
 
@@ -71,7 +72,8 @@ cmd_start() {
   local pid comm url
   pid="$(launch "$state" "$runtime")"
   comm="$(runtime_comm "$runtime")"
-  url="http://${LISTEN_ADDR/0.0.0.0/127.0.0.1}"
+  # HTTPS when TLS_CERT is set (curl checks it against CURL_CA_BUNDLE, when the caller sets one).
+  url="$([[ -n "${TLS_CERT:-}" ]] && echo https || echo http)://${LISTEN_ADDR/0.0.0.0/127.0.0.1}"
   {
     printf 'export RUNNER_RUNTIME=%q RUNNER_PID=%q RUNNER_URL=%q RUNNER_LOG=%q\n' "$runtime" "$pid" "$url" "$state/runner.log"
     for v in "${CONFIG_VARS[@]}"; do [[ -n "${!v:-}" ]] && printf 'export %s=%q\n' "$v" "${!v}"; done

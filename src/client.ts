@@ -21,6 +21,11 @@ export interface RequestOptions {
   readonly idempotencyKey?: string;
   /** Sent as the W3C `traceparent`: the call joins that trace (its log lines carry its trace id). */
   readonly traceparent?: string;
+  /**
+   * Sent as `Request-Timeout`: how long the cluster works on the call (entity-to-entity calls it
+   * makes included) before answering 504 TIMEOUT. The cluster's default (30 s) when absent.
+   */
+  readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
   /** Bearer token for this call (the client's adminToken, for the operator API). */
   readonly token?: string | undefined;
@@ -80,6 +85,7 @@ function headers(options: RequestOptions, json: boolean): Record<string, string>
   if (options.idempotencyKey) h["idempotency-key"] = options.idempotencyKey;
   if (options.token) h.authorization = `Bearer ${options.token}`;
   if (options.traceparent) h.traceparent = options.traceparent;
+  if (options.timeoutMs !== undefined) h["request-timeout"] = String(options.timeoutMs);
   return h;
 }
 

@@ -1,5 +1,15 @@
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { z } from "zod";
-import type { ClusterMode, LogLevel } from "./cluster/index.ts";
+import {
+  type ClusterMode,
+  type ClusterTls,
+  type EtcdSecurity,
+  type HttpTls,
+  type LogLevel,
+  limits,
+  type PostgresSsl,
+} from "./cluster/index.ts";
 
 export interface HostPort {
   readonly host: string;
@@ -28,6 +38,18 @@ export interface Config {
   readonly adminToken: string | undefined;
   /** Instrumentation on (GET /metrics) or off (no-op instruments, for comparison). */
   readonly metrics: boolean;
+  /** Most calls queued in one entity's mailbox; more are refused with 503 overloaded. */
+  readonly mailboxLimit: number;
+  /** Most calls this runner applies at once; more are refused with 503 overloaded. */
+  readonly maxInflight: number;
+  /** Mutual TLS between runners (`CLUSTER_TLS_*`). */
+  readonly clusterTls: ClusterTls | undefined;
+  /** TLS and user for etcd (`ETCD_CA`, `ETCD_CERT`, `ETCD_KEY`, `ETCD_USERNAME`, `ETCD_PASSWORD`). */
+  readonly etcdSecurity: EtcdSecurity;
+  /** Postgres TLS (`sslmode` in POSTGRES_URL, `POSTGRES_CA`). */
+  readonly postgresSsl: PostgresSsl;
+  /** HTTPS for the API (`TLS_CERT`, `TLS_KEY`). */
+  readonly httpTls: HttpTls | undefined;
 }
 
 export class ConfigError extends Error {
@@ -89,10 +111,94 @@ const Env = z.object({
   ADMIN_TOKEN: z.string().optional(),
   MAX_BODY_BYTES: int(1_024, 1_073_741_824, 8 * 1024 * 1024),
   METRICS: z.enum(["on", "off"]).default("on"),
+  MAILBOX_LIMIT: int(1, 10_000_000, limits.mailboxLimit),
+  MAX_INFLIGHT: int(1, 10_000_000, limits.maxInflight),
 });
 
+type Env = Record<string, string | undefined>;
+
+/** The PEM file a variable names, checked to hold what it should; a ConfigError names the variable. */
+function pemFile(env: Env, variable: string, kind: "certificate" | "key"): Buffer | undefined {
+  const path = env[variable];
+  if (!path) return undefined;
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: ${variable}: cannot read ${path}: ${(error as Error).message}`);
+  }
+  try {
+    if (kind === "certificate") new X509Certificate(pem);
+    else createPrivateKey(pem);
+  } catch {
+    throw new ConfigError(`invalid configuration: ${variable}: ${path} is not a PEM ${kind === "key" ? "private key" : "certificate"}`);
+  }
+  return pem;
+}
+
+/** All of `variables` or none of them. */
+function together(env: Env, variables: readonly string[]): void {
+  const set = variables.filter((v) => env[v]);
+  if (set.length > 0 && set.length < variables.length) {
+    const missing = variables.filter((v) => !env[v]);
+    throw new ConfigError(`invalid configuration: ${set.join(", ")} set without ${missing.join(", ")}; they go together`);
+  }
+}
+
+function clusterTls(env: Env): ClusterTls | undefined {
+  together(env, ["CLUSTER_TLS_CERT", "CLUSTER_TLS_KEY", "CLUSTER_TLS_CA"]);
+  const cert = pemFile(env, "CLUSTER_TLS_CERT", "certificate");
+  const key = pemFile(env, "CLUSTER_TLS_KEY", "key");
+  const ca = pemFile(env, "CLUSTER_TLS_CA", "certificate");
+  return cert && key && ca ? { cert, key, ca, serverName: env.CLUSTER_TLS_SERVER_NAME } : undefined;
+}
+
+function etcdSecurity(env: Env): EtcdSecurity {
+  together(env, ["ETCD_CERT", "ETCD_KEY"]);
+  together(env, ["ETCD_USERNAME", "ETCD_PASSWORD"]);
+  if (env.ETCD_CERT && !env.ETCD_CA)
+    throw new ConfigError("invalid configuration: ETCD_CERT needs ETCD_CA (the CA etcd's certificate comes from)");
+  const rootCertificate = pemFile(env, "ETCD_CA", "certificate");
+  const certChain = pemFile(env, "ETCD_CERT", "certificate");
+  const privateKey = pemFile(env, "ETCD_KEY", "key");
+  const { ETCD_USERNAME: username, ETCD_PASSWORD: password } = env;
+  return {
+    credentials: rootCertificate ? { rootCertificate, ...(certChain && privateKey ? { certChain, privateKey } : {}) } : undefined,
+    auth: username && password ? { username, password } : undefined,
+    serverName: env.ETCD_TLS_SERVER_NAME,
+  };
+}
+
+const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
+
+function postgresSsl(env: Env): PostgresSsl {
+  const url = env.POSTGRES_URL;
+  const ca = pemFile(env, "POSTGRES_CA", "certificate");
+  const mode = url ? (new URL(url).searchParams.get("sslmode") ?? undefined) : undefined;
+  if (mode !== undefined && !(SSL_MODES as readonly string[]).includes(mode)) {
+    throw new ConfigError(`invalid configuration: POSTGRES_URL: sslmode must be one of ${SSL_MODES.join(", ")}, got "${mode}"`);
+  }
+  if (ca && (mode === undefined || mode === "disable" || mode === "allow" || mode === "prefer")) {
+    throw new ConfigError("invalid configuration: POSTGRES_CA needs sslmode=require, verify-ca or verify-full in POSTGRES_URL");
+  }
+  if (mode === "verify-full") return { rejectUnauthorized: true, ...(ca ? { ca } : {}) };
+  // libpq: require with a root certificate checks the chain, as verify-ca does, but not the name.
+  if (mode === "verify-ca" || (mode === "require" && ca))
+    return { rejectUnauthorized: true, ...(ca ? { ca } : {}), checkServerIdentity: () => undefined };
+  if (mode === "require") return "require";
+  // disable, allow, prefer: postgres-js reads them from the URL itself.
+  return undefined;
+}
+
+function httpTls(env: Env): HttpTls | undefined {
+  together(env, ["TLS_CERT", "TLS_KEY"]);
+  const cert = pemFile(env, "TLS_CERT", "certificate");
+  const key = pemFile(env, "TLS_KEY", "key");
+  return cert && key ? { cert, key } : undefined;
+}
+
 /** Reads the configuration from `env`; throws a ConfigError naming each bad variable. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(env: Env = process.env): Config {
   // An empty variable means "unset", as in most deployment tools.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const parsed = Env.safeParse(present);
@@ -127,5 +233,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBodyBytes: e.MAX_BODY_BYTES,
     adminToken: e.ADMIN_TOKEN,
     metrics: e.METRICS === "on",
+    mailboxLimit: e.MAILBOX_LIMIT,
+    maxInflight: e.MAX_INFLIGHT,
+    clusterTls: clusterTls(present),
+    etcdSecurity: etcdSecurity(present),
+    postgresSsl: postgresSsl(present),
+    httpTls: httpTls(present),
   };
 }

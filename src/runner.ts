@@ -19,7 +19,13 @@ export interface Runner {
 /** Opens storage, joins the cluster, registers the test entities and serves the HTTP API. */
 export async function startRunner(config: Config, log: Logger): Promise<Runner> {
   const runnerId = config.runnerAddress ?? `${hostname()}:${config.listen.port}`;
-  const storage = await openStorage({ postgresUrl: config.postgresUrl, dataDir: config.dataDir, log, application: applicationMigrations });
+  const storage = await openStorage({
+    postgresUrl: config.postgresUrl,
+    dataDir: config.dataDir,
+    log,
+    application: applicationMigrations,
+    ssl: config.postgresSsl,
+  });
   const cluster = await Cluster.create({
     mode: config.mode,
     runnerId,
@@ -36,10 +42,13 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
             leaseTtlMs: config.leaseTtlMs,
             grpcListen: config.grpcListen,
             ownershipLog: config.ownershipLog,
+            security: config.etcdSecurity,
           }
         : undefined,
     secret: config.clusterSecret,
     metrics: { enabled: config.metrics, processMetrics: true },
+    tls: config.clusterTls,
+    admission: { mailboxLimit: config.mailboxLimit, maxInflight: config.maxInflight },
   });
   cluster.registerSingleton(SINGLETON_NAME, runSingletonTest);
   cluster.registerSingleton(TICKER_NAME, runTicker, { onShutdown: tickerShutdown });
@@ -52,7 +61,7 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
   // Bind the HTTP port before joining: a runner that cannot serve must not take shards.
   let http: HttpServer;
   try {
-    http = await listen(app, config.listen.host, config.listen.port);
+    http = await listen(app, config.listen.host, config.listen.port, config.httpTls);
   } catch (error) {
     await cluster.shutdown().catch(() => {});
     throw error;
@@ -69,7 +78,7 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
   return {
     cluster,
     http,
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${http.port}`,
+    url: `${config.httpTls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${http.port}`,
     stop: async (options = {}) => {
       await http.close();
       await cluster.shutdown(options);

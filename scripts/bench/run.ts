@@ -20,6 +20,7 @@ import { CpuMeter, type CpuShare, withChildren } from "./cpu.ts";
 import { measureFailover } from "./failover.ts";
 import { closedLoop, incrementer, percentile, printTable, WARMUP_SECONDS, writeResults } from "./lib.ts";
 import { measureMetricsCost } from "./metrics.ts";
+import { measureOverload, OVERLOAD_ENV, overloadVerdicts } from "./overload.ts";
 import { rssBytes, spawnRunner } from "./process.ts";
 import { measureRouting } from "./routing.ts";
 
@@ -64,7 +65,7 @@ const state = mkdtempSync(join(tmpdir(), "bench-"));
 const sh = (script: string, ...args: string[]) =>
   run("bash", [join(repo, "scripts", script), ...args], {
     cwd: repo,
-    env: { ...process.env, LEASE_TTL_MS: String(LEASE_TTL_MS), LOG_LEVEL: "warn" },
+    env: { ...process.env, LEASE_TTL_MS: String(LEASE_TTL_MS), LOG_LEVEL: "warn", ...OVERLOAD_ENV },
   });
 
 try {
@@ -136,6 +137,11 @@ try {
       r >= 0.8,
     );
   }
+
+  // 2b. Three times the sustained load for 60 s: refusals keep the admitted calls fast.
+  const overload = await measureOverload(cluster, CLIENTS, SECONDS, 60);
+  raw.overload = overload;
+  for (const v of overloadVerdicts(overload)) record(v.name, "–", v.ours, undefined, v.target, v.pass);
 
   // 3. Failover and hand-off.
   const failover = await measureFailover(cluster, 3, SHARDS);

@@ -2,9 +2,9 @@ import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type AnyContract, contract as runnerContract } from "../../contract/index.ts";
-import { formatTraceparent, type Logger, parseTraceparent, startSpan, withTrace } from "../cluster/index.ts";
+import { formatTraceparent, type Logger, Overloaded, parseTraceparent, startSpan, withTrace } from "../cluster/index.ts";
 import { adminGuard } from "./auth.ts";
-import { toHttpError } from "./http-error.ts";
+import { retryAfterSeconds, toHttpError } from "./http-error.ts";
 import { type ApiEnv, readBody } from "./request-body.ts";
 import { buildResolvers } from "./resolvers.ts";
 import { mountRest, requestContext } from "./rest.ts";
@@ -75,6 +75,11 @@ export function createApp(services: ApiServices, options: AppOptions): Hono<ApiE
       req,
       router,
       createContext: () => ctx,
+      // A refused call tells tRPC clients when to retry, as the REST answer does.
+      responseMeta: ({ errors }) => {
+        const refusal = errors.map((e) => e.cause).find((cause) => cause instanceof Overloaded);
+        return refusal ? { headers: { "Retry-After": retryAfterSeconds(refusal.retryAfterMs) } } : {};
+      },
       onError: ({ error, path }) => {
         if (error.code === "INTERNAL_SERVER_ERROR") log.error({ err: error, path }, "trpc request failed");
       },

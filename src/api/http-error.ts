@@ -1,4 +1,4 @@
-import { ClusterError, type ClusterErrorCode } from "../cluster/index.ts";
+import { ClusterError, type ClusterErrorCode, Overloaded } from "../cluster/index.ts";
 
 /** An error answered as JSON: `{ error, issues? }` with an HTTP status. */
 export class HttpError extends Error {
@@ -8,7 +8,7 @@ export class HttpError extends Error {
     message: string,
     readonly issues?: readonly unknown[],
     readonly headers: Record<string, string> = {},
-    /** More fields of the body, e.g. `/ready`'s `ready: false`. */
+    /** More fields of the body: `/ready`'s `ready: false`, an overload refusal's `retry_after_ms`. */
     readonly extra: Readonly<Record<string, unknown>> = {},
   ) {
     super(message);
@@ -32,7 +32,17 @@ export const HTTP_STATUS: Readonly<Record<ClusterErrorCode, number>> = {
   NOT_OWNER: 503,
   UNAVAILABLE: 503,
   TIMEOUT: 504,
+  OVERLOADED: 503,
 };
+
+/** `Retry-After` takes whole seconds; a refusal's finer hint is in the body's `retry_after_ms`. */
+export const retryAfterSeconds = (ms: number): string => String(Math.max(1, Math.ceil(ms / 1000)));
+
+/** 503 `{error: "overloaded", retry_after_ms, reason}` with `Retry-After`: the call was not applied. */
+function refusal(error: Overloaded): HttpError {
+  const headers = { "Retry-After": retryAfterSeconds(error.retryAfterMs) };
+  return new HttpError(503, "overloaded", undefined, headers, { retry_after_ms: error.retryAfterMs, reason: error.message });
+}
 
 interface Issue {
   readonly path?: readonly PropertyKey[];
@@ -53,6 +63,7 @@ export function invalidInput(issues: readonly Issue[]): HttpError {
 /** Any error → the HTTP answer for it. Internal errors keep their message to the logs. */
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
+  if (error instanceof Overloaded) return refusal(error);
   if (error instanceof ClusterError) {
     const status = HTTP_STATUS[error.code];
     return new HttpError(status, status === 500 ? "internal error" : error.message);

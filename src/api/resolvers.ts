@@ -17,7 +17,7 @@ function entityResolver(contract: EntityContract, rpc: string, services: ApiServ
   const { type, fixedId } = contract;
   return async ({ id, ...args }, ctx) => {
     if (!services.hasEntity(type)) throw new ClusterError("NOT_IMPLEMENTED", `${type} is not hosted by this runner`);
-    return services.callEntity(type, fixedId ?? (id as string), rpc, args, ctx.requestId);
+    return services.callEntity(type, fixedId ?? (id as string), rpc, args, ctx);
   };
 }
 

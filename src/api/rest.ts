@@ -1,5 +1,6 @@
 import type { Context, Hono } from "hono";
 import { type AnyContract, type Method, procedureList, type RawAsset } from "../../contract/index.ts";
+import { limits } from "../cluster/index.ts";
 import { bodyInput } from "./body.ts";
 import { HttpError, invalidInput } from "./http-error.ts";
 import type { ApiEnv } from "./request-body.ts";
@@ -19,7 +20,17 @@ export function requestContext(c: Context<ApiEnv>): ApiContext {
   if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY)) {
     throw new HttpError(400, `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY} characters`);
   }
-  return { requestId: key };
+  return { requestId: key, timeoutMs: requestTimeout(c.req.header("request-timeout")) };
+}
+
+/** `Request-Timeout: <ms>`: a positive integer of milliseconds, at most the cluster's cap. */
+function requestTimeout(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const ms = /^\s*[1-9][0-9]{0,8}\s*$/.test(header) ? Number(header) : Number.NaN;
+  if (!(ms <= limits.maxCallTimeoutMs)) {
+    throw new HttpError(400, `Request-Timeout must be a whole number of milliseconds from 1 to ${limits.maxCallTimeoutMs}`);
+  }
+  return ms;
 }
 
 /**

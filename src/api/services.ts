@@ -5,7 +5,7 @@ import type { DashboardSource } from "./dashboard/dashboard.ts";
 /** What the API needs from the runner: the resolvers of every procedure are built on these. */
 export interface ApiServices {
   /** Calls an entity RPC wherever the entity lives. */
-  callEntity(type: string, id: string, rpc: string, args: unknown, requestId: string | undefined): Promise<unknown>;
+  callEntity(type: string, id: string, rpc: string, args: unknown, ctx: ApiContext): Promise<unknown>;
   /** Whether this runner hosts entities of `type` (the rest answer 501). */
   hasEntity(type: string): boolean;
   health(): Health;
@@ -23,9 +23,11 @@ export interface ApiServices {
   observeRequest(method: string, route: string, status: number, seconds: number): void;
 }
 
-/** Request-scoped context: the caller's idempotency key, if it sent one. */
+/** Request-scoped context: the caller's idempotency key and deadline, if it sent them. */
 export interface ApiContext {
   readonly requestId: string | undefined;
+  /** `Request-Timeout` (ms): how long the caller waits; the cluster's default when absent. */
+  readonly timeoutMs?: number | undefined;
 }
 
 const entityInfo = ({ address, runner }: ActiveEntity): EntityInfo => ({
@@ -39,7 +41,7 @@ const entityInfo = ({ address, runner }: ActiveEntity): EntityInfo => ({
 export function clusterServices(cluster: Cluster, extras: { dashboard?: DashboardSource } = {}): ApiServices {
   return {
     ...extras,
-    callEntity: (type, id, rpc, args, requestId) => cluster.call(type, id, rpc, args, { requestId }),
+    callEntity: (type, id, rpc, args, { requestId, timeoutMs }) => cluster.call(type, id, rpc, args, { requestId, timeoutMs }),
     hasEntity: (type) => cluster.has(type),
     ready: () => cluster.ready,
     operator: cluster.operator,

@@ -32,4 +32,19 @@ export interface CallOptions {
   readonly timeoutMs?: number;
   /** The trace the call belongs to; by default the one being served where the call is made. */
   readonly trace?: TraceContext | undefined;
+  /**
+   * Epoch milliseconds after which nobody waits: a call made inside another call's turn inherits
+   * that call's deadline (the earlier of it and `timeoutMs` wins).
+   */
+  readonly deadline?: number;
+}
+
+/** What a call made inside a turn inherits from the call being handled. */
+export interface CallOrigin {
+  /** The chain, ending with the entity making the call. */
+  readonly callChain: readonly string[];
+  /** The handled call's deadline: nobody waits for the nested call beyond it. */
+  readonly deadline: number;
+  /** The handled call's trace, which the nested call joins. */
+  readonly trace?: TraceContext | undefined;
 }

@@ -8,6 +8,7 @@ import { limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { ClusterMetrics } from "./metrics/metrics.ts";
 import { callTotals, clusterTraffic, type RunnerTraffic, TrafficSampler } from "./metrics/traffic.ts";
+import type { AdmissionLimits } from "./overload.ts";
 import type { EtcdOwnership } from "./ownership/etcd-ownership.ts";
 import { OwnershipJournal } from "./ownership/journal.ts";
 import { type Ownership, SoleOwnership } from "./ownership/ownership.ts";
@@ -20,6 +21,7 @@ import { SqlSingletonRunStore } from "./storage/singletons/sql.ts";
 import { SqlTimerStore } from "./storage/timers/sql.ts";
 import { SqlWorkflowStore } from "./storage/workflows/sql.ts";
 import { TimerService } from "./timers/service.ts";
+import type { ClusterTls, EtcdSecurity } from "./tls.ts";
 import { currentTrace, startSpan, withTrace } from "./trace.ts";
 import type { GrpcTransport } from "./transport/grpc.ts";
 import type { InboundHandler } from "./transport/wire.ts";
@@ -49,11 +51,17 @@ export interface ClusterOptions {
     readonly grpcListen?: string | undefined;
     /** JSON-lines file receiving this runner's shard ownership intervals. */
     readonly ownershipLog?: string | undefined;
+    /** TLS and user for etcd. */
+    readonly security?: EtcdSecurity | undefined;
   };
   /** Shared secret peers present on gRPC calls. */
   readonly secret?: string | undefined;
   /** Instrumentation (on by default); `processMetrics` adds prom-client's process metrics (one per process). */
   readonly metrics?: { readonly enabled: boolean; readonly processMetrics?: boolean };
+  /** Mutual TLS between runners. */
+  readonly tls?: ClusterTls | undefined;
+  /** Bounds past which calls are refused (OVERLOADED), and the refusal hook for metrics. */
+  readonly admission?: AdmissionLimits;
 }
 
 /** Who serves a shard, as this runner sees it. */
@@ -129,10 +137,11 @@ export class Cluster {
       caller: (type, id, rpc, args, from) => this.call(type, id, rpc, args, from),
       timerSink: this.timers,
       metrics,
+      admission: options.admission,
     });
     for (const type of options.entities) this.runtime.register(type);
     this.transport = etcd
-      ? new network.GrpcTransport({ address: options.runnerId, bind: etcd.grpcListen, secret: options.secret, log })
+      ? new network.GrpcTransport({ address: options.runnerId, bind: etcd.grpcListen, secret: options.secret, tls: options.tls, log })
       : undefined;
     this.ownership = etcd
       ? new network.EtcdOwnership({
@@ -250,7 +259,7 @@ export class Cluster {
       requestId: options.requestId,
       fresh: false,
       callChain: options.callChain ?? [],
-      deadline: Date.now() + (options.timeoutMs ?? limits.callTimeoutMs),
+      deadline: Math.min(options.deadline ?? Number.POSITIVE_INFINITY, Date.now() + (options.timeoutMs ?? limits.callTimeoutMs)),
       trace: options.trace ?? currentTrace(),
     });
   }

@@ -11,6 +11,7 @@ export const CLUSTER_ERROR_CODES = [
   "NOT_OWNER", // this runner does not own the target's shard
   "UNAVAILABLE", // transient: storage, peer or ownership trouble; safe to retry with the same request id
   "TIMEOUT",
+  "OVERLOADED", // refused at once, never queued nor applied: a limit was reached; retry after `retryAfterMs`
   "NOT_IMPLEMENTED",
   "UNAUTHENTICATED",
   "INTERNAL",
@@ -26,6 +27,17 @@ export class ClusterError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+}
+
+/** A call refused because a bound was reached (see overload.ts); safe to retry with the same request id. */
+export class Overloaded extends ClusterError {
+  constructor(
+    message: string,
+    /** When a retry stands a chance, by the refusing runner's estimate. */
+    readonly retryAfterMs: number,
+  ) {
+    super("OVERLOADED", message);
   }
 }
 

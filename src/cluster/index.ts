@@ -23,13 +23,16 @@ export {
   type ClusterErrorCode,
   DefinitionError,
   notFound,
+  Overloaded,
   StepFailed,
   toClusterError,
 } from "./errors.ts";
 export type { Json } from "./json.ts";
+export { limits } from "./limits.ts";
 export { createLogger, type Logger, type LogLevel, silentLogger } from "./log.ts";
 export { ClusterMetrics } from "./metrics/metrics.ts";
 export type { RunnerTraffic, TrafficSample } from "./metrics/traffic.ts";
+export type { AdmissionLimits, RefusalHook, RefusalReason } from "./overload.ts";
 export { type ShardId, shardOf } from "./ownership/shard.ts";
 export type { SingletonContext, SingletonOptions, SingletonRun, SingletonShutdownContext } from "./singleton/manager.ts";
 export { openStorage, type Storage, type StorageOptions } from "./storage/database.ts";
@@ -38,6 +41,7 @@ export { isPostgresJsClosedSocketWrite } from "./storage/driver-bugs.ts";
 export type { ListedTimer } from "./storage/timers/store.ts";
 export type { ExecutionRecord, ExecutionStatus, StoredExecution, StoredJournalEntry } from "./storage/workflows/store.ts";
 export type { PendingTimer, TimerEvent, Timers } from "./timers/timer.ts";
+export type { ClusterTls, EtcdSecurity, HttpTls, PostgresSsl } from "./tls.ts";
 export { currentTrace, formatTraceparent, parseTraceparent, startSpan, type TraceContext, withTrace } from "./trace.ts";
 export { Auditable } from "./traits/auditable.ts";
 export { defineTrait, type MutationEvent, type Trait, type TraitDefinition, type TraitRpc } from "./traits/trait.ts";

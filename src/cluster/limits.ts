@@ -5,6 +5,16 @@
 export const limits = {
   /** How long a caller waits by default, retries and failovers included. */
   callTimeoutMs: 30_000,
+  /** Longest deadline a caller may ask for (`Request-Timeout`, the client's `timeoutMs`). */
+  maxCallTimeoutMs: 300_000,
+  /** Default `MAILBOX_LIMIT`: most calls queued in one entity's mailbox; more are refused (OVERLOADED). */
+  mailboxLimit: 1024,
+  /** Default `MAX_INFLIGHT`: most calls one runner applies at once; more are refused (OVERLOADED). */
+  maxInflight: 8192,
+  /** Most calls waiting for one peer's answer; more are refused (OVERLOADED) instead of queued. */
+  forwardQueue: 8192,
+  /** The retry hint of a refused call (`retry_after_ms`; `Retry-After` rounds it up to seconds). */
+  overloadRetryAfterMs: 250,
   /** Most calls a mailbox applies between two commits (one group commit). */
   mailboxBatch: 256,
   /** Most entities one commit statement writes. */

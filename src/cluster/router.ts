@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { type Backoff, backoffDelay } from "./backoff.ts";
 import type { Call } from "./call.ts";
+import { deadlineExceeded, expired, withDeadline } from "./deadline.ts";
 import { formatAddress } from "./entity/address.ts";
 import type { EntityRuntime } from "./entity/runtime.ts";
 import { ClusterError, toClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
-import type { ClusterMetrics } from "./metrics/metrics.ts";
+import { type ClusterMetrics, noMetrics } from "./metrics/metrics.ts";
 import type { Ownership } from "./ownership/ownership.ts";
 import type { GrpcTransport } from "./transport/grpc.ts";
 
@@ -26,7 +27,7 @@ export class Router {
     private readonly runtime: EntityRuntime,
     private readonly transport: GrpcTransport | undefined,
     private readonly log: Logger,
-    private readonly metrics: ClusterMetrics,
+    private readonly metrics: ClusterMetrics = noMetrics,
   ) {
     this.debug = log.isLevelEnabled("debug");
   }
@@ -50,6 +51,8 @@ export class Router {
   /** Forwarded calls without a request id get one minted, kept by every retry. */
   private async route(call: Call): Promise<unknown> {
     const { address, deadline } = call;
+    if (expired(call)) throw deadlineExceeded(call, "was not sent: its deadline had passed");
+    const budgetMs = Math.round(deadline - Date.now());
     let requestId = call.requestId;
     let minted = false;
     for (let attempt = 1; ; attempt++) {
@@ -58,7 +61,9 @@ export class Router {
       let remote = false;
       try {
         if (this.ownership.isLocal(address.shard)) {
-          return await this.runtime.call(requestId === call.requestId ? call : { ...call, requestId, fresh: false });
+          // A local call may wait behind a turn that waits on it (a cycle): the deadline ends the wait.
+          const local = requestId === call.requestId ? call : { ...call, requestId, fresh: false };
+          return await withDeadline(local, this.runtime.call(local), budgetMs);
         }
         const owner = this.ownership.ownerOf(address.shard);
         // Nothing was attempted, so waiting for an owner is always safe.

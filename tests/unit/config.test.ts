@@ -1,6 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ConfigError, loadConfig } from "../../src/config.ts";
+import { makeCerts } from "../support/certs.ts";
 
 test("defaults: embedded mode on 0.0.0.0:8080", () => {
   const c = loadConfig({});
@@ -61,3 +62,54 @@ test("empty variables count as unset; IPv6 listen addresses parse", () => {
 });
 
 test.run();
+
+test("TLS files: read and checked at start; a bad or missing one is a ConfigError naming its variable", () => {
+  const certs = makeCerts();
+  try {
+    const ok = loadConfig({
+      CLUSTER_TLS_CERT: certs.path("runner.crt"),
+      CLUSTER_TLS_KEY: certs.path("runner.key"),
+      CLUSTER_TLS_CA: certs.path("ca.crt"),
+      TLS_CERT: certs.path("http.crt"),
+      TLS_KEY: certs.path("http.key"),
+      ETCD_CA: certs.path("ca.crt"),
+      ETCD_CERT: certs.path("runner.crt"),
+      ETCD_KEY: certs.path("runner.key"),
+      ETCD_USERNAME: "root",
+      ETCD_PASSWORD: "secret",
+    });
+    assert.ok(ok.clusterTls && ok.httpTls && ok.etcdSecurity.credentials?.certChain && ok.etcdSecurity.auth?.username === "root");
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ TLS_CERT: certs.path("nope.crt"), TLS_KEY: certs.path("http.key") }, /TLS_CERT: cannot read/],
+      [{ TLS_CERT: certs.path("http.key"), TLS_KEY: certs.path("http.key") }, /TLS_CERT: .* is not a PEM certificate/],
+      [{ TLS_CERT: certs.path("http.crt"), TLS_KEY: certs.path("http.crt") }, /TLS_KEY: .* is not a PEM private key/],
+      [{ TLS_CERT: certs.path("http.crt") }, /TLS_CERT set without TLS_KEY/],
+      [{ CLUSTER_TLS_CERT: certs.path("runner.crt"), CLUSTER_TLS_KEY: certs.path("runner.key") }, /without CLUSTER_TLS_CA/],
+      [
+        { CLUSTER_TLS_CERT: certs.path("runner.crt"), CLUSTER_TLS_KEY: certs.path("runner.key"), CLUSTER_TLS_CA: "/nonexistent/ca.crt" },
+        /CLUSTER_TLS_CA: cannot read/,
+      ],
+      [{ ETCD_CA: certs.path("ca.crt"), ETCD_CERT: certs.path("runner.crt") }, /ETCD_CERT set without ETCD_KEY/],
+      [{ ETCD_CERT: certs.path("runner.crt"), ETCD_KEY: certs.path("runner.key") }, /ETCD_CERT needs ETCD_CA/],
+      [{ ETCD_USERNAME: "root" }, /ETCD_USERNAME set without ETCD_PASSWORD/],
+      [{ POSTGRES_URL: "postgres://h/db?sslmode=sometimes" }, /POSTGRES_URL: sslmode must be one of/],
+      [{ POSTGRES_URL: "postgres://h/db", POSTGRES_CA: certs.path("ca.crt") }, /POSTGRES_CA needs sslmode/],
+      [
+        { POSTGRES_URL: "postgres://h/db?sslmode=verify-full", POSTGRES_CA: certs.path("ca.key") },
+        /POSTGRES_CA: .* is not a PEM certificate/,
+      ],
+    ];
+    for (const [env, pattern] of cases) {
+      assert.throws(
+        () => loadConfig(env),
+        (e: unknown) => e instanceof ConfigError && pattern.test(e.message),
+        `${JSON.stringify(env)} → ${pattern}`,
+      );
+    }
+    assert.is(loadConfig({ POSTGRES_URL: "postgres://h/db?sslmode=require" }).postgresSsl, "require");
+    const full = loadConfig({ POSTGRES_URL: "postgres://h/db?sslmode=verify-full", POSTGRES_CA: certs.path("ca.crt") }).postgresSsl;
+    assert.ok(typeof full === "object" && full.rejectUnauthorized && full.ca && !full.checkServerIdentity);
+  } finally {
+    certs.dispose();
+  }
+});

@@ -1,4 +1,5 @@
-import type { Call } from "../call.ts";
+import type { Call, CallOrigin } from "../call.ts";
+import { deadlineExceeded, expired } from "../deadline.ts";
 import { ClusterError, toClusterError } from "../errors.ts";
 import { limits } from "../limits.ts";
 import type { Logger } from "../log.ts";
@@ -52,6 +53,11 @@ export class Mailbox {
   /** "Type/id", as call chains name entities. */
   private get key(): string {
     return formatAddress(this.address);
+  }
+
+  /** Calls waiting for their turn (not counting the batch being applied). */
+  get backlog(): number {
+    return this.queue.length;
   }
 
   get idle(): boolean {
@@ -138,6 +144,11 @@ export class Mailbox {
           outcomes.push(earlier);
           continue;
         }
+        // Its caller stopped waiting (TIMEOUT) while it queued: applying it now would surprise a retry.
+        if (expired(queued.call)) {
+          outcomes.push({ ok: false, error: deadlineExceeded(queued.call, "was not applied: its deadline passed while it waited") });
+          continue;
+        }
         const own: Turn = { writes: [], effects: [], mutated: false };
         const ctx = this.context(queued, own, turn);
         let outcome: Outcome;
@@ -209,6 +220,7 @@ export class Mailbox {
    */
   private async reenter(queued: Queued, turn: Turn): Promise<void> {
     try {
+      if (expired(queued.call)) throw deadlineExceeded(queued.call, "was not applied: its deadline had passed");
       const reply = (await queued.impl.handler(this.state, queued.call.args, this.context(queued, turn))) ?? null;
       if (queued.impl.kind === "mutation") turn.mutated = true;
       queued.resolve(reply);

@@ -3,13 +3,14 @@ import type { Call } from "../call.ts";
 import { badRequest, ClusterError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { type CallLabels, type ClusterMetrics, noMetrics, OTHER } from "../metrics/metrics.ts";
+import { Admission, type AdmissionLimits } from "../overload.ts";
 import type { ShardId } from "../ownership/shard.ts";
 import type { StateStore } from "../storage/entity-state/store.ts";
 import type { WorkflowStore } from "../storage/workflows/store.ts";
 import { EntityTimers } from "../timers/entity-timers.ts";
 import type { FireOutcome, PendingTimer, TimerSink } from "../timers/timer.ts";
 import { WorkflowEngine } from "../workflow/engine.ts";
-import { addressKey, type EntityAddress } from "./address.ts";
+import { addressKey, type EntityAddress, formatAddress } from "./address.ts";
 import type { ExecutionReader, TurnImplementation } from "./context.ts";
 import type { EntityType } from "./definition.ts";
 import { Mailbox } from "./mailbox.ts";
@@ -33,6 +34,8 @@ export interface RuntimeOptions {
   /** Told of timer changes once they commit (the shard owner's schedule). */
   readonly timerSink?: TimerSink;
   readonly metrics?: ClusterMetrics;
+  /** The bounds past which calls are refused (OVERLOADED); the framework's defaults when absent. */
+  readonly admission?: AdmissionLimits;
 }
 
 /**
@@ -70,6 +73,7 @@ export class EntityRuntime {
   private readonly metrics: ClusterMetrics;
   /** Label sets by type and RPC, made once: unregistered names share the OTHER one. */
   private readonly labelSets = new Map<string, Map<string, CallLabels>>();
+  private readonly admission: Admission;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: RuntimeOptions) {
@@ -90,6 +94,7 @@ export class EntityRuntime {
         })
       : undefined;
     const engine = this.workflows;
+    this.admission = new Admission(options.admission);
     this.host = { store, log, mayCommit, caller, timerSink, executions: (address) => engine?.reader(address) ?? NO_EXECUTIONS };
   }
 
@@ -120,6 +125,8 @@ export class EntityRuntime {
   /**
    * Applies one call to the entity at `address`: a turn in its mailbox, or (workflow RPCs) a run of
    * the workflow. `args` are validated against the RPC's schema here, at the owner, whoever sent them.
+   * Past the runner's or the mailbox's bound it is refused (OVERLOADED) unapplied. Turns the
+   * framework makes (activities, timer fires) are never refused: their callers would only retry.
    */
   call(call: Call): Promise<unknown> {
     const started = performance.now();
@@ -146,9 +153,14 @@ export class EntityRuntime {
     if (!parsed.success) return Promise.reject(badRequest(`invalid arguments for ${address.type}.${rpc}: ${parsed.error.message}`));
     if (impl.kind === "workflow") {
       // The exec id is the workflow's idempotency key; request ids play no part.
-      return this.workflows ? this.workflows.run(address, rpc, impl.workflow, parsed.data) : noWorkflows();
+      const { workflows } = this;
+      if (!workflows) return noWorkflows();
+      return this.admission.admit(0, formatAddress(address), () => workflows.run(address, rpc, impl.workflow, parsed.data));
     }
-    return this.post(type, { ...call, args: parsed.data }, impl);
+    const mailbox = this.mailbox(address, type);
+    // A reentrant call (its chain passed through this entity) joins the running turn, not the queue.
+    const backlog = call.callChain.length > 0 && call.callChain.includes(formatAddress(address)) ? 0 : mailbox.backlog;
+    return this.admission.admit(backlog, formatAddress(address), () => this.postTo(mailbox, { ...call, args: parsed.data }, impl));
   }
 
   /** Applies a turn the framework makes (an activity) to the entity at `address`. */
@@ -215,7 +227,11 @@ export class EntityRuntime {
 
   /** Queues `call` (its arguments valid) in its entity's mailbox, to be applied by `impl`. */
   private post(type: EntityType, call: Call, impl: TurnImplementation): Promise<unknown> {
-    return new Promise((resolve, reject) => this.mailbox(call.address, type).post({ call, impl, resolve, reject }));
+    return this.postTo(this.mailbox(call.address, type), call, impl);
+  }
+
+  private postTo(mailbox: Mailbox, call: Call, impl: TurnImplementation): Promise<unknown> {
+    return new Promise((resolve, reject) => mailbox.post({ call, impl, resolve, reject }));
   }
 
   private mailbox(address: EntityAddress, type: EntityType): Mailbox {

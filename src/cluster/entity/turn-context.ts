@@ -1,4 +1,4 @@
-import type { Call, CallOptions } from "../call.ts";
+import type { Call, CallOrigin } from "../call.ts";
 import { ClusterError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { ShardId } from "../ownership/shard.ts";
@@ -31,14 +31,8 @@ export interface MailboxHost {
   readonly timerSink: TimerSink | undefined;
 }
 
-/** Sends a call to another entity, wherever it lives, carrying the call chain and the caller's trace. */
-export type EntityCaller = (
-  type: string,
-  id: string,
-  rpc: string,
-  args: unknown,
-  from: Pick<CallOptions, "callChain" | "trace">,
-) => Promise<unknown>;
+/** Sends a call to another entity, wherever it lives, carrying the call chain, the deadline and the trace. */
+export type EntityCaller = (type: string, id: string, rpc: string, args: unknown, from: CallOrigin) => Promise<unknown>;
 
 /** The context of one call of the entity at `address`: its writes and effects land in `turn`, its queries in `batch`'s transaction. */
 export function turnContext(host: MailboxHost, address: EntityAddress, call: Call, turn: Turn, batch: Turn): TurnContext {
@@ -58,7 +52,7 @@ export function turnContext(host: MailboxHost, address: EntityAddress, call: Cal
     call: ((protocol: EntityProtocol, id: string, rpc: string, args: unknown) => {
       const declared = protocol.rpcs[rpc];
       if (!declared) return Promise.reject(new ClusterError("BAD_REQUEST", `${protocol.type} has no RPC ${rpc}`));
-      const from = { callChain: chain, trace: call.trace };
+      const from: CallOrigin = { callChain: chain, deadline: call.deadline, trace: call.trace };
       return host.caller(protocol.type, id, rpc, args, from).then((reply) => declared.output.parse(reply));
     }) as TurnContext["call"],
     timerSink: host.timerSink,

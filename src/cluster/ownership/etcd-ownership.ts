@@ -1,6 +1,7 @@
 import { Etcd3 } from "etcd3";
 import { type Backoff, backoffDelay } from "../backoff.ts";
 import type { Logger } from "../log.ts";
+import type { EtcdSecurity } from "../tls.ts";
 import { assignShards } from "./assignment.ts";
 import type { OwnershipJournal } from "./journal.ts";
 import { FencedLease, type LeaseEvents } from "./lease.ts";
@@ -17,6 +18,8 @@ export interface EtcdOwnershipOptions {
   readonly runnerId: string;
   readonly shardCount: number;
   readonly leaseTtlMs: number;
+  /** TLS (a CA, a client certificate) and a user for etcd. */
+  readonly security?: EtcdSecurity | undefined;
   readonly log: Logger;
   /** Told when a runner leaves, so calls in flight to it can fail over at once. */
   readonly onRunnerGone?: (runner: string) => void;
@@ -57,7 +60,14 @@ export class EtcdOwnership implements Ownership {
   private knownRunners = new Set<string>();
 
   constructor(private readonly options: EtcdOwnershipOptions) {
-    this.client = new Etcd3({ hosts: [...options.endpoints], dialTimeout: 5_000 });
+    const { credentials, auth, serverName } = options.security ?? {};
+    this.client = new Etcd3({
+      hosts: [...options.endpoints],
+      dialTimeout: 5_000,
+      ...(credentials ? { credentials: { ...credentials } } : {}),
+      ...(auth ? { auth: { ...auth } } : {}),
+      ...(serverName ? { grpcOptions: { "grpc.ssl_target_name_override": serverName } } : {}),
+    });
     this.topology = new Topology(this.client, options.prefix, options.log, (change) => this.onTopology(change));
   }
 

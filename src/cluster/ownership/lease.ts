@@ -63,7 +63,8 @@ export class FencedLease {
     lease.on("lost", (error: Error) => {
       granted?.expire();
       log.warn({ err: error }, "etcd lease lost");
-      onLost(error);
+      // Lost before it was granted: the grant itself fails, and its caller hears of it there.
+      if (granted) onLost(error);
     });
     const id = await lease.grant();
     // A margin for clock-rate differences and scheduling delays, never less than 100 ms.

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import * as schema from "../../../drizzle/schema.ts";
 import type { Logger } from "../log.ts";
+import type { PostgresSsl } from "../tls.ts";
 
 /** One Drizzle handle, whichever driver is underneath: the rest of the code has one path. */
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -28,6 +29,8 @@ export interface StorageOptions {
   /** Real Postgres when set; otherwise embedded PGlite in `dataDir`. */
   readonly postgresUrl: string | undefined;
   readonly dataDir: string;
+  /** Postgres TLS (postgres-js `ssl`): from `sslmode` in the URL and `POSTGRES_CA`. */
+  readonly ssl?: PostgresSsl;
   readonly poolSize?: number;
   readonly log: Logger;
   /**
@@ -51,7 +54,7 @@ async function openPostgres(url: string, options: StorageOptions): Promise<Stora
     import("drizzle-orm/postgres-js"),
     import("drizzle-orm/postgres-js/migrator"),
   ]);
-  const quiet = { onnotice: () => {} };
+  const quiet = { onnotice: () => {}, ...(options.ssl ? { ssl: options.ssl } : {}) };
   // Migrations run on a single dedicated connection holding an advisory lock, so runners starting
   // together apply each migration once.
   const migrator = postgres(url, { ...quiet, max: 1 });

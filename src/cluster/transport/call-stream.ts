@@ -1,7 +1,10 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Call } from "../call.ts";
+import { deadlineExceeded } from "../deadline.ts";
 import { ClusterError } from "../errors.ts";
+import { limits } from "../limits.ts";
 import type { Logger } from "../log.ts";
+import { overloaded } from "../overload.ts";
 import { BatchWriter } from "./batch-writer.ts";
 import { callWeight, decodeReply, encodeCall, type WireCallBatch, type WireCallRequest, type WireReplyBatch } from "./wire.ts";
 
@@ -10,7 +13,7 @@ export type CallDuplex = grpc.ClientDuplexStream<WireCallBatch, WireReplyBatch>;
 interface PendingCall {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
-  readonly deadline: number;
+  readonly call: Call;
 }
 
 interface OpenStream {
@@ -45,10 +48,14 @@ export class CallStream {
 
   call(call: Call): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      if (call.deadline <= Date.now()) return reject(this.timeout());
+      if (call.deadline <= Date.now()) return reject(this.timeout(call));
+      // Bounded forwarding: past the bound a call is refused here, not queued for the peer.
+      if (this.pending.size >= limits.forwardQueue) {
+        return reject(overloaded("forwarding", `${this.pending.size} calls wait for ${this.peer} (forwarding queue full)`));
+      }
       const id = this.nextId++;
       const request = encodeCall(id, call);
-      this.pending.set(id, { resolve, reject, deadline: call.deadline });
+      this.pending.set(id, { resolve, reject, call });
       (this.current ?? this.connect()).writer.push(request);
       if (call.deadline < this.timerAt) this.arm(call.deadline);
     });
@@ -122,18 +129,19 @@ export class CallStream {
     this.disarm();
     const now = Date.now();
     let next = Number.POSITIVE_INFINITY;
-    for (const [id, call] of this.pending) {
-      if (call.deadline > now) next = Math.min(next, call.deadline);
+    for (const [id, pending] of this.pending) {
+      const { deadline } = pending.call;
+      if (deadline > now) next = Math.min(next, deadline);
       else {
         this.pending.delete(id);
-        call.reject(this.timeout());
+        pending.reject(this.timeout(pending.call));
       }
     }
     if (next < Number.POSITIVE_INFINITY) this.arm(next);
   };
 
-  private timeout(): ClusterError {
-    return new ClusterError("TIMEOUT", `call to ${this.peer} timed out`);
+  private timeout(call: Call): ClusterError {
+    return deadlineExceeded(call, `did not answer from ${this.peer} before the call's deadline`);
   }
 }
 

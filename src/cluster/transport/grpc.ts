@@ -8,6 +8,7 @@ import { ClusterError } from "../errors.ts";
 import { limits } from "../limits.ts";
 import type { Logger } from "../log.ts";
 import type { TrafficSample } from "../metrics/traffic.ts";
+import type { ClusterTls } from "../tls.ts";
 import { type CallDuplex, CallStream } from "./call-stream.ts";
 import { InboundCallStream, type ServerCallDuplex } from "./inbound-call-stream.ts";
 import { decodeStatus, encodeStatus, type InboundHandler, type RunnerStatus, type WireRunnerStatus } from "./wire.ts";
@@ -72,7 +73,27 @@ export interface GrpcTransportOptions {
   /** host:port to bind, when it differs from `address` (e.g. behind a proxy). */
   readonly bind?: string | undefined;
   readonly secret: string | undefined;
+  /** Mutual TLS: both sides present a certificate the cluster's CA signed, or the connection is refused. */
+  readonly tls?: ClusterTls | undefined;
   readonly log: Logger;
+}
+
+/** The server's credentials: with TLS, a client without a certificate of the cluster's CA cannot connect. */
+function serverCredentials(tls: ClusterTls | undefined): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  return grpc.ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true);
+}
+
+/**
+ * A peer channel's credentials: the peer's certificate must come from the cluster's CA and name
+ * the address dialled (peers are dialled by IP:port, so runner certificates carry IP SANs).
+ */
+function channelCredentials(tls: ClusterTls | undefined): grpc.ChannelCredentials {
+  return tls ? grpc.credentials.createSsl(tls.ca, tls.key, tls.cert) : grpc.credentials.createInsecure();
+}
+
+function channelOptions(tls: ClusterTls | undefined): grpc.ChannelOptions {
+  return tls?.serverName ? { ...CHANNEL_OPTIONS, "grpc.ssl_target_name_override": tls.serverName } : CHANNEL_OPTIONS;
 }
 
 /**
@@ -127,7 +148,7 @@ export class GrpcTransport {
       },
     });
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(this.options.bind ?? this.options.address, grpc.ServerCredentials.createInsecure(), (error) =>
+      this.server.bindAsync(this.options.bind ?? this.options.address, serverCredentials(this.options.tls), (error) =>
         error ? reject(error) : resolve(),
       );
     });
@@ -196,7 +217,11 @@ export class GrpcTransport {
   private peer(address: string): Peer {
     let peer = this.peers.get(address);
     if (!peer) {
-      const client = new RunnerService(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as unknown as RunnerClient;
+      const client = new RunnerService(
+        address,
+        channelCredentials(this.options.tls),
+        channelOptions(this.options.tls),
+      ) as unknown as RunnerClient;
       peer = { client, calls: new CallStream(address, () => client.Calls(this.metadata()), this.options.log) };
       this.peers.set(address, peer);
     }

@@ -1,6 +1,6 @@
 import type { Call } from "../call.ts";
 import type { EntityAddress } from "../entity/address.ts";
-import { CLUSTER_ERROR_CODES, ClusterError, type ClusterErrorCode, toClusterError } from "../errors.ts";
+import { CLUSTER_ERROR_CODES, ClusterError, type ClusterErrorCode, Overloaded, toClusterError } from "../errors.ts";
 import type { TrafficSample } from "../metrics/traffic.ts";
 import { formatTraceparent, parseTraceparent } from "../trace.ts";
 
@@ -94,7 +94,7 @@ export interface WireCallRequest {
 export interface WireCallReply {
   id: number;
   ok?: string;
-  error?: { code: string; message: string };
+  error?: { code: string; message: string; retry_after_ms?: number };
   result?: "ok" | "error";
 }
 export interface WireCallBatch {
@@ -149,12 +149,15 @@ export function okReply(id: number, value: unknown): WireCallReply {
 
 export function errorReply(id: number, error: unknown): WireCallReply {
   const e = toClusterError(error);
+  if (e instanceof Overloaded) return { id, error: { code: e.code, message: e.message, retry_after_ms: e.retryAfterMs } };
   return { id, error: { code: e.code, message: e.message } };
 }
 
 /** The result a reply carries; application errors are thrown with the code the owner gave them. */
 export function decodeReply(reply: WireCallReply): unknown {
   if (reply.error) {
+    // A peer's refusal reaches the client as it is: never retried inside the cluster.
+    if (reply.error.code === "OVERLOADED") throw new Overloaded(reply.error.message, Number(reply.error.retry_after_ms ?? 0));
     const code = CODES.has(reply.error.code) ? (reply.error.code as ClusterErrorCode) : "INTERNAL";
     throw new ClusterError(code, reply.error.message);
   }

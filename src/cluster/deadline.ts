@@ -1,0 +1,40 @@
+import type { Call } from "./call.ts";
+import { formatAddress } from "./entity/address.ts";
+import { ClusterError } from "./errors.ts";
+
+/**
+ * Per-call deadlines. A call carries the instant after which nobody waits for it (Call.deadline);
+ * entity-to-entity calls inherit it, so a chain that waits on itself (A → B while B → A) ends at
+ * the first caller's deadline instead of holding both mailboxes. A call still queued when its
+ * deadline passes is dropped unapplied; its caller already got TIMEOUT.
+ */
+
+/** Whether `call`'s caller has stopped waiting. */
+export const expired = (call: Call, now = Date.now()): boolean => call.deadline <= now;
+
+/** The TIMEOUT a caller gets: which entity did not answer in time, and along which chain. */
+export function deadlineExceeded(call: Call, what = "did not answer before the call's deadline"): ClusterError {
+  const chain = call.callChain.length > 0 ? ` (call chain ${[...call.callChain, formatAddress(call.address)].join(" → ")})` : "";
+  return new ClusterError("TIMEOUT", `${formatAddress(call.address)}.${call.rpc} ${what}${chain}`);
+}
+
+/** `work`, or TIMEOUT once `call`'s deadline passes, whichever comes first. */
+export function withDeadline<T>(call: Call, work: Promise<T>, budgetMs: number): Promise<T> {
+  if (!Number.isFinite(call.deadline)) return work;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(deadlineExceeded(call, `did not answer within ${budgetMs} ms (the call's deadline)`)),
+      Math.max(0, call.deadline - Date.now()),
+    );
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}

@@ -1,0 +1,58 @@
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { createClient } from "../../src/client.ts";
+import type { Runner } from "../../src/runner.ts";
+import { BACKENDS } from "../support/backends.ts";
+import { uniqueId } from "../support/unique-id.ts";
+
+for (const backend of BACKENDS) {
+  const it = suite<{ runner?: Runner }>(`Bounded work: 503 overloaded [${backend.name}]`, {});
+  it.before(async (ctx) => {
+    ctx.runner = await backend.start({ MAILBOX_LIMIT: "2" });
+  });
+  it.after(async (ctx) => {
+    await ctx.runner?.stop();
+  });
+
+  it("a full mailbox answers 503 {error: overloaded, retry_after_ms} with Retry-After; refused calls change nothing and retry safely", async ({
+    runner,
+  }) => {
+    const url = runner?.url as string;
+    const api = createClient(url);
+    // Many increments of one counter at once: while a commit runs, the rest queue in its
+    // mailbox, and past MAILBOX_LIMIT (2) they are refused.
+    for (let round = 1; round <= 5; round++) {
+      const id = uniqueId("ov");
+      const keys = Array.from({ length: 100 }, (_, i) => `${id}-${i}`);
+      const send = (key: string) =>
+        fetch(`${url}/counter/${id}/increment`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "idempotency-key": key },
+          body: "1",
+        });
+      const responses = await Promise.all(keys.map(send));
+      const refused = responses.flatMap((r, i) => (r.status === 503 ? [i] : []));
+      const admitted = responses.filter((r) => r.status === 200).length;
+      assert.is(admitted + refused.length, keys.length, `statuses: ${[...new Set(responses.map((r) => r.status))]}`);
+      // Every admitted call applied once; no refused one applied.
+      assert.is(await api.counter.get({ id }), admitted);
+      if (refused.length === 0) continue;
+      for (const i of refused) {
+        const response = responses[i] as Response;
+        assert.is(response.headers.get("retry-after"), "1");
+        const body = (await response.json()) as { error: string; retry_after_ms: number; reason: string };
+        assert.is(body.error, "overloaded");
+        assert.ok(body.retry_after_ms > 0);
+        assert.match(body.reason, /MAILBOX_LIMIT 2/);
+      }
+      // Retried one at a time with their keys, the refused calls apply exactly once each.
+      for (const i of refused) assert.is((await send(keys[i] as string)).status, 200);
+      for (const i of refused.slice(0, 3)) assert.is((await send(keys[i] as string)).status, 200, "a replay is answered, not applied");
+      assert.is(await api.counter.get({ id }), keys.length);
+      return;
+    }
+    assert.unreachable("no round filled the mailbox");
+  });
+
+  it.run();
+}
