@@ -168,7 +168,7 @@ export class Cluster {
     this.singletons.start();
     const prune = () => {
       const cutoff = new Date(Date.now() - limits.retentionMs);
-      this.store.pruneReplies(cutoff).catch((err: unknown) => this.options.log.warn({ err }, "reply pruning failed"));
+      this.store.pruneReplies(new Date()).catch((err: unknown) => this.options.log.warn({ err }, "reply pruning failed"));
       this.timerStore.pruneFired(cutoff).catch((err: unknown) => this.options.log.warn({ err }, "fired timer pruning failed"));
     };
     this.pruner = setInterval(prune, limits.pruneEveryMs);
@@ -194,6 +194,7 @@ export class Cluster {
       args,
       requestId: options.requestId,
       fresh: false,
+      minted: false,
       callChain: options.callChain ?? [],
       deadline: Date.now() + (options.timeoutMs ?? limits.callTimeoutMs),
     });

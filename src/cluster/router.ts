@@ -36,7 +36,7 @@ export class Router {
       let remote = false;
       try {
         if (this.ownership.isLocal(address.shard)) {
-          return await this.runtime.call(requestId === call.requestId ? call : { ...call, requestId, fresh: false });
+          return await this.runtime.call(requestId === call.requestId ? call : { ...call, requestId, fresh: false, minted });
         }
         const owner = this.ownership.ownerOf(address.shard);
         // Nothing was attempted, so waiting for an owner is always safe.
@@ -46,7 +46,7 @@ export class Router {
           minted = true;
         }
         remote = true;
-        return await this.transport.call(owner, { ...call, requestId, fresh: minted && attempt === 1 });
+        return await this.transport.call(owner, { ...call, requestId, fresh: minted && attempt === 1, minted });
       } catch (error) {
         if (!(error instanceof ClusterError) || !retryable(error, remote, requestId !== undefined)) throw error;
         const pause = backoffDelay(attempt, OWNER_BACKOFF);

@@ -47,6 +47,7 @@ const envelope = (rpc: string): Call => ({
   callChain: ["CrossEntity/x"],
   deadline: Date.now() + 5_000,
   fresh: true,
+  minted: true,
 });
 
 /** Rejections of `calls`, once all have settled; fails if any resolved. */
@@ -102,6 +103,7 @@ const wireCall = (id: number, rpc: string, payload: string): WireCallRequest => 
   call_chain: [],
   deadline: Date.now() + 5_000,
   fresh: true,
+  minted: false,
 });
 
 test("calls carry payload, request id, chain and freshness; application errors keep their code", async () => {

@@ -1,46 +1,12 @@
-import type { Call } from "../call.ts";
 import { ClusterError, toClusterError } from "../errors.ts";
 import { limits } from "../limits.ts";
-import type { Logger } from "../log.ts";
-import type { ShardId } from "../ownership/shard.ts";
-import type { ReplyRecord, StateStore } from "../storage/entity-state/store.ts";
-import type { TimerSink } from "../timers/timer.ts";
+import type { ReplyRecord } from "../storage/entity-state/store.ts";
 import type { EntityAddress } from "./address.ts";
 import { formatAddress } from "./address.ts";
-import type { ExecutionReader, TurnContext, TurnImplementation, TxWrite } from "./context.ts";
+import type { TurnContext, TxWrite } from "./context.ts";
 import type { EntityType } from "./definition.ts";
-import type { EntityProtocol } from "./protocol.ts";
-
-/** A call waiting for its turn (its arguments validated), and who waits for its reply. */
-export interface Queued {
-  readonly call: Call;
-  readonly impl: TurnImplementation;
-  resolve(reply: unknown): void;
-  reject(error: unknown): void;
-}
-
-type Outcome = { ok: true; reply: unknown } | { ok: false; error: unknown };
-
-/** What a batch accumulates for its commit. */
-interface Turn {
-  readonly writes: TxWrite[];
-  readonly effects: (() => void)[];
-  mutated: boolean;
-}
-
-/** What every mailbox of a runtime shares. */
-export interface MailboxHost {
-  readonly store: StateStore;
-  readonly log: Logger;
-  /** Whether state of `shard` may still be written here (the ownership fence). */
-  readonly mayCommit: (shard: ShardId) => boolean;
-  readonly caller: EntityCaller;
-  readonly executions: (address: EntityAddress) => ExecutionReader;
-  readonly timerSink: TimerSink | undefined;
-}
-
-/** Sends a call to another entity, wherever it lives, carrying the call chain. */
-export type EntityCaller = (type: string, id: string, rpc: string, args: unknown, callChain: readonly string[]) => Promise<unknown>;
+import { type MailboxHost, type Outcome, type Queued, type Turn, turnContext } from "./mailbox-host.ts";
+import { ReplyIndex, replyExpiry } from "./reply-index.ts";
 
 /**
  * The single-threaded heart of an active entity: calls are applied one at a time, in arrival
@@ -54,6 +20,10 @@ export class Mailbox {
   private committedJson = "";
   private version = 0;
   private loaded = false;
+  /** Replies committed up to `version`; undefined while there are none (most entities, no memory). */
+  private replies: ReplyIndex | undefined;
+  /** Request ids a failed commit could not rule out: read from storage with the next load. */
+  private suspects: string[] | undefined;
   private readonly queue: Queued[] = [];
   private running = false;
   private idleWaiters: (() => void)[] | undefined;
@@ -107,7 +77,13 @@ export class Mailbox {
         try {
           this.checkOwnership();
           if (!this.loaded) await this.load();
-          await this.apply(batch);
+          await this.apply(batch).catch(async (error: unknown) => {
+            // A request id beyond the index may have been applied before: read it, and apply the
+            // batch again on the reloaded state (the failed commit wrote nothing, replied nothing).
+            if (!this.suspects || !(error instanceof ClusterError && error.code === "CONFLICT")) throw error;
+            await this.load();
+            await this.apply(batch);
+          });
         } catch (error) {
           const failure = toClusterError(error);
           if (failure.code === "INTERNAL") this.host.log.error({ err: error, entity: this.key }, "turn failed");
@@ -123,20 +99,33 @@ export class Mailbox {
     }
   }
 
+  /** State and recent replies, in one query: no call needs a read of its own afterwards. */
   private async load(): Promise<void> {
-    const stored = await this.host.store.load(this.address.type, this.address.id).catch((error: unknown) => {
+    const { type, id } = this.address;
+    const unavailable = (error: unknown) => {
       throw new ClusterError("UNAVAILABLE", `cannot load ${formatAddress(this.address)}: ${String(error)}`, { cause: error });
-    });
+    };
+    const loaded = await this.host.store.load(type, id, limits.replyIndexEntries).catch(unavailable);
+    const suspects = this.suspects;
+    // The rare path: a commit failed while some of its request ids were beyond the index.
+    const found = suspects ? await this.host.store.findReplies(type, id, suspects).catch(unavailable) : [];
+    const stored = loaded.state;
     this.state = stored ? this.type.decodeState(JSON.parse(stored.json)) : this.type.initialState();
     this.committedJson = stored ? stored.json : JSON.stringify(this.state);
     this.version = stored?.version ?? 0;
+    this.replies = loaded.replies.length > 0 || loaded.more || found.length > 0 ? new ReplyIndex(loaded.replies, !loaded.more) : undefined;
+    this.replies?.add(found);
+    this.suspects = undefined;
     this.loaded = true;
   }
 
   private async apply(batch: Queued[]): Promise<void> {
-    const stored = await this.storedReplies(batch);
+    const index = this.replies;
     const outcomes: Outcome[] = [];
     const replies: ReplyRecord[] = [];
+    /** Request ids the index cannot rule out: applied ones the commit checks, refused ones storage answers. */
+    const unseen: string[] = [];
+    const refused: string[] = [];
     const repliedInBatch = new Map<string, Outcome>();
     const turn: Turn = { writes: [], effects: [], mutated: false };
     this.turn = turn;
@@ -152,13 +141,14 @@ export class Mailbox {
         const { impl } = queued;
         const { requestId } = queued.call;
         const mutation = impl.kind === "mutation";
-        const earlier = requestId && mutation ? (repliedInBatch.get(requestId) ?? storedOutcome(stored.get(requestId))) : undefined;
+        const earlier = requestId && mutation ? (repliedInBatch.get(requestId) ?? storedOutcome(index?.get(requestId))) : undefined;
         if (earlier) {
           outcomes.push(earlier);
           continue;
         }
+        const doubtful = requestId !== undefined && mutation && !queued.call.fresh && index?.mayMiss(requestId) === true;
         const own: Turn = { writes: [], effects: [], mutated: false };
-        const ctx = this.context(queued, own);
+        const ctx = turnContext(queued, own, this.address, this.host);
         let outcome: Outcome;
         try {
           const pending = impl.handler(this.state, queued.call.args, ctx);
@@ -174,11 +164,13 @@ export class Mailbox {
             } else {
               replay.push([queued, ctx]);
             }
-            if (requestId) replies.push({ requestId, json: JSON.stringify(reply) });
+            if (requestId) replies.push({ requestId, json: JSON.stringify(reply), expiresAt: replyExpiry(queued.call) });
+            if (doubtful) unseen.push(requestId);
           }
           outcome = { ok: true, reply };
         } catch (error) {
           if (mutation) this.restore(base, replay);
+          if (doubtful) refused.push(requestId);
           outcome = { ok: false, error };
         }
         outcomes.push(outcome);
@@ -189,7 +181,9 @@ export class Mailbox {
     }
 
     const json = turn.mutated ? JSON.stringify(this.state) : this.committedJson;
-    if (json !== this.committedJson || replies.length > 0 || turn.writes.length > 0) await this.commit(json, replies, turn.writes);
+    if (json !== this.committedJson || replies.length > 0 || turn.writes.length > 0) await this.commit(json, replies, unseen, turn.writes);
+    // A refusal (no reply stored) of a call that may have been applied before: storage decides.
+    if (refused.length > 0) await this.answerRefusedFromStorage(batch, outcomes, refused);
     for (const effect of turn.effects) {
       try {
         effect();
@@ -204,25 +198,6 @@ export class Mailbox {
     });
   }
 
-  /** The context of one call; its writes and effects land in `turn`. */
-  private context(queued: Queued, turn: Turn): TurnContext {
-    const chain = [...queued.call.callChain, this.key];
-    return {
-      self: this.address,
-      requestId: queued.call.requestId,
-      now: new Date(),
-      workflows: this.host.executions(this.address),
-      transact: (write) => turn.writes.push(write),
-      afterCommit: (effect) => turn.effects.push(effect),
-      call: ((protocol: EntityProtocol, id: string, rpc: string, args: unknown) => {
-        const declared = protocol.rpcs[rpc];
-        if (!declared) return Promise.reject(new ClusterError("BAD_REQUEST", `${protocol.type} has no RPC ${rpc}`));
-        return this.host.caller(protocol.type, id, rpc, args, chain).then((reply) => declared.output.parse(reply));
-      }) as TurnContext["call"],
-      timerSink: this.host.timerSink,
-    };
-  }
-
   /**
    * A call whose chain passed through this entity while its turn is running (A → B → A): it runs
    * now, inside that turn, instead of queueing behind it, which would deadlock. Its changes commit
@@ -231,7 +206,7 @@ export class Mailbox {
    */
   private async reenter(queued: Queued, turn: Turn): Promise<void> {
     try {
-      const reply = (await queued.impl.handler(this.state, queued.call.args, this.context(queued, turn))) ?? null;
+      const reply = (await queued.impl.handler(this.state, queued.call.args, turnContext(queued, turn, this.address, this.host))) ?? null;
       if (queued.impl.kind === "mutation") turn.mutated = true;
       queued.resolve(reply);
     } catch (error) {
@@ -250,12 +225,17 @@ export class Mailbox {
     }
   }
 
-  private async storedReplies(batch: readonly Queued[]): Promise<Map<string, string>> {
-    const ids = batch.flatMap(({ call, impl }) => (call.requestId && !call.fresh && impl.kind === "mutation" ? [call.requestId] : []));
-    if (ids.length === 0) return new Map();
-    return this.host.store.findReplies(this.address.type, this.address.id, ids).catch((error: unknown) => {
-      throw new ClusterError("UNAVAILABLE", `cannot read stored replies: ${String(error)}`, { cause: error });
-    });
+  /**
+   * Calls refused in this batch whose request ids the index could not rule out: if one was
+   * applied before, its caller gets the stored reply, as a retry would have before. Failures only.
+   */
+  private async answerRefusedFromStorage(batch: readonly Queued[], outcomes: Outcome[], refused: readonly string[]): Promise<void> {
+    const found = await this.host.store.findReplies(this.address.type, this.address.id, refused).catch(() => []);
+    for (const reply of found) {
+      batch.forEach((q, i) => {
+        if (q.call.requestId === reply.requestId) outcomes[i] = { ok: true, reply: JSON.parse(reply.json) };
+      });
+    }
   }
 
   /** The shard moved away (or the lease fence is down): no turn may start or commit here. */
@@ -265,7 +245,7 @@ export class Mailbox {
     throw new ClusterError("NOT_OWNER", `this runner no longer serves shard ${this.address.shard}`);
   }
 
-  private async commit(json: string, replies: ReplyRecord[], writes: TxWrite[]): Promise<void> {
+  private async commit(json: string, replies: ReplyRecord[], unseen: string[], writes: TxWrite[]): Promise<void> {
     try {
       this.checkOwnership();
     } catch (error) {
@@ -276,7 +256,7 @@ export class Mailbox {
     try {
       const { type, id, shard } = this.address;
       const fence = () => this.host.mayCommit(shard);
-      version = await this.host.store.commit({ type, id, expected: this.version, json, replies, writes, fence });
+      version = await this.host.store.commit({ type, id, expected: this.version, json, replies, unseen, writes, fence });
     } catch (error) {
       this.rollback();
       if (error instanceof ClusterError && error.code === "NOT_OWNER") {
@@ -286,13 +266,17 @@ export class Mailbox {
       throw new ClusterError("UNAVAILABLE", `cannot commit ${formatAddress(this.address)}: ${String(error)}`, { cause: error });
     }
     if (version === undefined) {
-      // Someone else wrote this entity: this runner's copy is stale. Drop it; the next call reloads.
+      // Someone else wrote this entity (or an id beyond the index was applied before): this
+      // runner's copy is stale. Drop it; the next call reloads state, replies and the doubtful ids.
       this.loaded = false;
+      if (unseen.length > 0) this.suspects = unseen;
       this.host.log.warn({ entity: formatAddress(this.address), version: this.version }, "state version conflict; reloading");
       throw new ClusterError("CONFLICT", `${formatAddress(this.address)} was changed elsewhere; retry the call`);
     }
     this.version = version;
     this.committedJson = json;
+    // Only now, committed, may a reply answer a retry.
+    if (replies.length > 0) (this.replies ??= new ReplyIndex([], true)).add(replies);
   }
 
   private rollback(): void {

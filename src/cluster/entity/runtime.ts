@@ -9,7 +9,8 @@ import { WorkflowEngine } from "../workflow/engine.ts";
 import { addressKey, type EntityAddress } from "./address.ts";
 import type { ExecutionReader, TurnImplementation } from "./context.ts";
 import type { EntityType } from "./definition.ts";
-import { type EntityCaller, Mailbox, type MailboxHost } from "./mailbox.ts";
+import { Mailbox } from "./mailbox.ts";
+import type { EntityCaller, MailboxHost } from "./mailbox-host.ts";
 
 export interface RuntimeOptions {
   readonly store: StateStore;
@@ -169,7 +170,7 @@ export class EntityRuntime {
 
 /** A turn the framework makes: no caller waits past a deadline, no request id, no chain. */
 function frameworkCall(address: EntityAddress, rpc: string, args: unknown): Call {
-  return { address, rpc, args, requestId: undefined, fresh: false, callChain: [], deadline: Number.POSITIVE_INFINITY };
+  return { address, rpc, args, requestId: undefined, fresh: false, minted: false, callChain: [], deadline: Number.POSITIVE_INFINITY };
 }
 
 const noCaller: EntityCaller = () => Promise.reject(new ClusterError("NOT_IMPLEMENTED", "this runtime cannot call other entities"));

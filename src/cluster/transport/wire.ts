@@ -24,6 +24,7 @@ export interface WireCallRequest {
   call_chain: string[];
   deadline: number;
   fresh: boolean;
+  minted: boolean;
 }
 export interface WireCallReply {
   id: number;
@@ -52,6 +53,7 @@ export function encodeCall(id: number, call: Call): WireCallRequest {
     call_chain: [...call.callChain],
     deadline: call.deadline,
     fresh: call.fresh,
+    minted: call.minted,
   };
 }
 
@@ -69,6 +71,7 @@ export function decodeCall(r: WireCallRequest, locate: Locate): Call {
     args: payload,
     requestId: r.request_id === "" ? undefined : r.request_id,
     fresh: r.fresh,
+    minted: r.minted === true,
     callChain: r.call_chain,
     deadline: Number(r.deadline),
   };

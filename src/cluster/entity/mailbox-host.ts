@@ -1,0 +1,61 @@
+import type { Call } from "../call.ts";
+import { ClusterError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { ShardId } from "../ownership/shard.ts";
+import type { StateStore } from "../storage/entity-state/store.ts";
+import type { TimerSink } from "../timers/timer.ts";
+import { type EntityAddress, formatAddress } from "./address.ts";
+import type { ExecutionReader, TurnContext, TurnImplementation, TxWrite } from "./context.ts";
+import type { EntityProtocol } from "./protocol.ts";
+
+/* What a mailbox works with: the calls it queues, what all mailboxes share, and a turn's context. */
+
+/** A call waiting for its turn (its arguments validated), and who waits for its reply. */
+export interface Queued {
+  readonly call: Call;
+  readonly impl: TurnImplementation;
+  resolve(reply: unknown): void;
+  reject(error: unknown): void;
+}
+
+export type Outcome = { ok: true; reply: unknown } | { ok: false; error: unknown };
+
+/** What a batch accumulates for its commit. */
+export interface Turn {
+  readonly writes: TxWrite[];
+  readonly effects: (() => void)[];
+  mutated: boolean;
+}
+
+/** What every mailbox of a runtime shares. */
+export interface MailboxHost {
+  readonly store: StateStore;
+  readonly log: Logger;
+  /** Whether state of `shard` may still be written here (the ownership fence). */
+  readonly mayCommit: (shard: ShardId) => boolean;
+  readonly caller: EntityCaller;
+  readonly executions: (address: EntityAddress) => ExecutionReader;
+  readonly timerSink: TimerSink | undefined;
+}
+
+/** Sends a call to another entity, wherever it lives, carrying the call chain. */
+export type EntityCaller = (type: string, id: string, rpc: string, args: unknown, callChain: readonly string[]) => Promise<unknown>;
+
+/** The context of one call; its writes and effects land in `turn`. */
+export function turnContext(queued: Queued, turn: Turn, address: EntityAddress, host: MailboxHost): TurnContext {
+  const chain = [...queued.call.callChain, formatAddress(address)];
+  return {
+    self: address,
+    requestId: queued.call.requestId,
+    now: new Date(),
+    workflows: host.executions(address),
+    transact: (write) => turn.writes.push(write),
+    afterCommit: (effect) => turn.effects.push(effect),
+    call: ((protocol: EntityProtocol, id: string, rpc: string, args: unknown) => {
+      const declared = protocol.rpcs[rpc];
+      if (!declared) return Promise.reject(new ClusterError("BAD_REQUEST", `${protocol.type} has no RPC ${rpc}`));
+      return host.caller(protocol.type, id, rpc, args, chain).then((reply) => declared.output.parse(reply));
+    }) as TurnContext["call"],
+    timerSink: host.timerSink,
+  };
+}
