@@ -276,7 +276,10 @@ export class Mailbox {
     this.version = version;
     this.committedJson = json;
     // Only now, committed, may a reply answer a retry.
-    if (replies.length > 0) (this.replies ??= new ReplyIndex([], true)).add(replies);
+    if (replies.length > 0) {
+      this.replies ??= new ReplyIndex([], true);
+      this.replies.add(replies);
+    }
   }
 
   private rollback(): void {
