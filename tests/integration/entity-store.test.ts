@@ -4,8 +4,12 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { ClusterError, type Storage } from "../../src/cluster/index.ts";
+import { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
+import { ClusterError, type Storage, silentLogger } from "../../src/cluster/index.ts";
+import { limits } from "../../src/cluster/limits.ts";
 import { SqlStateStore } from "../../src/cluster/storage/entity-state/sql.ts";
+import { Counter } from "../../src/entities/counter.ts";
+import { callOf } from "../support/call.ts";
 import { STORAGE_BACKENDS } from "../support/storage-backends.ts";
 import { uniqueId } from "../support/unique-id.ts";
 
@@ -175,6 +179,28 @@ for (const backend of STORAGE_BACKENDS) {
       (await store.findReplies("Counter", a, ["q"])).map((r) => r.json),
       ["1"],
     );
+  });
+
+  it("retries through a runtime: from the index, from storage beyond it, and at a new owner; each key counts once", async ({ store }) => {
+    const id = uniqueId("retry");
+    const at = { type: "Counter", id, shard: 0 };
+    const runtimeOn = () => {
+      const runtime = new EntityRuntime({ store, log: silentLogger, idleMs: 60_000 });
+      runtime.register(Counter);
+      return runtime;
+    };
+    const owner = runtimeOn();
+    const inc = (runtime: EntityRuntime, requestId: string) => runtime.call(callOf(at, "increment", { amount: 1 }, { requestId }));
+    const keys = Array.from({ length: limits.replyIndexEntries + 10 }, (_, n) => `${id}-${n}`);
+    for (const key of keys) await inc(owner, key);
+    // The last key is in the index; the first was dropped for room and is found by the commit's check.
+    assert.is(await inc(owner, keys.at(-1) as string), keys.length);
+    assert.is(await inc(owner, keys[0] as string), 1);
+    // A new owner loads the recent replies with the state; an older key again goes through storage.
+    const next = runtimeOn();
+    assert.is(await inc(next, keys.at(-2) as string), keys.length - 1);
+    assert.is(await inc(next, keys[1] as string), 2);
+    assert.is(await next.call(callOf(at, "get", {})), keys.length);
   });
 
   it.run();
