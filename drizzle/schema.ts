@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { bigint, index, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 
 /**
@@ -19,7 +20,9 @@ export const entityState = pgTable(
 
 /**
  * Replies of mutations that carried a request id, committed in the same transaction as the state
- * they produced: a retried call finds its reply here instead of applying twice.
+ * they produced: a retried call finds its reply here instead of applying twice. `expires_at` is
+ * when no retry can come any more: 24 h after commit for a client's Idempotency-Key, shortly after
+ * the call's deadline for an id the router minted for a forwarded call.
  */
 export const entityReplies = pgTable(
   "entity_replies",
@@ -29,8 +32,9 @@ export const entityReplies = pgTable(
     requestId: text("request_id").notNull(),
     reply: text("reply").notNull(),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull().default(sql`now() + interval '24 hours'`),
   },
-  (t) => [primaryKey({ columns: [t.entityType, t.entityId, t.requestId] }), index("entity_replies_created_at").on(t.createdAt)],
+  (t) => [primaryKey({ columns: [t.entityType, t.entityId, t.requestId] }), index("entity_replies_expires_at").on(t.expiresAt)],
 );
 export * from "./singletons.ts";
 export * from "./timers.ts";

@@ -98,11 +98,13 @@ export function writeResults(name: string, data: unknown): string {
  * `POST {base}/counter/{id}/increment` over a keep-alive `node:http` agent: a much lighter load
  * generator than `fetch`, which matters when the generator shares two cores with the cluster.
  */
-export function incrementer(base: string, sockets: number): (id: string) => Promise<void> {
+export function incrementer(base: string, sockets: number): (id: string, idempotencyKey?: string) => Promise<void> {
   const url = new URL(base);
   const agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
-  return (id) =>
+  return (id, idempotencyKey) =>
     new Promise<void>((resolve, reject) => {
+      const headers: http.OutgoingHttpHeaders = { "content-type": "application/json", "content-length": 1 };
+      if (idempotencyKey) headers["idempotency-key"] = idempotencyKey;
       const request = http.request(
         {
           host: url.hostname,
@@ -110,7 +112,7 @@ export function incrementer(base: string, sockets: number): (id: string) => Prom
           method: "POST",
           path: `/counter/${encodeURIComponent(id)}/increment`,
           agent,
-          headers: { "content-type": "application/json", "content-length": 1 },
+          headers,
         },
         (response) => {
           response.resume();

@@ -15,6 +15,11 @@ export interface Call {
   readonly requestId: string | undefined;
   /** The request id was minted for this very attempt: no stored reply can exist, skip the lookup. */
   readonly fresh: boolean;
+  /**
+   * The router minted the request id (a forwarded call without one): retries come only until the
+   * deadline, so its stored reply is kept briefly (limits.mintedReplyGraceMs), not 24 h.
+   */
+  readonly minted: boolean;
   /** Entities ("Type/id") the call passed through, its origin first. */
   readonly callChain: readonly string[];
   /** Epoch milliseconds after which nobody waits for the reply (retries included). */

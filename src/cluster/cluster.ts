@@ -172,6 +172,7 @@ export class Cluster {
           args,
           requestId: undefined,
           fresh: false,
+          minted: false,
           callChain: [],
           deadline: Date.now() + limits.callTimeoutMs,
         })) as SingletonContext["call"],
@@ -232,7 +233,7 @@ export class Cluster {
     this.singletons.start();
     const prune = () => {
       const cutoff = new Date(Date.now() - limits.retentionMs);
-      this.store.pruneReplies(cutoff).catch((err: unknown) => this.options.log.warn({ err }, "reply pruning failed"));
+      this.store.pruneReplies(new Date()).catch((err: unknown) => this.options.log.warn({ err }, "reply pruning failed"));
       this.timerStore.pruneFired(cutoff).catch((err: unknown) => this.options.log.warn({ err }, "fired timer pruning failed"));
     };
     this.pruner = setInterval(prune, limits.pruneEveryMs);
@@ -258,6 +259,7 @@ export class Cluster {
       args,
       requestId: options.requestId,
       fresh: false,
+      minted: false,
       callChain: options.callChain ?? [],
       deadline: Math.min(options.deadline ?? Number.POSITIVE_INFINITY, Date.now() + (options.timeoutMs ?? limits.callTimeoutMs)),
       trace: options.trace ?? currentTrace(),

@@ -27,8 +27,21 @@ export const limits = {
   commitBatchesInFlight: 1,
   /** Timer fire turns in flight per runner. */
   timerFiresInFlight: 256,
-  /** How long stored replies are kept for retries to find, and fired timer rows for inspection. */
+  /** How long stored replies to a client's request id are kept for retries to find, and fired timer rows for inspection. */
   retentionMs: 24 * 3600 * 1000,
+  /**
+   * How long after its call's deadline the reply to an id the router minted (a forwarded call)
+   * is kept: nobody retries after the deadline; the margin covers clock skew between runners.
+   */
+  mintedReplyGraceMs: 60_000,
+  /**
+   * What an active entity keeps of its recent replies in memory (its reply index), so a call with
+   * a request id needs no read: most replies, and most bytes of reply JSON. Beyond either, the
+   * oldest are dropped and checked by the commit statement instead (an index probe, no round trip).
+   * 64 replies cover a few seconds of a hot entity; an idle one keeps none.
+   */
+  replyIndexEntries: 64,
+  replyIndexBytes: 16 * 1024,
   /** How often expired replies and timer rows are pruned. */
   pruneEveryMs: 600_000,
   /** How long a cluster-wide listing (`/debug/entities`) waits for each peer. */

@@ -62,7 +62,7 @@ export class Router {
       try {
         if (this.ownership.isLocal(address.shard)) {
           // A local call may wait behind a turn that waits on it (a cycle): the deadline ends the wait.
-          const local = requestId === call.requestId ? call : { ...call, requestId, fresh: false };
+          const local = requestId === call.requestId ? call : { ...call, requestId, fresh: false, minted };
           return await withDeadline(local, this.runtime.call(local), budgetMs);
         }
         const owner = this.ownership.ownerOf(address.shard);
@@ -75,7 +75,7 @@ export class Router {
         remote = true;
         this.metrics.calls.forwarded.inc(this.runtime.labels(address.type, call.rpc));
         if (this.debug) this.log.debug({ entity: formatAddress(address), rpc: call.rpc, owner, attempt }, "call forwarded");
-        return await this.transport.call(owner, { ...call, requestId, fresh: minted && attempt === 1 });
+        return await this.transport.call(owner, { ...call, requestId, fresh: minted && attempt === 1, minted });
       } catch (error) {
         if (!(error instanceof ClusterError) || !retryable(error, remote, requestId !== undefined)) throw error;
         const pause = backoffDelay(attempt, OWNER_BACKOFF);

@@ -1,14 +1,21 @@
-import type { Commit, StateStore, StoredState } from "../../src/cluster/storage/entity-state/store.ts";
+import type { Commit, LoadedEntity, ReplyRecord, StateStore, StoredState } from "../../src/cluster/storage/entity-state/store.ts";
 
 /**
- * An in-memory store that counts commits and can be told to fail or to lose a race. Handlers'
- * transactional writes (`ctx.transact`) are counted, not run: there is no database.
+ * An in-memory store that counts commits and reads and can be told to fail or to lose a race.
+ * Handlers' transactional writes (`ctx.transact`) are counted, not run: there is no database.
  */
 export class MemoryStore implements StateStore {
   rows = new Map<string, StoredState>();
-  replies = new Map<string, string>();
+  /** By "type/id/requestId", in commit order. */
+  replies = new Map<string, ReplyRecord>();
   commits = 0;
   writes = 0;
+  loads = 0;
+  /** Reads of replies outside a load: what the reply index exists to avoid. */
+  finds = 0;
+  /** Request ids commits asked to check (`unseen`), and commits refused because one was stored. */
+  checked = 0;
+  duplicates = 0;
   failNext = false;
   conflictNext = false;
 
@@ -16,10 +23,14 @@ export class MemoryStore implements StateStore {
   begin(): never {
     throw new Error("the memory store has no SQL transactions");
   }
-  async load(type: string, id: string) {
-    return this.rows.get(`${type}/${id}`);
+  async load(type: string, id: string, replyLimit: number): Promise<LoadedEntity> {
+    this.loads++;
+    const prefix = `${type}/${id}/`;
+    const now = Date.now();
+    const all = [...this.replies].filter(([k, r]) => k.startsWith(prefix) && r.expiresAt > now).map(([, r]) => r);
+    return { state: this.rows.get(`${type}/${id}`), replies: all.slice(-replyLimit), more: all.length > replyLimit };
   }
-  async commit({ type, id, expected, json, replies, writes = [] }: Commit) {
+  async commit({ type, id, expected, json, replies, unseen = [], writes = [] }: Commit) {
     await new Promise((resolve) => setTimeout(resolve, 2));
     if (this.failNext) {
       this.failNext = false;
@@ -31,16 +42,20 @@ export class MemoryStore implements StateStore {
       this.conflictNext = false;
       return undefined;
     }
+    this.checked += unseen.length;
+    if (unseen.some((q) => this.replies.has(`${key}/${q}`))) {
+      this.duplicates++;
+      return undefined;
+    }
     this.commits++;
     this.writes += writes.length;
     this.rows.set(key, { json, version: expected + 1 });
-    for (const r of replies) this.replies.set(`${key}/${r.requestId}`, r.json);
+    for (const r of replies) if (!this.replies.has(`${key}/${r.requestId}`)) this.replies.set(`${key}/${r.requestId}`, r);
     return expected + 1;
   }
   async findReplies(type: string, id: string, ids: readonly string[]) {
-    return new Map(
-      ids.flatMap((r) => (this.replies.has(`${type}/${id}/${r}`) ? [[r, this.replies.get(`${type}/${id}/${r}`) as string]] : [])),
-    );
+    this.finds++;
+    return ids.flatMap((q) => this.replies.get(`${type}/${id}/${q}`) ?? []);
   }
   /** Replies are never pruned here: a test's store lives for one test. */
   async pruneReplies() {}

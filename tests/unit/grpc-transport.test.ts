@@ -49,6 +49,7 @@ const envelope = (rpc: string): Call => ({
   deadline: Date.now() + 5_000,
   fresh: true,
   trace: { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", flags: "01" },
+  minted: true,
 });
 
 /** Rejections of `calls`, once all have settled; fails if any resolved. */
@@ -106,6 +107,7 @@ const wireCall = (id: number, rpc: string, payload: string): WireCallRequest => 
   deadline: Date.now() + 5_000,
   fresh: true,
   traceparent: "",
+  minted: false,
 });
 
 test("calls carry payload, request id, chain, freshness and trace; application errors keep their code", async () => {

@@ -1,28 +1,14 @@
-import type { Call, CallOrigin } from "../call.ts";
 import { deadlineExceeded, expired } from "../deadline.ts";
 import { ClusterError, toClusterError } from "../errors.ts";
 import { limits } from "../limits.ts";
-import type { Logger } from "../log.ts";
-import type { ShardId } from "../ownership/shard.ts";
-import type { ReplyRecord, StateStore } from "../storage/entity-state/store.ts";
+import type { ReplyRecord } from "../storage/entity-state/store.ts";
 import type { OpenTransaction } from "../storage/transaction.ts";
-import type { TimerSink } from "../timers/timer.ts";
 import type { EntityAddress } from "./address.ts";
 import { formatAddress } from "./address.ts";
-import type { ExecutionReader, TurnContext, TurnImplementation, TxWrite } from "./context.ts";
+import type { TurnContext, TxWrite } from "./context.ts";
 import type { EntityType } from "./definition.ts";
-import type { EntityProtocol } from "./protocol.ts";
-import { type MailboxHost, type Turn, turnContext } from "./turn-context.ts";
-
-/** A call waiting for its turn (its arguments validated), and who waits for its reply. */
-export interface Queued {
-  readonly call: Call;
-  readonly impl: TurnImplementation;
-  resolve(reply: unknown): void;
-  reject(error: unknown): void;
-}
-
-type Outcome = { ok: true; reply: unknown } | { ok: false; error: unknown };
+import { ReplyIndex, replyExpiry } from "./reply-index.ts";
+import { type MailboxHost, type Outcome, type Queued, type Turn, turnContext } from "./turn-context.ts";
 
 /**
  * The single-threaded heart of an active entity: calls are applied one at a time, in arrival
@@ -36,6 +22,10 @@ export class Mailbox {
   private committedJson = "";
   private version = 0;
   private loaded = false;
+  /** Replies committed up to `version`; undefined while there are none (most entities, no memory). */
+  private replies: ReplyIndex | undefined;
+  /** Request ids a failed commit could not rule out: read from storage with the next load. */
+  private suspects: string[] | undefined;
   private readonly queue: Queued[] = [];
   private running = false;
   private idleWaiters: (() => void)[] | undefined;
@@ -55,13 +45,13 @@ export class Mailbox {
     return formatAddress(this.address);
   }
 
+  get idle(): boolean {
+    return !this.running && this.queue.length === 0;
+  }
+
   /** Calls waiting for their turn (not counting the batch being applied). */
   get backlog(): number {
     return this.queue.length;
-  }
-
-  get idle(): boolean {
-    return !this.running && this.queue.length === 0;
   }
 
   post(queued: Queued): void {
@@ -94,7 +84,13 @@ export class Mailbox {
         try {
           this.checkOwnership();
           if (!this.loaded) await this.load();
-          await this.apply(batch);
+          await this.apply(batch).catch(async (error: unknown) => {
+            // A request id beyond the index may have been applied before: read it, and apply the
+            // batch again on the reloaded state (the failed commit wrote nothing, replied nothing).
+            if (!this.suspects || !(error instanceof ClusterError && error.code === "CONFLICT")) throw error;
+            await this.load();
+            await this.apply(batch);
+          });
         } catch (error) {
           const failure = toClusterError(error);
           if (failure.code === "INTERNAL") this.host.log.error({ err: error, entity: this.key }, "turn failed");
@@ -110,20 +106,33 @@ export class Mailbox {
     }
   }
 
+  /** State and recent replies, in one query: no call needs a read of its own afterwards. */
   private async load(): Promise<void> {
-    const stored = await this.host.store.load(this.address.type, this.address.id).catch((error: unknown) => {
+    const { type, id } = this.address;
+    const unavailable = (error: unknown) => {
       throw new ClusterError("UNAVAILABLE", `cannot load ${formatAddress(this.address)}: ${String(error)}`, { cause: error });
-    });
+    };
+    const loaded = await this.host.store.load(type, id, limits.replyIndexEntries).catch(unavailable);
+    const suspects = this.suspects;
+    // The rare path: a commit failed while some of its request ids were beyond the index.
+    const found = suspects ? await this.host.store.findReplies(type, id, suspects).catch(unavailable) : [];
+    const stored = loaded.state;
     this.state = stored ? this.type.decodeState(JSON.parse(stored.json)) : this.type.initialState();
     this.committedJson = stored ? stored.json : JSON.stringify(this.state);
     this.version = stored?.version ?? 0;
+    this.replies = loaded.replies.length > 0 || loaded.more || found.length > 0 ? new ReplyIndex(loaded.replies, !loaded.more) : undefined;
+    this.replies?.add(found);
+    this.suspects = undefined;
     this.loaded = true;
   }
 
   private async apply(batch: Queued[]): Promise<void> {
-    const stored = await this.storedReplies(batch);
+    const index = this.replies;
     const outcomes: Outcome[] = [];
     const replies: ReplyRecord[] = [];
+    /** Request ids the index cannot rule out: applied ones the commit checks, refused ones storage answers. */
+    const unseen: string[] = [];
+    const refused: string[] = [];
     const repliedInBatch = new Map<string, Outcome>();
     const turn: Turn = { writes: [], effects: [], mutated: false };
     this.turn = turn;
@@ -139,7 +148,7 @@ export class Mailbox {
         const { impl } = queued;
         const { requestId } = queued.call;
         const mutation = impl.kind === "mutation";
-        const earlier = requestId && mutation ? (repliedInBatch.get(requestId) ?? storedOutcome(stored.get(requestId))) : undefined;
+        const earlier = requestId && mutation ? (repliedInBatch.get(requestId) ?? storedOutcome(index?.get(requestId))) : undefined;
         if (earlier) {
           outcomes.push(earlier);
           continue;
@@ -149,8 +158,9 @@ export class Mailbox {
           outcomes.push({ ok: false, error: deadlineExceeded(queued.call, "was not applied: its deadline passed while it waited") });
           continue;
         }
+        const doubtful = requestId !== undefined && mutation && !queued.call.fresh && index?.mayMiss(requestId) === true;
         const own: Turn = { writes: [], effects: [], mutated: false };
-        const ctx = this.context(queued, own, turn);
+        const ctx = turnContext(this.host, this.address, queued.call, own, turn);
         let outcome: Outcome;
         try {
           const pending = impl.handler(this.state, queued.call.args, ctx);
@@ -167,13 +177,15 @@ export class Mailbox {
             } else {
               replay.push([queued, ctx]);
             }
-            if (requestId) replies.push({ requestId, json: JSON.stringify(reply) });
+            if (requestId) replies.push({ requestId, json: JSON.stringify(reply), expiresAt: replyExpiry(queued.call) });
+            if (doubtful) unseen.push(requestId);
           }
           outcome = { ok: true, reply };
         } catch (error) {
-          if (mutation) this.restore(base, replay);
-          outcome = { ok: false, error };
           if (own.queried) await turn.sql?.settle(true).catch(() => {});
+          if (mutation) this.restore(base, replay);
+          if (doubtful) refused.push(requestId);
+          outcome = { ok: false, error };
         }
         outcomes.push(outcome);
         if (requestId && mutation) repliedInBatch.set(requestId, outcome);
@@ -189,10 +201,12 @@ export class Mailbox {
     const open = turn.sql?.transaction();
     // A turn that queried commits its state even when unchanged: the version compare-and-set fences its queries.
     if (json !== this.committedJson || replies.length > 0 || turn.writes.length > 0 || (open && turn.mutated)) {
-      await this.commit(json, replies, turn.writes, open);
+      await this.commit(json, replies, unseen, turn.writes, open);
     } else if (open) {
       await (await open.catch(() => undefined))?.rollback();
     }
+    // A refusal (no reply stored) of a call that may have been applied before: storage decides.
+    if (refused.length > 0) await this.answerRefusedFromStorage(batch, outcomes, refused);
     for (const effect of turn.effects) {
       try {
         effect();
@@ -207,11 +221,6 @@ export class Mailbox {
     });
   }
 
-  /** The context of one call; its writes and effects land in `turn`, its queries in `batch`'s transaction. */
-  private context(queued: Queued, turn: Turn, batch: Turn = turn): TurnContext {
-    return turnContext(this.host, this.address, queued.call, turn, batch);
-  }
-
   /**
    * A call whose chain passed through this entity while its turn is running (A → B → A): it runs
    * now, inside that turn, instead of queueing behind it, which would deadlock. Its changes commit
@@ -221,7 +230,8 @@ export class Mailbox {
   private async reenter(queued: Queued, turn: Turn): Promise<void> {
     try {
       if (expired(queued.call)) throw deadlineExceeded(queued.call, "was not applied: its deadline had passed");
-      const reply = (await queued.impl.handler(this.state, queued.call.args, this.context(queued, turn))) ?? null;
+      const reply =
+        (await queued.impl.handler(this.state, queued.call.args, turnContext(this.host, this.address, queued.call, turn, turn))) ?? null;
       if (queued.impl.kind === "mutation") turn.mutated = true;
       queued.resolve(reply);
     } catch (error) {
@@ -240,12 +250,17 @@ export class Mailbox {
     }
   }
 
-  private async storedReplies(batch: readonly Queued[]): Promise<Map<string, string>> {
-    const ids = batch.flatMap(({ call, impl }) => (call.requestId && !call.fresh && impl.kind === "mutation" ? [call.requestId] : []));
-    if (ids.length === 0) return new Map();
-    return this.host.store.findReplies(this.address.type, this.address.id, ids).catch((error: unknown) => {
-      throw new ClusterError("UNAVAILABLE", `cannot read stored replies: ${String(error)}`, { cause: error });
-    });
+  /**
+   * Calls refused in this batch whose request ids the index could not rule out: if one was
+   * applied before, its caller gets the stored reply, as a retry would have before. Failures only.
+   */
+  private async answerRefusedFromStorage(batch: readonly Queued[], outcomes: Outcome[], refused: readonly string[]): Promise<void> {
+    const found = await this.host.store.findReplies(this.address.type, this.address.id, refused).catch(() => []);
+    for (const reply of found) {
+      batch.forEach((q, i) => {
+        if (q.call.requestId === reply.requestId) outcomes[i] = { ok: true, reply: JSON.parse(reply.json) };
+      });
+    }
   }
 
   /** The shard moved away (or the lease fence is down): no turn may start or commit here. */
@@ -255,13 +270,20 @@ export class Mailbox {
     throw new ClusterError("NOT_OWNER", `this runner no longer serves shard ${this.address.shard}`);
   }
 
-  private async commit(json: string, replies: ReplyRecord[], writes: TxWrite[], opening?: Promise<OpenTransaction>): Promise<void> {
+  private async commit(
+    json: string,
+    replies: ReplyRecord[],
+    unseen: string[],
+    writes: TxWrite[],
+    opening?: Promise<OpenTransaction>,
+  ): Promise<void> {
     let version: number | undefined;
     try {
+      // The fence is asked inside the commit, right before the write (it also ends an open transaction).
       const open = await opening;
       const { type, id, shard } = this.address;
       const fence = () => this.host.mayCommit(shard);
-      version = await this.host.store.commit({ type, id, expected: this.version, json, replies, writes, fence, open });
+      version = await this.host.store.commit({ type, id, expected: this.version, json, replies, unseen, writes, fence, open });
     } catch (error) {
       this.rollback();
       if (error instanceof ClusterError && error.code === "NOT_OWNER") {
@@ -271,13 +293,20 @@ export class Mailbox {
       throw new ClusterError("UNAVAILABLE", `cannot commit ${formatAddress(this.address)}: ${String(error)}`, { cause: error });
     }
     if (version === undefined) {
-      // Someone else wrote this entity: this runner's copy is stale. Drop it; the next call reloads.
+      // Someone else wrote this entity (or an id beyond the index was applied before): this
+      // runner's copy is stale. Drop it; the next call reloads state, replies and the doubtful ids.
       this.loaded = false;
+      if (unseen.length > 0) this.suspects = unseen;
       this.host.log.warn({ entity: formatAddress(this.address), version: this.version }, "state version conflict; reloading");
       throw new ClusterError("CONFLICT", `${formatAddress(this.address)} was changed elsewhere; retry the call`);
     }
     this.version = version;
     this.committedJson = json;
+    // Only now, committed, may a reply answer a retry.
+    if (replies.length > 0) {
+      this.replies ??= new ReplyIndex([], true);
+      this.replies.add(replies);
+    }
   }
 
   private rollback(): void {

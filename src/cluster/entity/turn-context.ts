@@ -5,9 +5,19 @@ import type { ShardId } from "../ownership/shard.ts";
 import type { StateStore } from "../storage/entity-state/store.ts";
 import type { TimerSink } from "../timers/timer.ts";
 import { type EntityAddress, formatAddress } from "./address.ts";
-import type { ExecutionReader, TurnContext, TxWrite } from "./context.ts";
+import type { ExecutionReader, TurnContext, TurnImplementation, TxWrite } from "./context.ts";
 import type { EntityProtocol } from "./protocol.ts";
 import { TurnSql } from "./turn-sql.ts";
+
+/** A call waiting for its turn (its arguments validated), and who waits for its reply. */
+export interface Queued {
+  readonly call: Call;
+  readonly impl: TurnImplementation;
+  resolve(reply: unknown): void;
+  reject(error: unknown): void;
+}
+
+export type Outcome = { ok: true; reply: unknown } | { ok: false; error: unknown };
 
 /** What a batch of calls (or one call of it) accumulates for its commit. */
 export interface Turn {

@@ -90,6 +90,7 @@ export interface WireCallRequest {
   deadline: number;
   fresh: boolean;
   traceparent: string;
+  minted: boolean;
 }
 export interface WireCallReply {
   id: number;
@@ -119,6 +120,7 @@ export function encodeCall(id: number, call: Call): WireCallRequest {
     deadline: call.deadline,
     fresh: call.fresh,
     traceparent: call.trace ? formatTraceparent(call.trace) : "",
+    minted: call.minted,
   };
 }
 
@@ -136,6 +138,7 @@ export function decodeCall(r: WireCallRequest, locate: Locate): Call {
     args: payload,
     requestId: r.request_id === "" ? undefined : r.request_id,
     fresh: r.fresh,
+    minted: r.minted === true,
     callChain: r.call_chain,
     deadline: Number(r.deadline),
     // A malformed one (a peer of another version) is dropped, as on HTTP.

@@ -6,7 +6,7 @@ import { type ClusterMetrics, noMetrics } from "../../metrics/metrics.ts";
 import { BatchQueue } from "../batch-queue.ts";
 import type { Database, Storage } from "../database.ts";
 import { OpenTransaction } from "../transaction.ts";
-import type { Commit, StateStore, StoredState } from "./store.ts";
+import type { Commit, LoadedEntity, ReplyRecord, StateStore } from "./store.ts";
 
 /** Upsert-if-version-matches: the storage fence. Inserts version 1 when the row is new. */
 function upsertState(db: Database) {
@@ -28,46 +28,65 @@ function upsertState(db: Database) {
 
 /**
  * The commits of many entities in ONE statement: a compare-and-set upsert per row, and the
- * replies of exactly the rows whose compare-and-set held. Inputs travel as JSON text (one shape
- * for both drivers, and a fixed text the server prepares once). Rows are locked in key order, so
- * two batches touching the same entities (a stale owner and a new one) cannot deadlock.
+ * replies of exactly the rows whose compare-and-set held. A row with a reply flagged `c` (its
+ * request id could not be ruled out in memory) is not written when that reply is already stored:
+ * the check costs an index probe, not a round trip. Inputs travel as JSON text (one shape for both
+ * drivers, and a fixed text the server prepares once). Rows are locked in key order, so two
+ * batches touching the same entities (a stale owner and a new one) cannot deadlock.
  */
 const BATCH_COMMIT = `
   with input as (
     select * from json_to_recordset(($1::text)::json) as x(t text, i text, e bigint, s text)
+  ), rq as (
+    select * from json_to_recordset(($2::text)::json) as x(t text, i text, q text, r text, x bigint, c boolean)
   ), s as (
     insert into entity_state (entity_type, entity_id, state, version)
-    select t, i, s, e + 1 from input order by t, i
+    select input.t, input.i, input.s, input.e + 1 from input
+    where not exists (
+      select 1 from rq join entity_replies d on d.entity_type = rq.t and d.entity_id = rq.i and d.request_id = rq.q
+      where rq.c and rq.t = input.t and rq.i = input.i
+    )
+    order by input.t, input.i
     on conflict (entity_type, entity_id) do update
       set state = excluded.state, version = entity_state.version + 1, updated_at = now()
       where entity_state.version = excluded.version - 1
     returning entity_type, entity_id, version
   ), r as (
-    insert into entity_replies (entity_type, entity_id, request_id, reply)
-    select x.t, x.i, x.q, x.r from json_to_recordset(($2::text)::json) as x(t text, i text, q text, r text)
-    join s on s.entity_type = x.t and s.entity_id = x.i
+    insert into entity_replies (entity_type, entity_id, request_id, reply, expires_at)
+    select rq.t, rq.i, rq.q, rq.r, to_timestamp(rq.x / 1000.0) from rq
+    join s on s.entity_type = rq.t and s.entity_id = rq.i
     on conflict do nothing
   )
   select entity_type, entity_id, version from s`;
 
+/**
+ * An entity's state and its most recent unexpired replies, in one round trip: what a mailbox
+ * activates with. Replies come as JSON text `[[id, reply, expires ms], …]`, newest first.
+ */
+const LOAD = `
+  select s.state as json, s.version, (
+    select coalesce(json_agg(json_build_array(r.request_id, r.reply, r.x) order by r.created_at desc), '[]')::text from (
+      select request_id, reply, created_at, (extract(epoch from expires_at) * 1000)::bigint as x
+      from entity_replies
+      where entity_type = $1 and entity_id = $2 and expires_at > now()
+      order by created_at desc limit ($3::text)::int
+    ) r
+  ) as replies
+  from entity_state s where s.entity_type = $1 and s.entity_id = $2`;
+
 /** The StateStore on Postgres (or PGlite): one row per entity, one per stored reply. */
 export class SqlStateStore implements StateStore {
   private readonly db: Database;
-  // Built once: Drizzle's query building is not free on a hot path.
-  private readonly loadQuery;
+  // Prepared once: query building is not free on a hot path.
+  private readonly loadStatement: (params: readonly string[]) => Promise<LoadedRow[]>;
   private readonly batches: BatchQueue<Commit, number | undefined | ClusterError>;
 
   constructor(
     storage: Storage,
     private readonly metrics: ClusterMetrics = noMetrics,
   ) {
-    const db = storage.db;
-    this.db = db;
-    this.loadQuery = db
-      .select({ json: entityState.state, version: entityState.version })
-      .from(entityState)
-      .where(and(eq(entityState.entityType, sql.placeholder("type")), eq(entityState.entityId, sql.placeholder("id"))))
-      .prepare("entity_load");
+    this.db = storage.db;
+    this.loadStatement = storage.statement<LoadedRow>(LOAD);
     const batchCommit = storage.statement<CommittedRow>(BATCH_COMMIT);
     const m = metrics.commits;
     const statement: BatchStatement = async (params) => {
@@ -85,17 +104,24 @@ export class SqlStateStore implements StateStore {
     this.batches = new BatchQueue(batch, limits.commitBatchesInFlight, limits.commitBatch);
   }
 
-  async load(type: string, id: string): Promise<StoredState | undefined> {
-    const rows = await this.loadQuery.execute({ type, id });
-    return rows[0];
+  async load(type: string, id: string, replyLimit: number): Promise<LoadedEntity> {
+    const row = (await this.loadStatement([type, id, String(replyLimit + 1)]))[0];
+    if (!row) return { state: undefined, replies: [], more: false };
+    const newest = (JSON.parse(row.replies) as [string, string, number | string][]).map(([requestId, json, x]) => ({
+      requestId,
+      json,
+      expiresAt: Number(x),
+    }));
+    const more = newest.length > replyLimit;
+    return { state: { json: row.json, version: Number(row.version) }, replies: newest.slice(0, replyLimit).reverse(), more };
   }
 
   /**
-   * Writes `json` as version `expected + 1` only if the stored version is still `expected`
-   * (0 = never stored), together with the replies and the handlers' own writes, atomically.
-   * Returns the new version, or `undefined` when someone else wrote first — then nothing was
-   * written. Turns without writes of their own (nearly all) share a statement with the turns of
-   * other entities committing at the same time.
+   * Writes \`json\` as version \`expected + 1\` only if the stored version is still \`expected\`
+   * (0 = never stored) and none of the \`unseen\` request ids has a stored reply, together with the
+   * replies and the handlers' own writes, atomically. Returns the new version, or \`undefined\` when
+   * the check failed — then nothing was written. Turns without writes of their own (nearly all)
+   * share a statement with the turns of other entities committing at the same time.
    */
   async commit(turn: Commit): Promise<number | undefined> {
     const { open, writes = [] } = turn;
@@ -126,34 +152,48 @@ export class SqlStateStore implements StateStore {
     return OpenTransaction.begin(this.db);
   }
 
-  /** Stored replies among `requestIds`, by request id. */
-  async findReplies(type: string, id: string, requestIds: readonly string[]): Promise<Map<string, string>> {
-    const rows = await this.db
-      .select({ requestId: entityReplies.requestId, json: entityReplies.reply })
-      .from(entityReplies)
-      .where(and(eq(entityReplies.entityType, type), eq(entityReplies.entityId, id), inArray(entityReplies.requestId, [...requestIds])));
-    return new Map(rows.map((r) => [r.requestId, r.json]));
+  async findReplies(type: string, id: string, requestIds: readonly string[]): Promise<ReplyRecord[]> {
+    const rows = await storedIds(this.db, type, id, requestIds);
+    return rows.map((r) => ({ requestId: r.requestId, json: r.json, expiresAt: r.expiresAt.getTime() }));
   }
 
-  /** Forgets replies older than `cutoff`: retries are expected within minutes, not days. */
-  async pruneReplies(cutoff: Date): Promise<void> {
-    await this.db.delete(entityReplies).where(lt(entityReplies.createdAt, cutoff));
+  async pruneReplies(now: Date): Promise<void> {
+    await this.db.delete(entityReplies).where(lt(entityReplies.expiresAt, now));
   }
 }
 
-/** The turn's state (compare-and-set), its replies and its handlers' writes, in `tx`. */
+/** The turn's state (compare-and-set, failing if an `unseen` request id has a stored reply), its replies and its handlers' writes, in `tx`. */
 async function writeTurn(tx: Database, turn: Commit): Promise<number> {
-  const { type, id, expected, json, replies, writes = [] } = turn;
+  const { type, id, expected, json, replies, unseen = [], writes = [] } = turn;
+  if (unseen.length > 0 && (await storedIds(tx, type, id, unseen)).length > 0) throw new CasConflict();
   const version = (await upsertState(tx).execute({ type, id, json, next: expected + 1, expected }))[0]?.version;
   if (version === undefined) throw new CasConflict();
   if (replies.length > 0) {
-    await tx
-      .insert(entityReplies)
-      .values(replies.map((r) => ({ entityType: type, entityId: id, requestId: r.requestId, reply: r.json })))
-      .onConflictDoNothing();
+    const values = replies.map((r) => ({
+      entityType: type,
+      entityId: id,
+      requestId: r.requestId,
+      reply: r.json,
+      expiresAt: new Date(r.expiresAt),
+    }));
+    await tx.insert(entityReplies).values(values).onConflictDoNothing();
   }
   for (const w of writes) await w(tx);
   return version;
+}
+
+function storedIds(db: Database, type: string, id: string, requestIds: readonly string[]) {
+  return db
+    .select({ requestId: entityReplies.requestId, json: entityReplies.reply, expiresAt: entityReplies.expiresAt })
+    .from(entityReplies)
+    .where(and(eq(entityReplies.entityType, type), eq(entityReplies.entityId, id), inArray(entityReplies.requestId, [...requestIds])));
+}
+
+/** A row LOAD read (postgres-js reads a bigint as text). */
+interface LoadedRow {
+  readonly json: string;
+  readonly version: number | string;
+  readonly replies: string;
 }
 
 class CasConflict extends Error {}
@@ -186,7 +226,10 @@ async function commitRows(statement: BatchStatement, commits: readonly Commit[])
     return [...(await commitRows(statement, commits.slice(0, later))), ...(await commitRows(statement, commits.slice(later)))];
   }
   const rows = commits.map((c) => ({ t: c.type, i: c.id, e: c.expected, s: c.json }));
-  const replies = commits.flatMap((c) => c.replies.map((r) => ({ t: c.type, i: c.id, q: r.requestId, r: r.json })));
+  const replies = commits.flatMap((c) => {
+    const unseen = new Set(c.unseen);
+    return c.replies.map((r) => ({ t: c.type, i: c.id, q: r.requestId, r: r.json, x: r.expiresAt, c: unseen.has(r.requestId) }));
+  });
   const written = new Map<string, number>();
   for (const row of await statement([JSON.stringify(rows), JSON.stringify(replies)])) {
     written.set(key(row.entity_type, row.entity_id), Number(row.version));

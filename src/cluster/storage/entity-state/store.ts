@@ -9,6 +9,18 @@ export interface StoredState {
 export interface ReplyRecord {
   readonly requestId: string;
   readonly json: string;
+  /** Epoch milliseconds after which no retry can come, and storage may forget the reply. */
+  readonly expiresAt: number;
+}
+
+/** What an entity activates with: its state and its most recent unexpired replies. */
+export interface LoadedEntity {
+  /** Undefined when the entity never committed. */
+  readonly state: StoredState | undefined;
+  /** Oldest first; at most the `replyLimit` most recent ones. */
+  readonly replies: readonly ReplyRecord[];
+  /** More unexpired replies are stored than were returned. */
+  readonly more: boolean;
 }
 
 /** What a turn writes: the entity's new state, and with it the replies and the handlers' own writes. */
@@ -19,6 +31,12 @@ export interface Commit {
   readonly expected: number;
   readonly json: string;
   readonly replies: readonly ReplyRecord[];
+  /**
+   * Request ids of `replies` the mailbox could not rule out (its reply index overflowed): if one
+   * of them already has a stored reply, nothing is written and the commit fails like a version
+   * conflict. Checked inside the commit statement, so it costs no round trip.
+   */
+  readonly unseen?: readonly string[];
   readonly writes?: readonly TxWrite[];
   /**
    * The transaction the turn's handlers already ran their own queries in (from `begin`): the
@@ -34,12 +52,14 @@ export interface Commit {
 
 /** Entity state and stored replies, with the version compare-and-set that fences stale owners. */
 export interface StateStore {
-  load(type: string, id: string): Promise<StoredState | undefined>;
+  /** The state and the `replyLimit` most recent unexpired replies, in one query. */
+  load(type: string, id: string, replyLimit: number): Promise<LoadedEntity>;
+  /** The new version, or `undefined` when the compare-and-set (or an `unseen` check) failed. */
   commit(turn: Commit): Promise<number | undefined>;
   /** Opens a transaction for a turn's own queries; it ends with `commit({ open })` or its `rollback()`. */
   begin(): Promise<OpenTransaction>;
-  /** Stored replies among `requestIds`, by request id. */
-  findReplies(type: string, id: string, requestIds: readonly string[]): Promise<Map<string, string>>;
-  /** Forgets replies older than `cutoff`: retries are expected within minutes, not days. */
-  pruneReplies(cutoff: Date): Promise<void>;
+  /** Stored replies among `requestIds` (the rare path: after a conflict with an overflowed index). */
+  findReplies(type: string, id: string, requestIds: readonly string[]): Promise<ReplyRecord[]>;
+  /** Forgets replies that expired before `now`. */
+  pruneReplies(now: Date): Promise<void>;
 }
