@@ -1,16 +1,12 @@
 import type { Call } from "../call.ts";
 import { ClusterError, toClusterError } from "../errors.ts";
 import { limits } from "../limits.ts";
-import type { Logger } from "../log.ts";
-import type { ShardId } from "../ownership/shard.ts";
-import type { ReplyRecord, StateStore } from "../storage/entity-state/store.ts";
+import type { ReplyRecord } from "../storage/entity-state/store.ts";
 import type { OpenTransaction } from "../storage/transaction.ts";
-import type { TimerSink } from "../timers/timer.ts";
 import type { EntityAddress } from "./address.ts";
 import { formatAddress } from "./address.ts";
-import type { ExecutionReader, TurnContext, TurnImplementation, TxWrite } from "./context.ts";
+import type { TurnContext, TurnImplementation, TxWrite } from "./context.ts";
 import type { EntityType } from "./definition.ts";
-import type { EntityProtocol } from "./protocol.ts";
 import { type MailboxHost, type Turn, turnContext } from "./turn-context.ts";
 
 /** A call waiting for its turn (its arguments validated), and who waits for its reply. */
