@@ -43,7 +43,7 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
     admission: { mailboxLimit: config.mailboxLimit, maxInflight: config.maxInflight },
   });
   cluster.registerSingleton(SINGLETON_NAME, runSingletonTest);
-  const app = createApp(clusterServices(cluster), { maxBodyBytes: config.maxBodyBytes, log });
+  const app = createApp(clusterServices(cluster, { maxInflight: config.maxInflight }), { maxBodyBytes: config.maxBodyBytes, log });
   // Bind the HTTP port before joining: a runner that cannot serve must not take shards.
   let http: HttpServer;
   try {

@@ -1,5 +1,5 @@
 import type { EntityInfo, Health, ShardInfo } from "../../contract/index.ts";
-import type { ActiveEntity, Cluster } from "../cluster/index.ts";
+import { type ActiveEntity, Admission, type AdmissionLimits, type Cluster } from "../cluster/index.ts";
 
 /** What the API needs from the runner: the resolvers of every procedure are built on these. */
 export interface ApiServices {
@@ -26,10 +26,17 @@ const entityInfo = ({ address, runner }: ActiveEntity): EntityInfo => ({
   runner,
 });
 
-/** The services of a runner's cluster, in the contract's shapes. */
-export function clusterServices(cluster: Cluster): ApiServices {
+/**
+ * The services of a runner's cluster, in the contract's shapes. With `admission`, the entity calls
+ * this API has in flight (those waiting on a peer included) are bounded too: past `maxInflight`
+ * a call is refused (503 overloaded) before any routing work.
+ */
+export function clusterServices(cluster: Cluster, admission?: Pick<AdmissionLimits, "maxInflight" | "onRefused">): ApiServices {
+  const entry = admission && new Admission({ mailboxLimit: Number.POSITIVE_INFINITY, ...admission });
+  const call = (type: string, id: string, rpc: string, args: unknown, { requestId, timeoutMs }: ApiContext) =>
+    cluster.call(type, id, rpc, args, { requestId, timeoutMs });
   return {
-    callEntity: (type, id, rpc, args, { requestId, timeoutMs }) => cluster.call(type, id, rpc, args, { requestId, timeoutMs }),
+    callEntity: entry ? (type, id, rpc, args, ctx) => entry.admit(0, `${type}/${id}`, () => call(type, id, rpc, args, ctx)) : call,
     hasEntity: (type) => cluster.has(type),
     health: () => ({
       status: "ok",

@@ -28,7 +28,7 @@ export {
 export type { Json } from "./json.ts";
 export { limits } from "./limits.ts";
 export { createLogger, type Logger, type LogLevel, silentLogger } from "./log.ts";
-export type { AdmissionLimits, RefusalHook, RefusalReason } from "./overload.ts";
+export { Admission, type AdmissionLimits, type RefusalHook, type RefusalReason } from "./overload.ts";
 export { type ShardId, shardOf } from "./ownership/shard.ts";
 export type { SingletonContext, SingletonRun } from "./singleton/manager.ts";
 export { openStorage, type Storage, type StorageOptions } from "./storage/database.ts";
