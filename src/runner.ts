@@ -53,11 +53,17 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
   cluster.registerSingleton(SINGLETON_NAME, runSingletonTest);
   cluster.registerSingleton(TICKER_NAME, runTicker, { onShutdown: tickerShutdown });
   if (!config.adminToken) log.warn("ADMIN_TOKEN is not set: the operator API (/admin/*) is open to anyone who can reach the HTTP port");
-  const app = createApp(clusterServices(cluster, { dashboard: { adminToken: config.adminToken, traffic: () => cluster.traffic() } }), {
-    maxBodyBytes: config.maxBodyBytes,
-    log,
-    adminToken: config.adminToken,
-  });
+  const app = createApp(
+    clusterServices(cluster, {
+      dashboard: { adminToken: config.adminToken, traffic: () => cluster.traffic() },
+      admission: { maxInflight: config.maxInflight },
+    }),
+    {
+      maxBodyBytes: config.maxBodyBytes,
+      log,
+      adminToken: config.adminToken,
+    },
+  );
   // Bind the HTTP port before joining: a runner that cannot serve must not take shards.
   let http: HttpServer;
   try {

@@ -1,5 +1,5 @@
 import type { EntityInfo, Health, ShardInfo } from "../../contract/index.ts";
-import type { ActiveEntity, Cluster, Operator } from "../cluster/index.ts";
+import { type ActiveEntity, Admission, type AdmissionLimits, type Cluster, type Operator } from "../cluster/index.ts";
 import type { DashboardSource } from "./dashboard/dashboard.ts";
 
 /** What the API needs from the runner: the resolvers of every procedure are built on these. */
@@ -37,11 +37,22 @@ const entityInfo = ({ address, runner }: ActiveEntity): EntityInfo => ({
   runner,
 });
 
-/** The services of a runner's cluster, in the contract's shapes. */
-export function clusterServices(cluster: Cluster, extras: { dashboard?: DashboardSource } = {}): ApiServices {
+/**
+ * The services of a runner's cluster, in the contract's shapes. With `admission`, the entity calls
+ * this API has in flight (those waiting on a peer included) are bounded too: past `maxInflight`
+ * a call is refused (503 overloaded) before any routing work.
+ */
+export function clusterServices(
+  cluster: Cluster,
+  extras: { dashboard?: DashboardSource; admission?: Pick<AdmissionLimits, "maxInflight" | "onRefused"> } = {},
+): ApiServices {
+  const { admission, ...rest } = extras;
+  const entry = admission && new Admission({ mailboxLimit: Number.POSITIVE_INFINITY, ...admission });
+  const call = (type: string, id: string, rpc: string, args: unknown, { requestId, timeoutMs }: ApiContext) =>
+    cluster.call(type, id, rpc, args, { requestId, timeoutMs });
   return {
-    ...extras,
-    callEntity: (type, id, rpc, args, { requestId, timeoutMs }) => cluster.call(type, id, rpc, args, { requestId, timeoutMs }),
+    ...rest,
+    callEntity: entry ? (type, id, rpc, args, ctx) => entry.admit(0, `${type}/${id}`, () => call(type, id, rpc, args, ctx)) : call,
     hasEntity: (type) => cluster.has(type),
     ready: () => cluster.ready,
     operator: cluster.operator,

@@ -32,7 +32,7 @@ export { limits } from "./limits.ts";
 export { createLogger, type Logger, type LogLevel, silentLogger } from "./log.ts";
 export { ClusterMetrics } from "./metrics/metrics.ts";
 export type { RunnerTraffic, TrafficSample } from "./metrics/traffic.ts";
-export type { AdmissionLimits, RefusalHook, RefusalReason } from "./overload.ts";
+export { Admission, type AdmissionLimits, type RefusalHook, type RefusalReason } from "./overload.ts";
 export { type ShardId, shardOf } from "./ownership/shard.ts";
 export type { SingletonContext, SingletonOptions, SingletonRun, SingletonShutdownContext } from "./singleton/manager.ts";
 export { openStorage, type Storage, type StorageOptions } from "./storage/database.ts";

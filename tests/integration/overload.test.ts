@@ -55,4 +55,37 @@ for (const backend of BACKENDS) {
   });
 
   it.run();
+
+  const busy = suite<{ runner?: Runner }>(`Bounded work: calls in flight per runner [${backend.name}]`, {});
+  busy.before(async (ctx) => {
+    ctx.runner = await backend.start({ MAX_INFLIGHT: "1" });
+  });
+  busy.after(async (ctx) => {
+    await ctx.runner?.stop();
+  });
+  busy(
+    "past MAX_INFLIGHT a call to any entity is refused with 503 before it is routed; the admitted ones apply once",
+    async ({ runner }) => {
+      const url = runner?.url as string;
+      const api = createClient(url);
+      const ids = Array.from({ length: 30 }, () => uniqueId("inflight"));
+      const responses = await Promise.all(
+        ids.map((id) =>
+          fetch(`${url}/counter/${id}/increment`, { method: "POST", headers: { "content-type": "application/json" }, body: "1" }),
+        ),
+      );
+      const refused = responses.filter((r) => r.status === 503);
+      assert.ok(refused.length > 0, "at most one call in flight: concurrent calls are refused");
+      for (const r of refused) {
+        assert.is(r.headers.get("retry-after"), "1");
+        assert.match(((await r.json()) as { reason: string }).reason, /MAX_INFLIGHT 1/);
+      }
+      // One at a time: with MAX_INFLIGHT 1, concurrent reads would be refused too.
+      const values: number[] = [];
+      for (const id of ids) values.push(await api.counter.get({ id }));
+      assert.equal(values.filter((v) => v === 1).length, responses.filter((r) => r.status === 200).length);
+      assert.ok(values.every((v) => v === 0 || v === 1));
+    },
+  );
+  busy.run();
 }
