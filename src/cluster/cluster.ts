@@ -1,9 +1,9 @@
 import { Operator } from "./admin/operator.ts";
 import type { CallOptions } from "./call.ts";
-import { type EntityAddress, unstorableId } from "./entity/address.ts";
+import { type EntityAddress, formatAddress, unstorableId } from "./entity/address.ts";
 import type { EntityType } from "./entity/definition.ts";
 import { EntityRuntime } from "./entity/runtime.ts";
-import { badRequest, ClusterError } from "./errors.ts";
+import { badRequest, ClusterError, toClusterError } from "./errors.ts";
 import { limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { ClusterMetrics } from "./metrics/metrics.ts";
@@ -268,28 +268,29 @@ export class Cluster {
 
   /**
    * What peers may ask of this runner: calls for the shards it serves, and its active entities. A
-   * call is served in a span of its trace, so what it logs here (and calls it makes) carry it.
+   * call is served in a span of its trace (the parent of the calls it makes), so its log lines carry it.
    */
   private inbound(): InboundHandler {
     const { log } = this.options;
     const debug = log.isLevelEnabled("debug");
     return {
-      call: (call) =>
-        withTrace(call.trace && startSpan(call.trace), () => {
+      call: (received) => {
+        const call = received.trace ? { ...received, trace: startSpan(received.trace) } : received;
+        return withTrace(call.trace, () => {
           const { shard } = call.address;
           if (!this.ownership.isLocal(shard))
             return Promise.reject(new ClusterError("NOT_OWNER", `${this.runnerId} does not serve shard ${shard}`));
           const reply = this.runtime.call(call);
-          if (debug) {
-            const done = (outcome: string) =>
-              log.debug({ entity: `${call.address.type}/${call.address.id}`, rpc: call.rpc, outcome }, "forwarded call served");
+          const served = (outcome: string) =>
+            log.debug({ entity: formatAddress(call.address), rpc: call.rpc, outcome }, "forwarded call served");
+          if (debug)
             reply.then(
-              () => done("ok"),
-              (error: unknown) => done(error instanceof ClusterError ? error.code : "INTERNAL"),
+              () => served("ok"),
+              (error: unknown) => served(toClusterError(error).code),
             );
-          }
           return reply;
-        }),
+        });
+      },
       locate: (type, id) => this.address(type, id),
       activeEntities: () => this.runtime.activeEntities(),
       traffic: () => this.sampler.recent(),
