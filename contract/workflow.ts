@@ -9,7 +9,8 @@ export const MAX_STEP_DELAY_MS = 10_000;
 
 export const WorkflowExecution = z.object({
   id: z.string(),
-  status: z.enum(["running", "completed", "failed"]),
+  /** The spec's three, plus those of durable waits and compensation (see the README's Durable workflows). */
+  status: z.enum(["running", "completed", "failed", "suspended", "compensating", "compensated", "compensation_failed"]),
   /** Journaled steps (and activities), in the order the workflow reached them. */
   steps_completed: z.array(z.string()),
   result: z.string().nullable(),

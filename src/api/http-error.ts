@@ -25,6 +25,7 @@ export const HTTP_STATUS: Readonly<Record<ClusterErrorCode, number>> = {
   CONFLICT: 409,
   ALREADY_EXISTS: 409,
   WORKFLOW_FAILED: 422,
+  SUSPENDED: 202,
   INTERNAL: 500,
   NOT_IMPLEMENTED: 501,
   NOT_OWNER: 503,

@@ -1,5 +1,5 @@
 import { type AnyContract, type EntityContract, procedureList } from "../../contract/index.ts";
-import { ClusterError } from "../cluster/index.ts";
+import { ClusterError, type Json } from "../cluster/index.ts";
 import type { ApiContext, ApiServices } from "./services.ts";
 
 /** What a procedure does once its input is valid; the REST and tRPC adapters both run these. */
@@ -21,6 +21,14 @@ function runnerResolvers(services: ApiServices): Resolvers {
   return {
     system: {
       health: async () => services.health(),
+      signal: async (input) =>
+        services.signal(
+          input.entity_type as string,
+          input.entity_id as string,
+          input.exec_id as string,
+          input.name as string,
+          (input.payload ?? null) as Json,
+        ),
       shards: async () => services.shards(),
       entities: async (input) => services.entities(input.local === "true"),
     },

@@ -1,5 +1,5 @@
 import type { EntityInfo, Health, ShardInfo } from "../../contract/index.ts";
-import type { ActiveEntity, Cluster } from "../cluster/index.ts";
+import { type ActiveEntity, type Cluster, ClusterError, type Json } from "../cluster/index.ts";
 
 /** What the API needs from the runner: the resolvers of every procedure are built on these. */
 export interface ApiServices {
@@ -8,6 +8,8 @@ export interface ApiServices {
   /** Whether this runner hosts entities of `type` (the rest answer 501). */
   hasEntity(type: string): boolean;
   health(): Health;
+  /** Delivers a workflow signal, exactly once. */
+  signal(type: string, id: string, execId: string, name: string, payload: Json): Promise<null>;
   shards(): ShardInfo[];
   entities(localOnly: boolean): Promise<EntityInfo[]>;
 }
@@ -35,8 +37,14 @@ export function clusterServices(cluster: Cluster): ApiServices {
       mode: cluster.mode,
       shards_owned: cluster.shardsOwned,
       active_entities: cluster.activeEntityCount,
+      active_executions: cluster.activeExecutionCount,
       entity_idle_ms: cluster.entityIdleMs,
     }),
+    signal: async (type, id, execId, name, payload) => {
+      if (!cluster.has(type)) throw new ClusterError("NOT_IMPLEMENTED", `${type} is not hosted by this runner`);
+      await cluster.signal(type, id, execId, name, payload);
+      return null;
+    },
     shards: () => cluster.shards().map((p) => ({ shard_id: p.shard, owner: p.owner ?? null, local: p.local })),
     entities: async (localOnly) => (localOnly ? cluster.localEntities() : await cluster.allEntities()).map(entityInfo),
   };

@@ -3,6 +3,7 @@ import { type EntityAddress, unstorableId } from "./entity/address.ts";
 import type { EntityType } from "./entity/definition.ts";
 import { EntityRuntime } from "./entity/runtime.ts";
 import { badRequest, ClusterError } from "./errors.ts";
+import type { Json } from "./json.ts";
 import { limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { EtcdOwnership } from "./ownership/etcd-ownership.ts";
@@ -17,6 +18,7 @@ import { SqlSingletonRunStore } from "./storage/singletons/sql.ts";
 import { SqlTimerStore } from "./storage/timers/sql.ts";
 import { SqlWorkflowStore } from "./storage/workflows/sql.ts";
 import { TimerService } from "./timers/service.ts";
+import { SIGNAL_RPC } from "./workflow/signal.ts";
 import type { GrpcTransport } from "./transport/grpc.ts";
 import type { InboundHandler } from "./transport/wire.ts";
 
@@ -251,6 +253,21 @@ export class Cluster {
 
   get activeEntityCount(): number {
     return this.runtime.activeCount;
+  }
+
+  /** Workflow executions held in memory on this runner (suspended ones are held nowhere). */
+  get activeExecutionCount(): number {
+    return this.runtime.activeExecutionCount;
+  }
+
+  /**
+   * Delivers signal `name` with `payload` to execution `execId` of entity `(type, id)`, wherever
+   * it lives: exactly once (a second delivery, or one after the wait timed out, is refused with
+   * ALREADY_EXISTS, HTTP 409, and the first payload stands). A signal may come before the
+   * execution reaches its wait, or even starts: the wait consumes it when it gets there.
+   */
+  async signal(type: string, id: string, execId: string, name: string, payload: Json, options: CallOptions = {}): Promise<void> {
+    await this.call(type, id, SIGNAL_RPC, { exec_id: execId, name, payload }, options);
   }
 
   /**

@@ -21,6 +21,7 @@ export {
   type ClusterErrorCode,
   DefinitionError,
   notFound,
+  SignalTimeout,
   StepFailed,
   toClusterError,
 } from "./errors.ts";
@@ -36,4 +37,11 @@ export type { PendingTimer, TimerEvent, Timers } from "./timers/timer.ts";
 export { Auditable } from "./traits/auditable.ts";
 export { defineTrait, type MutationEvent, type Trait, type TraitDefinition, type TraitRpc } from "./traits/trait.ts";
 export { Versioned } from "./traits/versioned.ts";
-export type { WorkflowContext, WorkflowDefinition } from "./workflow/definition.ts";
+export type {
+  ActivityOptions,
+  RetryPolicy,
+  Signal,
+  StepOptions,
+  WorkflowContext,
+  WorkflowDefinition,
+} from "./workflow/definition.ts";
