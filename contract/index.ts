@@ -3,6 +3,7 @@
  * served by the runner itself (health, debug).
  */
 import { activity } from "./activity.ts";
+import { approval } from "./approval.ts";
 import { counter } from "./counter.ts";
 import { cross } from "./cross.ts";
 import { type EntityContract, isRouted } from "./entity.ts";
@@ -14,7 +15,7 @@ import { timer } from "./timer.ts";
 import { trait } from "./trait.ts";
 import { workflow } from "./workflow.ts";
 
-export const entities = { counter, kv, workflow, activity, trait, timer, cross, singleton };
+export const entities = { counter, kv, workflow, activity, trait, timer, cross, singleton, approval };
 export const services = { system };
 export const contract = { ...entities, ...services };
 export type Contract = typeof contract;
@@ -47,6 +48,7 @@ function isEntityContract(group: EntityContract | Readonly<Record<string, Proced
 }
 
 export { ActivityRecord } from "./activity.ts";
+export { ApprovalExecution, CHARGE_MAX_ATTEMPTS, MAX_APPROVAL_WAIT_MS } from "./approval.ts";
 export { Message } from "./cross.ts";
 export * from "./entity.ts";
 export * from "./procedure.ts";
@@ -56,4 +58,4 @@ export { MAX_TIMER_DELAY_MS, TimerFire, TimerInfo } from "./timer.ts";
 export { AuditEntry, auditable, versioned } from "./traits.ts";
 export * from "./values.ts";
 export { WorkflowExecution } from "./workflow.ts";
-export { activity, counter, cross, kv, singleton, system, timer, trait, workflow };
+export { activity, approval, counter, cross, kv, singleton, system, timer, trait, workflow };

@@ -12,7 +12,9 @@ export class HttpError extends Error {
     super(message);
   }
 
-  body(): { error: string; issues?: readonly unknown[] } {
+  body(): { error: string; issues?: readonly unknown[] } | { accepted: string } {
+    // 202: not a failure (a workflow suspended on a durable wait; it goes on by itself).
+    if (this.status < 400) return { accepted: this.message };
     return this.issues ? { error: this.message, issues: this.issues } : { error: this.message };
   }
 }

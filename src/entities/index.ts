@@ -1,5 +1,6 @@
 import type { EntityType } from "../cluster/index.ts";
 import { ActivityTest } from "./activity.ts";
+import { ApprovalTest } from "./approval.ts";
 import { Counter } from "./counter.ts";
 import { CrossEntity } from "./cross-entity.ts";
 import { KVStore } from "./kv.ts";
@@ -18,4 +19,5 @@ export const testEntities: readonly EntityType[] = [
   TimerTest,
   CrossEntity,
   SingletonTest,
+  ApprovalTest,
 ];
