@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { entity, rpc, workflowRpc } from "./entity.ts";
-import { Name, NonNegativeInt, Null } from "./values.ts";
+import { Name, NonNegativeInt, Null, Timestamp } from "./values.ts";
 import { WorkflowExecution } from "./workflow.ts";
 
 /** Longest sleep or signal timeout an approval may ask for: 30 days (one timer row either way). */
@@ -11,7 +11,7 @@ export const CHARGE_MAX_ATTEMPTS = 5;
 const WaitMs = z.number().int().min(0, "must be ≥ 0").max(MAX_APPROVAL_WAIT_MS, `must be ≤ ${MAX_APPROVAL_WAIT_MS}`);
 
 /** One journal entry: a step, an activity, a sleep, a signal wait, a failed attempt or a compensation. */
-export const JournalEntryView = z.object({ name: z.string(), runs: NonNegativeInt, result: z.string() });
+export const JournalEntryView = z.object({ name: z.string(), runs: NonNegativeInt, result: z.string(), at: Timestamp });
 
 export const ApprovalExecution = WorkflowExecution.extend({
   journal: z.array(JournalEntryView),

@@ -5,6 +5,7 @@
 import { activity } from "./activity.ts";
 import { approval } from "./approval.ts";
 import { counter } from "./counter.ts";
+import { cron } from "./cron.ts";
 import { cross } from "./cross.ts";
 import { type EntityContract, isRouted } from "./entity.ts";
 import { kv } from "./kv.ts";
@@ -15,7 +16,7 @@ import { timer } from "./timer.ts";
 import { trait } from "./trait.ts";
 import { workflow } from "./workflow.ts";
 
-export const entities = { counter, kv, workflow, activity, trait, timer, cross, singleton, approval };
+export const entities = { counter, kv, workflow, activity, trait, timer, cross, singleton, approval, cron };
 export const services = { system };
 export const contract = { ...entities, ...services };
 export type Contract = typeof contract;
@@ -49,6 +50,7 @@ function isEntityContract(group: EntityContract | Readonly<Record<string, Proced
 
 export { ActivityRecord } from "./activity.ts";
 export { ApprovalExecution, CHARGE_MAX_ATTEMPTS, MAX_APPROVAL_WAIT_MS } from "./approval.ts";
+export { CRON_TEST_NAME, CronRunRecord, MAX_CRON_RUNS } from "./cron.ts";
 export { Message } from "./cross.ts";
 export * from "./entity.ts";
 export * from "./procedure.ts";
@@ -58,4 +60,4 @@ export { MAX_TIMER_DELAY_MS, TimerFire, TimerInfo } from "./timer.ts";
 export { AuditEntry, auditable, versioned } from "./traits.ts";
 export * from "./values.ts";
 export { WorkflowExecution } from "./workflow.ts";
-export { activity, approval, counter, cross, kv, singleton, system, timer, trait, workflow };
+export { activity, approval, counter, cron, cross, kv, singleton, system, timer, trait, workflow };

@@ -20,6 +20,8 @@ export interface Config {
   readonly shardCount: number;
   readonly leaseTtlMs: number;
   readonly entityIdleMs: number;
+  /** Test-only: the cron test singleton's schedule. */
+  readonly cronTestSchedule: string;
   readonly dataDir: string;
   readonly etcdPrefix: string;
   readonly clusterSecret: string | undefined;
@@ -83,6 +85,8 @@ const Env = z.object({
   ETCD_PREFIX: z.string().default("/entity-cluster/"),
   CLUSTER_SECRET: z.string().optional(),
   MAX_BODY_BYTES: int(1_024, 1_073_741_824, 8 * 1024 * 1024),
+  /** Test-only: the cron test singleton's schedule (every minute by default; tests use seconds, e.g. `*\/2 * * * * *`). */
+  CRON_TEST_SCHEDULE: z.string().default("* * * * *"),
 });
 
 /** Reads the configuration from `env`; throws a ConfigError naming each bad variable. */
@@ -115,6 +119,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shardCount: e.SHARD_COUNT,
     leaseTtlMs: e.LEASE_TTL_MS,
     entityIdleMs: e.ENTITY_IDLE_MS,
+    cronTestSchedule: e.CRON_TEST_SCHEDULE,
     dataDir: e.DATA_DIR,
     etcdPrefix: e.ETCD_PREFIX.endsWith("/") ? e.ETCD_PREFIX : `${e.ETCD_PREFIX}/`,
     clusterSecret: e.CLUSTER_SECRET,

@@ -1,8 +1,9 @@
 import { hostname } from "node:os";
-import { SINGLETON_NAME } from "../contract/index.ts";
+import { CRON_TEST_NAME, SINGLETON_NAME } from "../contract/index.ts";
 import { clusterServices, createApp, type HttpServer, listen } from "./api/index.ts";
 import { Cluster, type Logger, openStorage } from "./cluster/index.ts";
 import type { Config } from "./config.ts";
+import { cronTestRun } from "./entities/cron-test.ts";
 import { testEntities } from "./entities/index.ts";
 import { runSingletonTest } from "./entities/singleton-test.ts";
 
@@ -40,6 +41,7 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
     secret: config.clusterSecret,
   });
   cluster.registerSingleton(SINGLETON_NAME, runSingletonTest);
+  cluster.registerCron(CRON_TEST_NAME, config.cronTestSchedule, cronTestRun(cluster));
   const app = createApp(clusterServices(cluster), { maxBodyBytes: config.maxBodyBytes, log });
   // Bind the HTTP port before joining: a runner that cannot serve must not take shards.
   let http: HttpServer;

@@ -1,4 +1,5 @@
 import type { CallOptions } from "./call.ts";
+import { type CronOptions, type CronRun, CronJobs } from "./cron/cron.ts";
 import { type EntityAddress, unstorableId } from "./entity/address.ts";
 import type { EntityType } from "./entity/definition.ts";
 import { EntityRuntime } from "./entity/runtime.ts";
@@ -78,6 +79,7 @@ export class Cluster {
   private readonly transport: GrpcTransport | undefined;
   private readonly router: Router;
   private readonly singletons: SingletonManager;
+  private readonly crons: CronJobs;
   private pruner: NodeJS.Timeout | undefined;
 
   /** A runner's cluster, in the mode its options ask for. */
@@ -135,6 +137,7 @@ export class Cluster {
       released: (shards) => this.runtime.release(new Set(shards)),
     });
     this.router = new Router(this.ownership, this.runtime, this.transport, log);
+    this.crons = new CronJobs(log);
     this.singletons = new SingletonManager(
       this.ownership,
       new SqlSingletonRunStore(options.storage.db),
@@ -142,6 +145,18 @@ export class Cluster {
       ((protocol, id, rpc, args) => this.call(protocol.type, id, rpc, args)) as SingletonContext["call"],
       log,
     );
+  }
+
+  /**
+   * Runs `run` once per due time of the cron expression `schedule` (5 fields; croner parses it),
+   * on exactly one runner, as a workflow execution keyed by the due time: a due time never runs
+   * twice, even across failover. Due times missed while no runner was up run once on return when
+   * younger than `skipIfOlderThanMs` (default 1 day); older ones are skipped and logged. Before start().
+   */
+  registerCron(name: string, schedule: string, run: CronRun, options?: CronOptions): void {
+    if (this.crons.size === 0) this.runtime.register(this.crons.entity);
+    this.crons.add(name, schedule, run, options);
+    this.singletons.register(`$cron:${name}`, this.crons.scheduler(name));
   }
 
   /** Runs `run` on exactly one runner of the cluster: the owner of `shard(name)`. Before start(). */

@@ -7,6 +7,7 @@
 // Running a cluster.
 export type { CallOptions } from "./call.ts";
 export { type ActiveEntity, Cluster, type ClusterMode, type ClusterOptions, type ShardPlacement } from "./cluster.ts";
+export type { CronOptions, CronRun } from "./cron/cron.ts";
 // Declaring entities, traits and workflows.
 export type { EntityAddress } from "./entity/address.ts";
 export type { EntityContext, ExecutionReader, Handler, TxWrite } from "./entity/context.ts";

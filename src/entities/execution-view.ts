@@ -33,7 +33,7 @@ export async function approvalView(state: Effects, ctx: EntityContext, execId: s
   const times = (list: readonly string[]) => list.filter((x) => x === execId).length;
   return {
     ...executionView(record),
-    journal: record.steps.map(({ name, runs, result }) => ({ name, runs, result })),
+    journal: record.steps.map(({ name, runs, result, at }) => ({ name, runs, result, at: at.toISOString() })),
     compensations: record.steps.filter((s) => s.name.startsWith("$compensate:")).map((s) => s.name.slice("$compensate:".length)),
     reserved: times(state.reserved),
     released: times(state.released),

@@ -2,6 +2,7 @@ import type { EntityType } from "../cluster/index.ts";
 import { ActivityTest } from "./activity.ts";
 import { ApprovalTest } from "./approval.ts";
 import { Counter } from "./counter.ts";
+import { CronTest } from "./cron-test.ts";
 import { CrossEntity } from "./cross-entity.ts";
 import { KVStore } from "./kv.ts";
 import { SingletonTest } from "./singleton-test.ts";
@@ -20,4 +21,5 @@ export const testEntities: readonly EntityType[] = [
   CrossEntity,
   SingletonTest,
   ApprovalTest,
+  CronTest,
 ];

@@ -42,6 +42,9 @@ const VALID_BODY: Record<string, string> = {
   "cross.send": '{"target_type":"CrossEntity","target_id":"x","message":"m"}',
   "cross.receive": '{"from":"x","message":"m"}',
   "cross.pingPong": '{"partner_id":"x","count":1}',
+  "approval.start": '{"exec_id":"e","delay_ms":1,"timeout_ms":1,"fail_times":0}',
+  "approval.signal": '{"exec_id":"e","approve":true}',
+  "system.signal": '{"payload":{"approve":true}}',
 };
 
 interface Route {

@@ -186,8 +186,9 @@ export class WorkflowEngine {
     }
     this.start(address, workflow, rpc.workflow, args.data, key.execId).done.catch((err: unknown) => {
       const code = err instanceof ClusterError ? err.code : "INTERNAL";
-      if (code !== "NOT_OWNER" && code !== "SUSPENDED")
-        log.warn({ err, entity: formatAddress(address), execId: key.execId }, "resumed execution did not complete");
+      const where = { entity: formatAddress(address), execId: key.execId };
+      if (code === "WORKFLOW_FAILED") log.info({ ...where, error: (err as Error).message }, "resumed execution ended without a result");
+      else if (code !== "NOT_OWNER" && code !== "SUSPENDED") log.warn({ err, ...where }, "resumed execution did not complete");
     });
     return true;
   }

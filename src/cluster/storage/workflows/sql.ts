@@ -188,15 +188,15 @@ export class SqlWorkflowStore implements WorkflowStore {
     const [executions, steps] = await Promise.all([
       this.db.select().from(e).where(entity).orderBy(asc(e.startedAt), asc(e.execId)),
       this.db
-        .select({ execId: j.execId, name: j.name, runs: j.runs, result: j.result })
+        .select({ execId: j.execId, name: j.name, runs: j.runs, result: j.result, at: j.createdAt })
         .from(j)
         .where(and(eq(j.entityType, type), eq(j.entityId, id), execId === undefined ? undefined : eq(j.execId, execId)))
         .orderBy(asc(j.execId), asc(j.seq)),
     ]).catch(unavailable);
-    const stepsOf = new Map<string, { name: string; runs: number; result: string }[]>();
+    const stepsOf = new Map<string, { name: string; runs: number; result: string; at: Date }[]>();
     for (const s of steps) {
       const list = stepsOf.get(s.execId) ?? [];
-      list.push({ name: s.name, runs: s.runs, result: s.result });
+      list.push({ name: s.name, runs: s.runs, result: s.result, at: s.at });
       stepsOf.set(s.execId, list);
     }
     return executions.map((x) => ({

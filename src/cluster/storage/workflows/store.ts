@@ -65,7 +65,7 @@ export interface ExecutionRecord {
   readonly startedAt: Date;
   readonly finishedAt: Date | null;
   /** The journaled steps and activities, in the order the workflow reached them. */
-  readonly steps: readonly Pick<JournalEntry, "name" | "runs" | "result">[];
+  readonly steps: readonly (Pick<JournalEntry, "name" | "runs" | "result"> & { readonly at: Date })[];
 }
 
 /** An execution left `running`, to be resumed by the owner of its entity's shard. */
