@@ -47,9 +47,7 @@ export const workflowExecutions = pgTable(
     // What a runner resumes when it acquires shards: the executions still running (few, normally).
     index("workflow_executions_running").on(t.entityType, t.entityId).where(sql`${t.status} = 'running'`),
     // Compensating executions are resumed too; suspended ones only when a signal awaits them.
-    index("workflow_executions_waiting")
-      .on(t.entityType, t.entityId)
-      .where(sql`${t.status} in ('compensating', 'suspended')`),
+    index("workflow_executions_waiting").on(t.entityType, t.entityId).where(sql`${t.status} in ('compensating', 'suspended')`),
   ],
 );
 

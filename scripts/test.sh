@@ -61,7 +61,7 @@ e2e() {
   local runtime="$1" name="$2"
   shift 2
   local state="$RUN_DIR/runner-$name"
-  env "$@" ENTITY_IDLE_MS=500 LOG_LEVEL=warn scripts/runner.sh start "$state" "$runtime" || return 1
+  env "$@" ENTITY_IDLE_MS=500 LOG_LEVEL=warn CRON_TEST_SCHEDULE='*/2 * * * * *' scripts/runner.sh start "$state" "$runtime" || return 1
   # shellcheck disable=SC1091
   local url
   url="$(source "$state/env" && echo "$RUNNER_URL")"
@@ -74,7 +74,7 @@ e2e() {
 # cluster_e2e: the bash suite against a 3-runner cluster (one runner on Deno), sharing the
 # services above; entering through runner 1, with every runner's URL for the sharding suite.
 cluster_e2e() {
-  env LEASE_TTL_MS=2000 ENTITY_IDLE_MS=500 LOG_LEVEL=warn scripts/cluster.sh up --runners 3 --deno 1 --state "$RUN_DIR" || return 1
+  env LEASE_TTL_MS=2000 ENTITY_IDLE_MS=500 LOG_LEVEL=warn CRON_TEST_SCHEDULE='*/2 * * * * *' scripts/cluster.sh up --runners 3 --deno 1 --state "$RUN_DIR" || return 1
   (
     # shellcheck disable=SC1091
     source "$RUN_DIR/env"

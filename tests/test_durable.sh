@@ -98,4 +98,14 @@ assert_eq "$(status GET "/approval/$A/execution/nope")" "404"
 assert_eq "$(status POST "/signals/NoSuchType/x/e/n" '{"payload":1}')" "501"
 test_pass "bad input → 400, an unknown execution → 404, an unknown entity type → 501"
 
+# The cron test job ticks every minute, or on the test-only CRON_TEST_SCHEDULE (npm test: every 2 s).
+cron_runs() { get /cron/runs | jq length; }
+BEFORE=$(cron_runs)
+more_runs() { [ "$(cron_runs)" -ge $((BEFORE + 2)) ]; }
+wait_until "two more cron runs" 150 more_runs
+RUNS=$(get /cron/runs)
+assert_eq "$(jq '[.[].due] | length == (unique | length)' <<<"$RUNS")" "true"
+assert_json "$RUNS" 'all(.[]; (.at >= .due) and (.runner | length > 0))'
+test_pass "the cron job runs once per due time ($(jq length <<<"$RUNS") runs, no due time twice), never before it"
+
 echo "All durable workflow tests passed"

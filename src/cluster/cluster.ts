@@ -1,5 +1,5 @@
 import type { CallOptions } from "./call.ts";
-import { type CronOptions, type CronRun, CronJobs } from "./cron/cron.ts";
+import { CronJobs, type CronOptions, type CronRun } from "./cron/cron.ts";
 import { type EntityAddress, unstorableId } from "./entity/address.ts";
 import type { EntityType } from "./entity/definition.ts";
 import { EntityRuntime } from "./entity/runtime.ts";
@@ -19,9 +19,9 @@ import { SqlSingletonRunStore } from "./storage/singletons/sql.ts";
 import { SqlTimerStore } from "./storage/timers/sql.ts";
 import { SqlWorkflowStore } from "./storage/workflows/sql.ts";
 import { TimerService } from "./timers/service.ts";
-import { SIGNAL_RPC } from "./workflow/signal.ts";
 import type { GrpcTransport } from "./transport/grpc.ts";
 import type { InboundHandler } from "./transport/wire.ts";
+import { SIGNAL_RPC } from "./workflow/signal.ts";
 
 /** Cluster mode's building blocks, loaded only in cluster mode (etcd and gRPC take ~300 ms to load). */
 interface Network {

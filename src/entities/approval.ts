@@ -7,6 +7,12 @@ const retry = { maxAttempts: CHARGE_MAX_ATTEMPTS, initialMs: 100, factor: 2, max
 /** Failed attempts of `charge` so far, from the journal (`charge#1`, `charge#2`, …): durable, unlike a counter in memory. */
 const chargeFailures = (steps: readonly { name: string }[] = []) => steps.filter((s) => /^charge#\d+$/.test(s.name)).length;
 
+/** Records that an effect of execution `execId` was applied (once each, the view checks). */
+const record = (effects: string[], execId: string, reply: string) => {
+  effects.push(execId);
+  return reply;
+};
+
 /** The issue's ApprovalTest: reserve (compensated by release), sleep, wait for approval, charge (retried). */
 export const ApprovalTest = defineEntity(approval, {
   state: z.object({ reserved: z.array(z.string()), released: z.array(z.string()), charged: z.array(z.string()) }),
@@ -22,8 +28,8 @@ export const ApprovalTest = defineEntity(approval, {
     start: {
       execId: (a) => a.exec_id,
       run: async (wf, { exec_id, delay_ms, timeout_ms, fail_times }) => {
-        const release = (s: { released: string[] }) => (s.released.push(exec_id), "released");
-        await wf.activity("reserve", (s) => (s.reserved.push(exec_id), "reserved"), { compensate: release });
+        const release = (s: { released: string[] }) => record(s.released, exec_id, "released");
+        await wf.activity("reserve", (s) => record(s.reserved, exec_id, "reserved"), { compensate: release });
         await wf.sleep("delay", delay_ms);
         const { approve } = await wf.signal<{ approve: boolean }>("approve").wait(timeout_ms);
         if (!approve) throw new Error("rejected");

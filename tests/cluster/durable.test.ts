@@ -15,7 +15,10 @@ async function start(via: number, id: string, exec_id: string, delay_ms: number,
   const error = await cluster!
     .client(via)
     .approval.start({ id, exec_id, delay_ms, timeout_ms, fail_times: 1 })
-    .then(() => undefined, (e: unknown) => e);
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   assert.instance(error, ApiError);
   assert.is((error as ApiError).status, 202, "start returns at once: the execution suspended");
 }
@@ -35,7 +38,11 @@ it("a sleeping execution is held by no runner, survives SIGKILL of its owner and
   const [id] = await cluster.idsOwnedBy(victim, 1, "dur-kill", via);
   const delayMs = 1_500;
   await start(via, id as string, "nap", delayMs);
-  await waitFor("no runner to hold an execution", async () => ((await activeExecutions(cluster.indexes())) === 0 ? true : undefined), 10_000);
+  await waitFor(
+    "no runner to hold an execution",
+    async () => ((await activeExecutions(cluster.indexes())) === 0 ? true : undefined),
+    10_000,
+  );
   await cluster.control("kill", victim);
   const woke = await waitFor(
     "the sleep to end on a survivor",
@@ -58,8 +65,14 @@ it("a sleeping execution is held by no runner, survives SIGKILL of its owner and
     20_000,
   );
   assert.equal([done.reserved, done.charged, done.released], [1, 1, 0]);
-  assert.ok(done.journal.every((e) => e.runs === 1), "every journal entry ran once");
-  assert.ok(done.journal.some((e) => e.name === "charge#1"), "the failed charge attempt is journaled");
+  assert.ok(
+    done.journal.every((e) => e.runs === 1),
+    "every journal entry ran once",
+  );
+  assert.ok(
+    done.journal.some((e) => e.name === "charge#1"),
+    "the failed charge attempt is journaled",
+  );
   await cluster.control("start", victim);
   await cluster.waitForShards(cluster.id(victim), (n) => n > 0, cluster.indexes(), 15_000);
 });

@@ -56,7 +56,11 @@ const Trip = defineEntity(protocol, {
               s.items.push(`undo:${name}`);
               return null;
             };
-            out.push(await wf.activity(name, (s) => (s.items.push(name), name), { compensate: undo }));
+            const act = (s: { items: string[] }) => {
+              s.items.push(name);
+              return name;
+            };
+            out.push(await wf.activity(name, act, { compensate: undo }));
           } else if (kind === "sleep") {
             await wf.sleep(name, num ?? 0);
             out.push(name);
@@ -100,7 +104,8 @@ function backends(): Backend[] {
     },
   ];
   const url = process.env.POSTGRES_URL;
-  if (url) list.push({ name: "postgres", open: () => openStorage({ postgresUrl: url, dataDir: "", log: silentLogger }), dispose: () => {} });
+  if (url)
+    list.push({ name: "postgres", open: () => openStorage({ postgresUrl: url, dataDir: "", log: silentLogger }), dispose: () => {} });
   return list;
 }
 

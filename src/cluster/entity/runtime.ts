@@ -118,7 +118,11 @@ export class EntityRuntime {
     const type = this.types.get(address.type);
     // The framework's own timers (durable workflow waits) fire a framework turn, not onTimer.
     if (type && this.workflows && parseWaitTimer(timerId)) {
-      return this.post(type, frameworkCall(address, "$timer", { timer_id: timerId }), this.workflows.fireTurn(address, timerId)) as Promise<FireOutcome>;
+      return this.post(
+        type,
+        frameworkCall(address, "$timer", { timer_id: timerId }),
+        this.workflows.fireTurn(address, timerId),
+      ) as Promise<FireOutcome>;
     }
     if (!type?.timerFire) return Promise.reject(new ClusterError("NOT_IMPLEMENTED", `entity type ${address.type} does not handle timers`));
     return this.post(type, frameworkCall(address, "$timer", { timer_id: timerId }), type.timerFire) as Promise<FireOutcome>;

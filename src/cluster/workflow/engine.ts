@@ -127,7 +127,8 @@ export class WorkflowEngine {
   async deliver(address: EntityAddress, execId: string, name: string, payload: Json): Promise<void> {
     const delivery = await this.options.store.deliver({ type: address.type, id: address.id, execId }, name, toJsonText(payload));
     if (!delivery.delivered) {
-      const why = delivery.reason === "duplicate" ? "was delivered already (the first payload stands)" : "is no longer awaited (it timed out)";
+      const why =
+        delivery.reason === "duplicate" ? "was delivered already (the first payload stands)" : "is no longer awaited (it timed out)";
       throw new ClusterError("ALREADY_EXISTS", `signal ${name} of exec ${execId} ${why}`);
     }
     if (delivery.woke) this.wake(address, execId);
@@ -235,7 +236,8 @@ export class WorkflowEngine {
     if (run.suspension) throw run.suspension;
     if (run.parked) return this.suspended(address, key, run.parked);
     if (compensating) outcome = await this.compensate(run, claim.attempt, claim.compensating ?? "failed", false);
-    else if (outcome.status === "failed" && run.compensations.length > 0) outcome = await this.compensate(run, claim.attempt, outcome.error, true);
+    else if (outcome.status === "failed" && run.compensations.length > 0)
+      outcome = await this.compensate(run, claim.attempt, outcome.error, true);
     const recorded = await persist(() => store.finish(key, claim.attempt, outcome), signal, this.options.log);
     if (!recorded) throw superseded(what, claim.attempt);
     if (outcome.status !== "completed") throw new ClusterError("WORKFLOW_FAILED", `${what} ${outcome.status}: ${outcome.error}`);

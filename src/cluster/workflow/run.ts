@@ -5,7 +5,7 @@ import { type Json, toJsonText } from "../json.ts";
 import type { Logger } from "../log.ts";
 import type { ExecutionKey, JournalEntry, WorkflowStore } from "../storage/workflows/store.ts";
 import { activityTurn } from "./activity.ts";
-import type { Compensation, CompensatingRun } from "./compensation.ts";
+import type { CompensatingRun, Compensation } from "./compensation.ts";
 import type { ActivityOptions, Signal, StepOptions, WorkflowContext } from "./definition.ts";
 import { persist, superseded } from "./persist.ts";
 import { type RetryRun, withRetry } from "./retry.ts";
@@ -66,7 +66,8 @@ export class Run implements WorkflowContext<unknown>, RetryRun, CompensatingRun 
       try {
         value = await body(this.abortSignal);
       } catch (error) {
-        if (this.abortSignal.aborted) throw this.suspend(new ClusterError("NOT_OWNER", `${name} was interrupted: this runner stopped running it`));
+        if (this.abortSignal.aborted)
+          throw this.suspend(new ClusterError("NOT_OWNER", `${name} was interrupted: this runner stopped running it`));
         throw new StepFailed(name, error);
       }
       const entry = await this.persist(() => this.host.store.recordStep(this.key, this.attempt, name, seq, toJsonText(value)));

@@ -23,7 +23,6 @@ const j = workflowJournal;
 /** Statuses an execution never leaves: claiming one returns it as it ended. */
 const ENDED = ["completed", "compensated", "compensation_failed"] as const;
 
-
 /** INSERT … SELECT: nothing is written unless `attempt` is still the execution's current one. */
 function prepareStepWrite(db: Database) {
   const p = (name: string) => sql.placeholder(name);
