@@ -94,4 +94,31 @@ it("signals through any runner: a duplicate answers 409; a timeout compensates o
   assert.is((late as ApiError).status, 409);
 });
 
+it("cron: across a SIGKILL of its host no due time runs twice and none is lost (CRON_TEST_SCHEDULE every 2 s)", async () => {
+  const api = cluster.client(1);
+  const runs = () => api.cron.runs({});
+  const first = await waitFor("two cron runs", async () => ((await runs()).length >= 2 ? await runs() : undefined), 20_000);
+  const host = cluster.indexes().find((i) => cluster.id(i) === first.at(-1)?.runner);
+  assert.ok(host !== undefined, `the cron host ${first.at(-1)?.runner} is one of the runners`);
+  const via = cluster.indexes().find((i) => i !== host) as number;
+  await cluster.control("kill", host as number);
+  const killedAt = Date.now();
+  const after = await waitFor(
+    "three cron runs on another runner after the kill",
+    async () => {
+      const list = await cluster.client(via).cron.runs({});
+      return list.filter((r) => Date.parse(r.due) > killedAt && r.runner !== cluster.id(host as number)).length >= 3 ? list : undefined;
+    },
+    leaseTtlMs * 5 + 20_000,
+  );
+  const dues = after.map((r) => Date.parse(r.due));
+  assert.is(new Set(dues).size, dues.length, "no due time ran twice");
+  const since = dues.filter((d) => d >= Date.parse(first[0]?.due ?? ""));
+  for (let k = 1; k < since.length; k++) {
+    assert.is((since[k] as number) - (since[k - 1] as number), 2_000, `no due time lost between ${since[k - 1]} and ${since[k]}`);
+  }
+  await cluster.control("start", host as number);
+  await cluster.waitForShards(cluster.id(host as number), (n) => n > 0, cluster.indexes(), 15_000);
+});
+
 it.run();
