@@ -202,7 +202,8 @@ for (const backend of backends()) {
     await node.start();
     const started = Date.now();
     assert.is((await node.ended(id, "s2")).status, "completed");
-    assert.ok(Date.now() - started < 2_000, "woke at once");
+    const woke = Date.now() - started;
+    assert.ok(woke < 5_000, `woke ${woke} ms after the start, not at its next due time (there is none: it is overdue)`);
   });
 
   it("signals: one delivered before the wait and one after both resume the execution exactly once", async ({ node }) => {
