@@ -19,7 +19,10 @@ test("a wait timer id round-trips, whatever the exec id and name contain", () =>
 
 test("retry backoff: initialMs, times factor per attempt, capped at maxMs", () => {
   const wait = { firstMs: 100, maxMs: 1_000, factor: 3, jitter: false };
-  assert.equal([1, 2, 3, 4].map((k) => backoffDelay(k, wait)), [100, 300, 900, 1_000]);
+  assert.equal(
+    [1, 2, 3, 4].map((k) => backoffDelay(k, wait)),
+    [100, 300, 900, 1_000],
+  );
   assert.is(backoffDelay(3, { firstMs: 40, maxMs: 10_000, jitter: false }), 160, "factor 2 by default");
 });
 
