@@ -62,6 +62,7 @@ async function measure(runner: Runner, backend: string): Promise<Row> {
       if (!(e instanceof ClusterError && e.code === "SUSPENDED")) throw e;
     });
   });
+  console.log(`${backend}: ${N} executions started in ${Date.now() - (firstDue - 5_000 - N)} ms`);
   const sleeping = rss();
   const active = cluster.activeExecutionCount;
   if (Date.now() > firstDue) console.warn("some executions fell due before all were started");
