@@ -5,7 +5,9 @@
 import { activity } from "./activity.ts";
 import { activityGroup } from "./activity-group.ts";
 import { admin } from "./admin.ts";
+import { approval } from "./approval.ts";
 import { counter } from "./counter.ts";
+import { cron } from "./cron.ts";
 import { cross } from "./cross.ts";
 import { dashboard } from "./dashboard.ts";
 import { type EntityContract, isRouted } from "./entity.ts";
@@ -33,6 +35,8 @@ export const entities = {
   statelessCounter,
   ticker,
   activityGroup,
+  approval,
+  cron,
 };
 export const services = { system, admin, dashboard };
 export const contract = { ...entities, ...services };
@@ -68,6 +72,8 @@ function isEntityContract(group: EntityContract | Readonly<Record<string, Proced
 export { ActivityRecord } from "./activity.ts";
 export { OrderResult, OrderStep } from "./activity-group.ts";
 export * from "./admin.ts";
+export { ApprovalExecution, CHARGE_MAX_ATTEMPTS, MAX_APPROVAL_WAIT_MS } from "./approval.ts";
+export { CRON_TEST_NAME, CronRunRecord, MAX_CRON_RUNS } from "./cron.ts";
 export { Message } from "./cross.ts";
 export * from "./dashboard.ts";
 export * from "./entity.ts";
@@ -80,4 +86,20 @@ export { MAX_TIMER_DELAY_MS, TimerFire, TimerInfo } from "./timer.ts";
 export { AuditEntry, auditable, versioned } from "./traits.ts";
 export * from "./values.ts";
 export { WorkflowExecution, WorkflowStatus } from "./workflow.ts";
-export { activity, activityGroup, counter, cross, kv, singleton, sqlActivity, statelessCounter, system, ticker, timer, trait, workflow };
+export {
+  activity,
+  activityGroup,
+  approval,
+  counter,
+  cron,
+  cross,
+  kv,
+  singleton,
+  sqlActivity,
+  statelessCounter,
+  system,
+  ticker,
+  timer,
+  trait,
+  workflow,
+};

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { procedure } from "./procedure.ts";
-import { NonNegativeInt } from "./values.ts";
+import { EntityId, Name, NonNegativeInt, Null } from "./values.ts";
 
 export const Health = z.object({
   status: z.literal("ok"),
@@ -10,6 +10,8 @@ export const Health = z.object({
   ready: z.boolean(),
   shards_owned: NonNegativeInt,
   active_entities: NonNegativeInt,
+  /** Workflow executions held in memory here; a suspended (sleeping, waiting) one is held nowhere. */
+  active_executions: NonNegativeInt,
   entity_idle_ms: NonNegativeInt,
 });
 export type Health = z.infer<typeof Health>;
@@ -42,7 +44,12 @@ export const PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
 /** Query-string booleans: only the words `true` and `false`. */
 const QueryBool = z.enum(["true", "false"]).optional();
 
+/** A signal for a durable workflow execution (the framework's `cluster.signal`). */
+const SignalInput = z.object({ entity_type: Name, entity_id: EntityId, exec_id: Name, name: Name, payload: z.json() });
+
 export const system = {
+  /** 409 when that signal was delivered already (the first payload stands) or its wait timed out. */
+  signal: procedure("POST /signals/{entity_type}/{entity_id}/{exec_id}/{name}", SignalInput, Null),
   health: procedure("GET /health", z.object({}), Health),
   /** 200 `{ready: true}`, or 503 `{error, ready: false}` until the runner holds its lease and while it drains. */
   ready: procedure("GET /ready", z.object({}), Readiness),

@@ -7,8 +7,20 @@ export const MAX_WORKFLOW_STEPS = 10_000;
 /** Longest pause a `run-long` step may take, to keep a run within a caller's patience. */
 export const MAX_STEP_DELAY_MS = 10_000;
 
-/** `cancelled`: an operator ended it (POST /admin/workflows/…/cancel); it never runs again. */
-export const WorkflowStatus = z.enum(["running", "completed", "failed", "cancelled"]);
+/**
+ * The spec's three, `cancelled` (an operator ended it: POST /admin/workflows/…/cancel; it never runs
+ * again), and those of durable waits and compensation (see the README's Durable workflows).
+ */
+export const WorkflowStatus = z.enum([
+  "running",
+  "completed",
+  "failed",
+  "cancelled",
+  "suspended",
+  "compensating",
+  "compensated",
+  "compensation_failed",
+]);
 
 export const WorkflowExecution = z.object({
   id: z.string(),

@@ -1,6 +1,17 @@
 import { sql } from "drizzle-orm";
 import { check, foreignKey, index, integer, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 
+export const EXECUTION_STATUSES = [
+  "running",
+  "completed",
+  "failed",
+  "cancelled",
+  "suspended",
+  "compensating",
+  "compensated",
+  "compensation_failed",
+] as const;
+
 /**
  * One row per workflow execution, keyed by the entity it belongs to and the caller's exec id.
  * `input` is the JSON text of the validated arguments: running an exec id again with another
@@ -15,8 +26,12 @@ export const workflowExecutions = pgTable(
     execId: text("exec_id").notNull(),
     workflow: text("workflow").notNull(),
     input: text("input").notNull(),
-    /** `cancelled`: ended by an operator; never claimed again. */
-    status: text("status", { enum: ["running", "completed", "failed", "cancelled"] }).notNull(),
+    /**
+     * `suspended`: waiting for a durable sleep or a signal, held by no runner (a timer or a signal
+     * delivery wakes it). `compensating`: failed, running its compensations; it ends `compensated`
+     * or `compensation_failed`. `cancelled`: ended by an operator; never claimed again.
+     */
+    status: text("status", { enum: EXECUTION_STATUSES }).notNull(),
     /** JSON text of the workflow's return value, once completed. */
     result: text("result"),
     error: text("error"),
@@ -26,11 +41,16 @@ export const workflowExecutions = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.entityType, t.entityId, t.execId] }),
-    check("workflow_executions_status", sql`${t.status} in ('running', 'completed', 'failed', 'cancelled')`),
+    check(
+      "workflow_executions_status",
+      sql`${t.status} in ('running', 'completed', 'failed', 'cancelled', 'suspended', 'compensating', 'compensated', 'compensation_failed')`,
+    ),
     // The operator API lists executions newest first.
     index("workflow_executions_started").on(t.startedAt.desc(), t.entityType, t.entityId, t.execId),
     // What a runner resumes when it acquires shards: the executions still running (few, normally).
     index("workflow_executions_running").on(t.entityType, t.entityId).where(sql`${t.status} = 'running'`),
+    // Compensating executions are resumed too; suspended ones only when a signal awaits them.
+    index("workflow_executions_waiting").on(t.entityType, t.entityId).where(sql`${t.status} in ('compensating', 'suspended')`),
   ],
 );
 
@@ -67,4 +87,24 @@ export const workflowJournal = pgTable(
       foreignColumns: [workflowExecutions.entityType, workflowExecutions.entityId, workflowExecutions.execId],
     }).onDelete("cascade"),
   ],
+);
+
+/**
+ * Signals delivered to executions (`cluster.signal`), one row per (execution, name): the primary
+ * key makes a delivery exactly-once (a second one is refused). A signal may arrive before its
+ * execution exists or reaches its wait; the wait consumes it when it gets there. No foreign key
+ * for that reason.
+ */
+export const workflowSignals = pgTable(
+  "workflow_signals",
+  {
+    entityType: text("entity_type").notNull(),
+    entityId: text("entity_id").notNull(),
+    execId: text("exec_id").notNull(),
+    name: text("name").notNull(),
+    /** JSON text of the payload. */
+    payload: text("payload").notNull(),
+    deliveredAt: timestamp("delivered_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.entityType, t.entityId, t.execId, t.name] })],
 );

@@ -17,8 +17,8 @@
 # Every runner gets POSTGRES_URL and ETCD_ENDPOINTS of those services, RUNNER_ADDRESS and
 # LISTEN_ADDR on free 127.0.0.1 ports, OWNERSHIP_LOG=DIR/runner-I/ownership.jsonl (its shard
 # ownership intervals) and an ETCD_PREFIX unique to this cluster; LEASE_TTL_MS,
-# SHARD_COUNT, ENTITY_IDLE_MS, LOG_LEVEL, RUST_LOG, CLUSTER_SECRET, MAX_BODY_BYTES, METRICS, MAILBOX_LIMIT
-# and MAX_INFLIGHT are passed through from the caller's environment; ADMIN_TOKEN too, and it is kept in
+# SHARD_COUNT, ENTITY_IDLE_MS, LOG_LEVEL, RUST_LOG, CLUSTER_SECRET, MAX_BODY_BYTES, METRICS, MAILBOX_LIMIT,
+# MAX_INFLIGHT and CRON_TEST_SCHEDULE are passed through from the caller's environment; ADMIN_TOKEN too, and it is kept in
 # DIR/env for runners started later. `up` writes DIR/env, sourceable:
 #   CLUSTER_STATE CLUSTER_SIZE CLUSTER_URLS ("url1 url2 …") CLUSTER_TESTS_URL (url1)
 #   CLUSTER_RESTART_CMD (restarts runner 1, for tests/test_persistence.sh) CLUSTER_ETCD_PREFIX

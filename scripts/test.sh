@@ -66,7 +66,7 @@ e2e() {
   local runtime="$1" name="$2"
   shift 2
   local state="$RUN_DIR/runner-$name"
-  env "$@" ENTITY_IDLE_MS=500 LOG_LEVEL=warn scripts/runner.sh start "$state" "$runtime" || return 1
+  env "$@" ENTITY_IDLE_MS=500 LOG_LEVEL=warn CRON_TEST_SCHEDULE='*/2 * * * * *' scripts/runner.sh start "$state" "$runtime" || return 1
   # shellcheck disable=SC1091
   local url
   url="$(source "$state/env" && echo "$RUNNER_URL")"
@@ -81,7 +81,7 @@ e2e() {
 cluster_e2e() {
   # With an admin token: the cluster tests check that every /admin route needs it (the bash suite
   # does not use /admin). The harness reads it back from DIR/env.
-  env LEASE_TTL_MS=2000 ENTITY_IDLE_MS=500 LOG_LEVEL=warn ADMIN_TOKEN="test-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" \
+  env LEASE_TTL_MS=2000 ENTITY_IDLE_MS=500 LOG_LEVEL=warn CRON_TEST_SCHEDULE='*/2 * * * * *' ADMIN_TOKEN="test-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" \
     scripts/cluster.sh up --runners 3 --deno 1 --state "$RUN_DIR" || return 1
   (
     # shellcheck disable=SC1091

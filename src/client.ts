@@ -43,7 +43,7 @@ export type Client<C extends AnyContract = Contract> = { readonly [G in keyof C]
 
 export type Transport = "rest" | "trpc";
 
-/** A non-2xx answer: the HTTP status and the JSON error body. */
+/** A non-2xx answer (or a 202, which has no result yet): the HTTP status and the JSON body. */
 export class ApiError extends Error {
   override readonly name = "ApiError";
   constructor(
@@ -120,6 +120,8 @@ async function restCall(
   if (response.ok && procedure.content === "raw") return { content_type: response.headers.get("content-type") ?? "", body: text } as never;
   const parsed: unknown = text ? JSON.parse(text) : null;
   if (!response.ok) throw new ApiError(response.status, (parsed as { error?: string } | null)?.error ?? response.statusText, parsed);
+  // 202: a workflow suspended on a durable wait; it has no result yet (and goes on by itself).
+  if (response.status === 202) throw new ApiError(202, (parsed as { accepted?: string } | null)?.accepted ?? "accepted", parsed);
   return parsed as never;
 }
 

@@ -30,6 +30,8 @@ export interface Config {
   readonly shardCount: number;
   readonly leaseTtlMs: number;
   readonly entityIdleMs: number;
+  /** Test-only: the cron test singleton's schedule. */
+  readonly cronTestSchedule: string;
   readonly dataDir: string;
   readonly etcdPrefix: string;
   readonly clusterSecret: string | undefined;
@@ -113,6 +115,8 @@ const Env = z.object({
   METRICS: z.enum(["on", "off"]).default("on"),
   MAILBOX_LIMIT: int(1, 10_000_000, limits.mailboxLimit),
   MAX_INFLIGHT: int(1, 10_000_000, limits.maxInflight),
+  /** Test-only: the cron test singleton's schedule (every minute by default; tests use seconds, e.g. `*\/2 * * * * *`). */
+  CRON_TEST_SCHEDULE: z.string().default("* * * * *"),
 });
 
 type Env = Record<string, string | undefined>;
@@ -227,6 +231,7 @@ export function loadConfig(env: Env = process.env): Config {
     shardCount: e.SHARD_COUNT,
     leaseTtlMs: e.LEASE_TTL_MS,
     entityIdleMs: e.ENTITY_IDLE_MS,
+    cronTestSchedule: e.CRON_TEST_SCHEDULE,
     dataDir: e.DATA_DIR,
     etcdPrefix: e.ETCD_PREFIX.endsWith("/") ? e.ETCD_PREFIX : `${e.ETCD_PREFIX}/`,
     clusterSecret: e.CLUSTER_SECRET,

@@ -1,8 +1,9 @@
 import { hostname } from "node:os";
-import { SINGLETON_NAME, TICKER_NAME } from "../contract/index.ts";
+import { CRON_TEST_NAME, SINGLETON_NAME, TICKER_NAME } from "../contract/index.ts";
 import { clusterServices, createApp, type HttpServer, listen } from "./api/index.ts";
 import { Cluster, type Logger, openStorage } from "./cluster/index.ts";
 import type { Config } from "./config.ts";
+import { cronTestRun } from "./entities/cron-test.ts";
 import { applicationMigrations, testEntities } from "./entities/index.ts";
 import { runSingletonTest } from "./entities/singleton-test.ts";
 import { runTicker, tickerShutdown } from "./entities/ticker.ts";
@@ -52,6 +53,7 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
   });
   cluster.registerSingleton(SINGLETON_NAME, runSingletonTest);
   cluster.registerSingleton(TICKER_NAME, runTicker, { onShutdown: tickerShutdown });
+  cluster.registerCron(CRON_TEST_NAME, config.cronTestSchedule, cronTestRun(cluster));
   if (!config.adminToken) log.warn("ADMIN_TOKEN is not set: the operator API (/admin/*) is open to anyone who can reach the HTTP port");
   const app = createApp(
     clusterServices(cluster, {

@@ -21,7 +21,7 @@ fi
 echo "Cluster healthy"
 echo ""
 
-SUITES=(basic persistence workflows activities traits timers cross_entity singletons sharding sql_activity stateless activity_groups ticker topology)
+SUITES=(basic persistence workflows activities traits timers cross_entity singletons sharding sql_activity stateless activity_groups ticker topology durable)
 passed=0
 failed=0
 skipped=0

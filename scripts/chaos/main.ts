@@ -6,7 +6,7 @@
  *   CLUSTER_STATE=DIR LEASE_TTL_MS=2000 node --import tsx scripts/chaos/main.ts \
  *     [--duration S] [--out FILE] [--seed N] [--fault-every MS] [--faults kill,pause,…] [--kinds counter,kv,…]
  *
- * Kinds: counter, kv, singleton, workflow, timer (the last two switch on by themselves once their
+ * Kinds: counter, kv, singleton, workflow, timer, durable (the last three switch on by themselves once their
  * routes stop answering 501; naming them in --kinds insists on them). Faults: kill, pause, etcd,
  * postgres, slow-link. Exits non-zero unless every check passes; the last line is `N passed, N failed`.
  */
@@ -21,6 +21,7 @@ import { ClusterHarness } from "../../tests/support/cluster.ts";
 import { waitFor } from "../../tests/support/wait.ts";
 import { FAULTS, FaultInjector, type FaultName } from "./faults.ts";
 import { CounterWorkload } from "./kinds/counter.ts";
+import { DurableWorkload } from "./kinds/durable.ts";
 import { KvWorkload } from "./kinds/kv.ts";
 import { SingletonWorkload } from "./kinds/singleton.ts";
 import { TickerWorkload } from "./kinds/ticker.ts";
@@ -85,6 +86,7 @@ function workloads(run: string): WorkloadKind[] {
     new TimerWorkload(run, 2, 6),
     new TransferWorkload(run, 2, 6),
     new TickerWorkload(1),
+    new DurableWorkload(run, 2, 6),
   ];
 }
 

@@ -14,7 +14,9 @@ export class HttpError extends Error {
     super(message);
   }
 
-  body(): { error: string; issues?: readonly unknown[] } {
+  body(): { error: string; issues?: readonly unknown[] } | { accepted: string } {
+    // 202: not a failure (a workflow suspended on a durable wait; it goes on by itself).
+    if (this.status < 400) return { accepted: this.message };
     return this.issues ? { error: this.message, issues: this.issues, ...this.extra } : { error: this.message, ...this.extra };
   }
 }
@@ -27,6 +29,7 @@ export const HTTP_STATUS: Readonly<Record<ClusterErrorCode, number>> = {
   CONFLICT: 409,
   ALREADY_EXISTS: 409,
   WORKFLOW_FAILED: 422,
+  SUSPENDED: 202,
   INTERNAL: 500,
   NOT_IMPLEMENTED: 501,
   NOT_OWNER: 503,

@@ -1,5 +1,5 @@
 import { type AnyContract, type EntityContract, PROMETHEUS_TEXT, procedureList } from "../../contract/index.ts";
-import { ClusterError } from "../cluster/index.ts";
+import { ClusterError, type Json } from "../cluster/index.ts";
 import { adminResolvers } from "./admin.ts";
 import { dashboardResolvers } from "./dashboard/dashboard.ts";
 import { DOCS_PAGE, docsAsset } from "./docs.ts";
@@ -32,6 +32,14 @@ function runnerResolvers(services: ApiServices, contract: AnyContract): Resolver
           throw new HttpError(503, "runner is not ready (joining the cluster, draining or stopping)", undefined, {}, { ready: false });
         return { ready: true };
       },
+      signal: async (input) =>
+        services.signal(
+          input.entity_type as string,
+          input.entity_id as string,
+          input.exec_id as string,
+          input.name as string,
+          (input.payload ?? null) as Json,
+        ),
       shards: async () => services.shards(),
       entities: async (input) => services.entities(input.local === "true"),
       openapi: async () => {

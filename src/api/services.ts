@@ -1,5 +1,13 @@
 import type { EntityInfo, Health, ShardInfo } from "../../contract/index.ts";
-import { type ActiveEntity, Admission, type AdmissionLimits, type Cluster, type Operator } from "../cluster/index.ts";
+import {
+  type ActiveEntity,
+  Admission,
+  type AdmissionLimits,
+  type Cluster,
+  ClusterError,
+  type Json,
+  type Operator,
+} from "../cluster/index.ts";
 import type { DashboardSource } from "./dashboard/dashboard.ts";
 
 /** What the API needs from the runner: the resolvers of every procedure are built on these. */
@@ -13,6 +21,8 @@ export interface ApiServices {
   ready(): boolean;
   /** The operator API's view of the cluster (the /admin routes), if the service has them. */
   readonly operator?: Operator;
+  /** Delivers a workflow signal, exactly once. */
+  signal(type: string, id: string, execId: string, name: string, payload: Json): Promise<null>;
   shards(): ShardInfo[];
   entities(localOnly: boolean): Promise<EntityInfo[]>;
   /** The dashboard's sources (a runner serving a contract without the dashboard needs none). */
@@ -63,8 +73,14 @@ export function clusterServices(
       ready: cluster.ready,
       shards_owned: cluster.shardsOwned,
       active_entities: cluster.activeEntityCount,
+      active_executions: cluster.activeExecutionCount,
       entity_idle_ms: cluster.entityIdleMs,
     }),
+    signal: async (type, id, execId, name, payload) => {
+      if (!cluster.has(type)) throw new ClusterError("NOT_IMPLEMENTED", `${type} is not hosted by this runner`);
+      await cluster.signal(type, id, execId, name, payload);
+      return null;
+    },
     shards: () => cluster.shards().map((p) => ({ shard_id: p.shard, owner: p.owner ?? null, local: p.local })),
     entities: async (localOnly) => (localOnly ? cluster.localEntities() : await cluster.allEntities()).map(entityInfo),
     metrics: () => cluster.metrics.text(),

@@ -14,6 +14,8 @@ const TRPC_CODE: Record<ClusterErrorCode, TRPC_ERROR_CODE_KEY> = {
   CONFLICT: "CONFLICT",
   ALREADY_EXISTS: "CONFLICT",
   WORKFLOW_FAILED: "UNPROCESSABLE_CONTENT",
+  // tRPC has no success-like error code: the call did not get its result in time, the execution goes on.
+  SUSPENDED: "TIMEOUT",
   NOT_OWNER: "SERVICE_UNAVAILABLE",
   UNAVAILABLE: "SERVICE_UNAVAILABLE",
   TIMEOUT: "GATEWAY_TIMEOUT",

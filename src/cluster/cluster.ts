@@ -1,9 +1,11 @@
 import { Operator } from "./admin/operator.ts";
 import type { CallOptions } from "./call.ts";
+import { CronJobs, type CronOptions, type CronRun } from "./cron/cron.ts";
 import { type EntityAddress, formatAddress, unstorableId } from "./entity/address.ts";
 import type { EntityType } from "./entity/definition.ts";
 import { EntityRuntime } from "./entity/runtime.ts";
 import { badRequest, ClusterError, toClusterError } from "./errors.ts";
+import type { Json } from "./json.ts";
 import { limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { ClusterMetrics } from "./metrics/metrics.ts";
@@ -25,6 +27,7 @@ import type { ClusterTls, EtcdSecurity } from "./tls.ts";
 import { currentTrace, startSpan, withTrace } from "./trace.ts";
 import type { GrpcTransport } from "./transport/grpc.ts";
 import type { InboundHandler } from "./transport/wire.ts";
+import { SIGNAL_RPC } from "./workflow/signal.ts";
 
 /** Cluster mode's building blocks, loaded only in cluster mode (etcd and gRPC take ~300 ms to load). */
 interface Network {
@@ -92,6 +95,7 @@ export class Cluster {
   private readonly singletons: SingletonManager;
   /** The operator API's view of the cluster (GET/POST /admin/…). */
   readonly operator: Operator;
+  private readonly crons: CronJobs;
   private pruner: NodeJS.Timeout | undefined;
   /** Calls/s and latency quantiles of the last minutes, one sample a second (the dashboard's charts). */
   private readonly sampler: TrafficSampler;
@@ -159,6 +163,7 @@ export class Cluster {
       : new SoleOwnership(options.runnerId, options.shardCount);
     // Timers first: a shard's timers are loaded before its calls are accepted, dropped as it leaves.
     this.ownership.subscribe(this.timers);
+    this.crons = new CronJobs(log);
     // Singletons before the runtime: a shutdown hook still reaches its shard's entities here.
     this.singletons = new SingletonManager(
       this.ownership,
@@ -204,6 +209,18 @@ export class Cluster {
       timersPending: () => this.timers.size,
     });
     this.router = new Router(this.ownership, this.runtime, this.transport, log, metrics);
+  }
+
+  /**
+   * Runs `run` once per due time of the cron expression `schedule` (5 fields; croner parses it),
+   * on exactly one runner, as a workflow execution keyed by the due time: a due time never runs
+   * twice, even across failover. Due times missed while no runner was up run once on return when
+   * younger than `skipIfOlderThanMs` (default 1 day); older ones are skipped and logged. Before start().
+   */
+  registerCron(name: string, schedule: string, run: CronRun, options?: CronOptions): void {
+    if (this.crons.size === 0) this.runtime.register(this.crons.entity);
+    this.crons.add(name, schedule, run, options);
+    this.singletons.register(`$cron:${name}`, this.crons.scheduler(name));
   }
 
   /** Runs `run` on exactly one runner of the cluster: the owner of `shard(name)`. Before start(). */
@@ -352,6 +369,21 @@ export class Cluster {
 
   get activeEntityCount(): number {
     return this.runtime.activeCount;
+  }
+
+  /** Workflow executions held in memory on this runner (suspended ones are held nowhere). */
+  get activeExecutionCount(): number {
+    return this.runtime.activeExecutionCount;
+  }
+
+  /**
+   * Delivers signal `name` with `payload` to execution `execId` of entity `(type, id)`, wherever
+   * it lives: exactly once (a second delivery, or one after the wait timed out, is refused with
+   * ALREADY_EXISTS, HTTP 409, and the first payload stands). A signal may come before the
+   * execution reaches its wait, or even starts: the wait consumes it when it gets there.
+   */
+  async signal(type: string, id: string, execId: string, name: string, payload: Json, options: CallOptions = {}): Promise<void> {
+    await this.call(type, id, SIGNAL_RPC, { exec_id: execId, name, payload }, options);
   }
 
   /**

@@ -8,6 +8,7 @@ export const CLUSTER_ERROR_CODES = [
   "CONFLICT", // the entity's state moved underneath this runner (storage fence)
   "ALREADY_EXISTS", // the name is taken by something else (an exec id run with other arguments)
   "WORKFLOW_FAILED", // the workflow itself failed; running the exec id again resumes it
+  "SUSPENDED", // the workflow waits (a durable sleep or a signal) and resumes by itself; not an error of the call
   "NOT_OWNER", // this runner does not own the target's shard
   "UNAVAILABLE", // transient: storage, peer or ownership trouble; safe to retry with the same request id
   "TIMEOUT",
@@ -59,6 +60,13 @@ export class StepFailed extends ClusterError {
     cause: unknown,
   ) {
     super("WORKFLOW_FAILED", `${step} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+/** A signal wait that ran out of time: the workflow fails (and compensates) unless it catches this. */
+export class SignalTimeout extends ClusterError {
+  constructor(readonly signalName: string) {
+    super("WORKFLOW_FAILED", `signal ${signalName} timed out`);
   }
 }
 

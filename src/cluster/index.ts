@@ -8,6 +8,7 @@
 export type { ExecutionListing, Operator } from "./admin/operator.ts";
 export type { CallOptions } from "./call.ts";
 export { type ActiveEntity, Cluster, type ClusterMode, type ClusterOptions, type ShardPlacement } from "./cluster.ts";
+export type { CronOptions, CronRun } from "./cron/cron.ts";
 // Declaring entities, traits and workflows.
 export type { EntityAddress } from "./entity/address.ts";
 export type { EntityContext, ExecutionReader, Handler, SqlTransaction, TxWrite } from "./entity/context.ts";
@@ -24,6 +25,7 @@ export {
   DefinitionError,
   notFound,
   Overloaded,
+  SignalTimeout,
   StepFailed,
   toClusterError,
 } from "./errors.ts";
@@ -54,4 +56,11 @@ export {
   type GroupActivities,
   type GroupActivity,
 } from "./workflow/activity-group.ts";
-export type { WorkflowContext, WorkflowDefinition } from "./workflow/definition.ts";
+export type {
+  ActivityOptions,
+  RetryPolicy,
+  Signal,
+  StepOptions,
+  WorkflowContext,
+  WorkflowDefinition,
+} from "./workflow/definition.ts";

@@ -1,4 +1,4 @@
-import type { WorkflowExecution } from "../../contract/index.ts";
+import type { ApprovalExecution, WorkflowExecution } from "../../contract/index.ts";
 import { type EntityContext, type ExecutionRecord, notFound } from "../cluster/index.ts";
 
 /** An execution as the spec's WorkflowExecution shows it (results are strings there). */
@@ -22,4 +22,21 @@ export async function findExecution(ctx: EntityContext, execId: string): Promise
   const record = await ctx.workflows.get(execId);
   if (!record) throw notFound(`${ctx.self.type}/${ctx.self.id} has no execution ${execId}`);
   return executionView(record);
+}
+
+type Effects = { readonly reserved: readonly string[]; readonly released: readonly string[]; readonly charged: readonly string[] };
+
+/** ApprovalTest's execution: the engine's record, its journal and compensations, and how often each effect was applied. */
+export async function approvalView(state: Effects, ctx: EntityContext, execId: string): Promise<ApprovalExecution> {
+  const record = await ctx.workflows.get(execId);
+  if (!record) throw notFound(`${ctx.self.type}/${ctx.self.id} has no execution ${execId}`);
+  const times = (list: readonly string[]) => list.filter((x) => x === execId).length;
+  return {
+    ...executionView(record),
+    journal: record.steps.map(({ name, runs, result, at }) => ({ name, runs, result, at: at.toISOString() })),
+    compensations: record.steps.filter((s) => s.name.startsWith("$compensate:")).map((s) => s.name.slice("$compensate:".length)),
+    reserved: times(state.reserved),
+    released: times(state.released),
+    charged: times(state.charged),
+  };
 }

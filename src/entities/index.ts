@@ -2,7 +2,9 @@ import { fileURLToPath } from "node:url";
 import type { EntityType } from "../cluster/index.ts";
 import { ActivityTest } from "./activity.ts";
 import { ActivityGroupTest } from "./activity-group.ts";
+import { ApprovalTest } from "./approval.ts";
 import { Counter } from "./counter.ts";
+import { CronTest } from "./cron-test.ts";
 import { CrossEntity } from "./cross-entity.ts";
 import { KVStore } from "./kv.ts";
 import { SingletonTest } from "./singleton-test.ts";
@@ -27,6 +29,8 @@ export const testEntities: readonly EntityType[] = [
   StatelessCounter,
   SingletonTicker,
   ActivityGroupTest,
+  ApprovalTest,
+  CronTest,
 ];
 
 /** The migrations of the test entities' own tables (src/entities/schema.ts), for openStorage. */

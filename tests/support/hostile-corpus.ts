@@ -52,6 +52,9 @@ const VALID_BODY: Record<string, string> = {
   "activityGroup.processOrder": '{"item_count":1,"amount":1}',
   "statelessCounter.increment": "1",
   "statelessCounter.decrement": "1",
+  "approval.start": '{"exec_id":"e","delay_ms":1,"timeout_ms":1,"fail_times":0}',
+  "approval.signal": '{"exec_id":"e","approve":true}',
+  "system.signal": '{"payload":{"approve":true}}',
 };
 
 interface Route {

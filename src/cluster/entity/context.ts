@@ -1,5 +1,6 @@
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type { z } from "zod";
+import type { Json } from "../json.ts";
 import type { Database } from "../storage/database.ts";
 import type { ExecutionRecord } from "../storage/workflows/store.ts";
 import type { TimerSink, Timers } from "../timers/timer.ts";
@@ -89,4 +90,9 @@ export interface TurnImplementation {
 export interface ExecutionReader {
   get(execId: string): Promise<ExecutionRecord | undefined>;
   list(): Promise<ExecutionRecord[]>;
+  /**
+   * Delivers signal `name` to execution `execId` of this entity, exactly once (a second delivery
+   * is refused with ALREADY_EXISTS); it does not wait for this turn to commit.
+   */
+  signal(execId: string, name: string, payload: Json): Promise<void>;
 }

@@ -96,7 +96,9 @@ export function defineEntity<P extends EntityProtocol, S, const T extends readon
   const traits: readonly Trait<TraitApi>[] = definition.traits ?? [];
   const onTimer = definition.onTimer as Handler<unknown, TimerEvent, void> | undefined;
   const sections: StateSection[] = traits.map((t) => t.section);
-  if (onTimer) sections.push(timersSection);
+  // Workflows need timers too: their durable sleeps and signal timeouts are timers of the entity.
+  const hasWorkflows = Object.values(protocol.rpcs).some((r) => r.workflow);
+  if (onTimer || hasWorkflows) sections.push(timersSection);
   const layout = composeState(entity, { schema: definition.state, initial: definition.initial }, sections);
   const hooks = traits.flatMap((t) => (t.afterMutation ? [t.afterMutation] : []));
   const context = (

@@ -10,6 +10,8 @@ import type { WorkflowStore } from "../storage/workflows/store.ts";
 import { EntityTimers } from "../timers/entity-timers.ts";
 import type { FireOutcome, PendingTimer, TimerSink } from "../timers/timer.ts";
 import { WorkflowEngine } from "../workflow/engine.ts";
+import { SIGNAL_RPC, SignalArgs } from "../workflow/signal.ts";
+import { parseWaitTimer } from "../workflow/sleep.ts";
 import { addressKey, type EntityAddress, formatAddress } from "./address.ts";
 import type { ExecutionReader, TurnImplementation } from "./context.ts";
 import type { EntityType } from "./definition.ts";
@@ -58,7 +60,7 @@ const cancelTimerTurn: TurnImplementation = {
 };
 
 const noWorkflows = () => Promise.reject(new ClusterError("NOT_IMPLEMENTED", "this runtime has no workflow storage"));
-const NO_EXECUTIONS: ExecutionReader = { get: noWorkflows, list: noWorkflows };
+const NO_EXECUTIONS: ExecutionReader = { get: noWorkflows, list: noWorkflows, signal: noWorkflows };
 
 /**
  * The entities active on this runner: one mailbox each, created on first call, evicted when idle,
@@ -148,6 +150,7 @@ export class EntityRuntime {
       return type.timerFire ? this.post(type, { ...call, args: args.data }, cancelTimerTurn) : Promise.resolve(null);
     }
     const impl = type.rpcs.get(rpc);
+    if (rpc === SIGNAL_RPC) return this.deliverSignal(address, call.args);
     if (!impl) return Promise.reject(badRequest(`entity type ${address.type} has no RPC ${rpc}`));
     const parsed = impl.args.safeParse(call.args);
     if (!parsed.success) return Promise.reject(badRequest(`invalid arguments for ${address.type}.${rpc}: ${parsed.error.message}`));
@@ -178,6 +181,14 @@ export class EntityRuntime {
   /** Runs the fire turn of timer `timerId` on the entity at `address` (a local shard). */
   fireTimer(address: EntityAddress, timerId: string): Promise<FireOutcome> {
     const type = this.types.get(address.type);
+    // The framework's own timers (durable workflow waits) fire a framework turn, not onTimer.
+    if (type && this.workflows && parseWaitTimer(timerId)) {
+      return this.post(
+        type,
+        frameworkCall(address, "$timer", { timer_id: timerId }),
+        this.workflows.fireTurn(address, timerId),
+      ) as Promise<FireOutcome>;
+    }
     if (!type?.timerFire) return Promise.reject(new ClusterError("NOT_IMPLEMENTED", `entity type ${address.type} does not handle timers`));
     return this.post(type, frameworkCall(address, "$timer", { timer_id: timerId }), type.timerFire) as Promise<FireOutcome>;
   }
@@ -201,6 +212,20 @@ export class EntityRuntime {
 
   get activeCount(): number {
     return this.active.size;
+  }
+
+  /** Workflow executions held in memory here (suspended ones are not). */
+  get activeExecutionCount(): number {
+    return this.workflows?.activeCount ?? 0;
+  }
+
+  /** A signal delivery (`SIGNAL_RPC`), at the owner of the entity's shard. */
+  private async deliverSignal(address: EntityAddress, args: unknown): Promise<null> {
+    if (!this.workflows) return noWorkflows();
+    const parsed = SignalArgs.safeParse(args);
+    if (!parsed.success) throw badRequest(`invalid signal: ${parsed.error.message}`);
+    await this.workflows.deliver(address, parsed.data.exec_id, parsed.data.name, parsed.data.payload);
+    return null;
   }
 
   /**

@@ -1,24 +1,21 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { backoffDelay } from "../backoff.ts";
 import { type EntityAddress, formatAddress } from "../entity/address.ts";
-import type { EntityContext, ExecutionReader, TurnImplementation } from "../entity/context.ts";
+import type { ExecutionReader, TurnImplementation } from "../entity/context.ts";
 import type { WorkflowRpc } from "../entity/definition.ts";
-import { ClusterError, executionCancelled, StepFailed } from "../errors.ts";
+import { ClusterError, executionCancelled } from "../errors.ts";
 import { type Json, toJsonText } from "../json.ts";
 import type { Logger } from "../log.ts";
 import { type ClusterMetrics, noMetrics } from "../metrics/metrics.ts";
 import type { ShardId } from "../ownership/shard.ts";
-import type { ExecutionKey, JournalEntry, Outcome, RunningExecution, WorkflowStore } from "../storage/workflows/store.ts";
-import { activityTurn } from "./activity.ts";
-import { type ActivityGroup, type BoundActivities, bindActivities, type GroupActivities } from "./activity-group.ts";
-import type { WorkflowContext, WorkflowImplementation } from "./definition.ts";
+import type { ExecutionKey, Outcome, RunningExecution, WorkflowStore } from "../storage/workflows/store.ts";
+import { runCompensations } from "./compensation.ts";
+import type { WorkflowImplementation } from "./definition.ts";
 import { executionKey, halt, persist, STORAGE_BACKOFF, superseded } from "./persist.ts";
+import { type Parked, Run, type RunHost } from "./run.ts";
+import { waitFireTurn } from "./sleep.ts";
 
-export interface WorkflowEngineOptions {
-  readonly store: WorkflowStore;
-  readonly log: Logger;
-  /** Applies `turn` in the mailbox of the entity at `address`. */
-  readonly turn: (address: EntityAddress, turn: TurnImplementation) => Promise<unknown>;
+export interface WorkflowEngineOptions extends RunHost {
   /** The workflow RPC `rpc` of entity type `type`, to resume what storage says is running. */
   readonly workflowOf: (type: string, rpc: string) => WorkflowRpc | undefined;
   readonly address: (type: string, id: string) => EntityAddress;
@@ -37,6 +34,9 @@ interface Execution {
   readonly done: Promise<unknown>;
 }
 
+/** Statuses a wake-up leaves alone: the execution ended (or, `failed`, waits for a caller to run it again). */
+const AT_REST = new Set(["completed", "failed", "compensated", "compensation_failed"]);
+
 /**
  * Runs the durable workflows of the entities of this runner's shards. An execution runs outside
  * its entity's mailbox (the entity keeps answering calls meanwhile); its activities are turns in
@@ -49,6 +49,12 @@ interface Execution {
  * shard. Losing the shard (handover, shutdown, fenced by a newer attempt): the run stops where it
  * is, the execution stays `running`, callers get NOT_OWNER (the router retries them at the new
  * owner, which resumes it).
+ *
+ * Durable waits (sleep, signal) suspend an execution: it is marked `suspended`, dropped from
+ * memory, and its callers get SUSPENDED (HTTP 202). A wait timer's fire turn or a signal delivery
+ * marks it running again and wakes it here (`wake`); a crash in between leaves it `running` for
+ * the next owner's resume. A terminal failure runs the compensations its activities registered
+ * (`compensate`), and so should a cancel.
  */
 export class WorkflowEngine {
   private readonly executions = new Map<string, Execution>();
@@ -117,38 +123,92 @@ export class WorkflowEngine {
     return halt([...this.executions.values()]);
   }
 
+  /** Executions held in memory here now (a suspended one is not). */
+  get activeCount(): number {
+    return this.executions.size;
+  }
+
   reader(address: EntityAddress): ExecutionReader {
     const { store } = this.options;
     return {
       get: (execId) => store.get({ type: address.type, id: address.id, execId }),
       list: () => store.list(address.type, address.id),
+      signal: (execId, name, payload) => this.deliver(address, execId, name, payload),
     };
   }
 
+  /**
+   * Delivers signal `name` to an execution of the entity at `address` (a shard served here), once:
+   * a second delivery, or one after the wait timed out, is refused (ALREADY_EXISTS, HTTP 409).
+   */
+  async deliver(address: EntityAddress, execId: string, name: string, payload: Json): Promise<void> {
+    const delivery = await this.options.store.deliver({ type: address.type, id: address.id, execId }, name, toJsonText(payload));
+    if (!delivery.delivered) {
+      const why =
+        delivery.reason === "duplicate" ? "was delivered already (the first payload stands)" : "is no longer awaited (it timed out)";
+      throw new ClusterError("ALREADY_EXISTS", `signal ${name} of exec ${execId} ${why}`);
+    }
+    if (delivery.woke) this.wake(address, execId);
+  }
+
+  /** The fire turn of a framework wait timer (`$wf:…`) on the entity at `address`. */
+  fireTurn(address: EntityAddress, timerId: string): TurnImplementation {
+    return waitFireTurn(this.options.store, address, timerId, (key) => this.wake(address, key.execId));
+  }
+
+  /** Runs a suspended (or resumable) execution again, here, once any run of it going on here ends. */
+  wake(address: EntityAddress, execId: string): void {
+    const { store, log, mayRun } = this.options;
+    if (this.stopped || !mayRun(address.shard)) return;
+    const running = this.executions.get(executionKey(address, execId));
+    if (running) {
+      const again = () => this.wake(address, execId);
+      running.done.then(again, again);
+      return;
+    }
+    const key: ExecutionKey = { type: address.type, id: address.id, execId };
+    void (async () => {
+      for (let attempt = 1; !this.stopped && mayRun(address.shard); attempt++) {
+        try {
+          const found = await store.load(key);
+          if (found && !AT_REST.has(found.status) && !this.executions.has(executionKey(address, execId))) this.resumeOne(address, found);
+          return;
+        } catch (err) {
+          log.warn({ err, attempt, execId }, "cannot load an execution to wake yet");
+          await sleep(backoffDelay(attempt, STORAGE_BACKOFF));
+        }
+      }
+    })();
+  }
+
   private startResumed(running: readonly RunningExecution[], shards: ReadonlySet<ShardId>): void {
-    const { log, workflowOf, mayRun } = this.options;
+    const { log, mayRun } = this.options;
     let resumed = 0;
-    for (const { key, workflow, input } of running) {
+    for (const execution of running) {
+      const { key } = execution;
       const address = this.options.address(key.type, key.id);
       if (!shards.has(address.shard) || !mayRun(address.shard) || this.executions.has(executionKey(address, key.execId))) continue;
-      const rpc = workflowOf(key.type, workflow);
-      const args = rpc?.args.safeParse(JSON.parse(input));
-      if (!rpc || !args?.success) {
-        log.error(
-          { entity: formatAddress(address), execId: key.execId, workflow },
-          "cannot resume execution: unknown workflow or arguments",
-        );
-        continue;
-      }
-      // No caller waits for a resumed run: its failures are logged here.
-      this.start(address, workflow, rpc.workflow, args.data, key.execId, "resumed").done.catch((err: unknown) => {
-        const code = err instanceof ClusterError ? err.code : "INTERNAL";
-        if (code !== "NOT_OWNER")
-          log.warn({ err, entity: formatAddress(address), execId: key.execId }, "resumed execution did not complete");
-      });
-      resumed++;
+      if (this.resumeOne(address, execution)) resumed++;
     }
     if (resumed > 0) log.info({ resumed }, "resumed running workflow executions");
+  }
+
+  /** Runs an execution found in storage; no caller waits for it, so its failures are logged here. */
+  private resumeOne(address: EntityAddress, { key, workflow, input }: RunningExecution): boolean {
+    const { log } = this.options;
+    const rpc = this.options.workflowOf(key.type, workflow);
+    const args = rpc?.args.safeParse(JSON.parse(input));
+    if (!rpc || !args?.success) {
+      log.error({ entity: formatAddress(address), execId: key.execId, workflow }, "cannot resume execution: unknown workflow or arguments");
+      return false;
+    }
+    this.start(address, workflow, rpc.workflow, args.data, key.execId, "resumed").done.catch((err: unknown) => {
+      const code = err instanceof ClusterError ? err.code : "INTERNAL";
+      const where = { entity: formatAddress(address), execId: key.execId };
+      if (code === "WORKFLOW_FAILED") log.info({ ...where, error: (err as Error).message }, "resumed execution ended without a result");
+      else if (code !== "NOT_OWNER" && code !== "SUSPENDED") log.warn({ err, ...where }, "resumed execution did not complete");
+    });
+    return true;
   }
 
   private start(
@@ -218,8 +278,10 @@ export class WorkflowEngine {
     const what = `workflow ${rpc} of ${formatAddress(address)}, exec ${execId},`;
     const claim = await persist(() => store.claim(key, rpc, input), signal, this.options.log);
     if (claim.status === "completed") return JSON.parse(claim.result);
+    if (claim.status === "ended") throw new ClusterError("WORKFLOW_FAILED", `${what} ended ${claim.ended}: ${claim.error}`);
 
-    const run = new Run(this.options, rpc, address, key, claim.attempt, signal, claim.journal, workflow.groups ?? []);
+    const compensating = claim.compensating !== undefined;
+    const run = new Run(this.options, address, key, claim.attempt, signal, claim.journal, compensating, rpc, workflow.groups ?? []);
     let outcome: Outcome;
     try {
       outcome = { status: "completed", result: toJsonText(await workflow.run(run, args)) };
@@ -228,114 +290,41 @@ export class WorkflowEngine {
     }
     // Told to stop: whatever the body made of that, this run records nothing more.
     if (run.suspension) throw run.suspension;
+    if (run.parked) return this.suspended(address, key, run.parked);
+    if (compensating) outcome = await this.compensate(run, claim.attempt, claim.compensating ?? "failed", false);
+    else if (outcome.status === "failed" && run.compensations.length > 0)
+      outcome = await this.compensate(run, claim.attempt, outcome.error, true);
     const recorded = await persist(() => store.finish(key, claim.attempt, outcome), signal, this.options.log);
     if (!recorded) throw superseded(what, claim.attempt);
-    if (outcome.status === "failed") throw new ClusterError("WORKFLOW_FAILED", `${what} failed: ${outcome.error}`);
+    if (outcome.status !== "completed") throw new ClusterError("WORKFLOW_FAILED", `${what} ${outcome.status}: ${outcome.error}`);
     return JSON.parse(outcome.result);
   }
-}
 
-/** One run of an execution: the context its workflow body sees. */
-class Run implements WorkflowContext<unknown> {
-  /** Set once this run has been told to stop; from then on it records nothing. */
-  suspension: ClusterError | undefined;
-  /** Position of the next step the body reaches. */
-  private next = 0;
-  private readonly journal: Map<string, JournalEntry>;
-
-  constructor(
-    private readonly options: WorkflowEngineOptions,
-    private readonly workflow: string,
-    readonly self: EntityAddress,
-    private readonly key: ExecutionKey,
-    readonly attempt: number,
-    readonly signal: AbortSignal,
-    journal: readonly JournalEntry[],
-    private readonly groups: readonly ActivityGroup[],
-  ) {
-    this.journal = new Map(journal.map((entry) => [entry.name, entry]));
-  }
-
-  get execId(): string {
-    return this.key.execId;
-  }
-
-  async step<T extends Json>(name: string, body: (signal: AbortSignal) => T | Promise<T>): Promise<T> {
-    const seq = this.reach();
-    const journaled = this.replay<T>(name, seq);
-    if (journaled !== undefined) return journaled;
-    const started = performance.now();
-    let value: T;
-    try {
-      value = await body(this.signal);
-    } catch (error) {
-      if (this.signal.aborted) throw this.suspend(new ClusterError("NOT_OWNER", `${name} was interrupted: this runner stopped running it`));
-      throw new StepFailed(name, error);
+  /**
+   * The terminal-failure path: records `compensating` (unless resumed so), then runs the
+   * compensations `run` registered, in reverse. A cancel is to end here too.
+   */
+  private async compensate(run: Run, attempt: number, error: string, begin: boolean): Promise<Outcome> {
+    const { store, log } = this.options;
+    const key: ExecutionKey = { type: run.self.type, id: run.self.id, execId: run.execId };
+    if (begin && !(await persist(() => store.beginCompensation(key, attempt, error), run.abortSignal, log))) {
+      throw superseded(`exec ${run.execId}`, attempt);
     }
-    const entry = await this.persist(() => this.options.store.recordStep(this.key, this.attempt, name, seq, toJsonText(value)));
-    if (!entry) throw this.suspend(superseded(`exec ${this.execId}`, this.attempt));
-    this.timed("step", started);
-    return this.remember<T>(entry, seq);
+    const outcome = await runCompensations(run, error);
+    if (run.suspension) throw run.suspension;
+    return outcome;
   }
 
-  async activity<T extends Json>(name: string, body: (state: unknown, ctx: EntityContext) => T | Promise<T>): Promise<T> {
-    const seq = this.reach();
-    const journaled = this.replay<T>(name, seq);
-    if (journaled !== undefined) return journaled;
-    const started = performance.now();
-    const turn = activityTurn(this.options.store, this.key, name, seq, this.attempt, body);
-    const entry = (await this.persist(() => this.options.turn(this.self, turn))) as JournalEntry;
-    this.timed("activity", started);
-    return this.remember<T>(entry, seq);
-  }
-
-  /** A step or activity that ran (replayed ones cost nothing), body and journal write included. */
-  private timed(kind: "step" | "activity", started: number): void {
-    const m = (this.options.metrics ?? noMetrics).workflows;
-    m.stepDuration.observe({ workflow: this.workflow, kind }, (performance.now() - started) / 1000);
-  }
-
-  use<A extends GroupActivities>(group: ActivityGroup<A>): BoundActivities<A> {
-    return bindActivities(group, this.groups, this.self.type, (name, body) => this.activity(name, body));
-  }
-
-  /** The position of the step being reached; refuses once the run has been told to stop. */
-  private reach(): number {
-    if (this.suspension) throw this.suspension;
-    if (this.signal.aborted) throw this.suspend(new ClusterError("NOT_OWNER", `exec ${this.execId}: this runner stopped running it`));
-    return this.next++;
-  }
-
-  /** The journaled result of `name`, if any; it must have been journaled at this same position. */
-  private replay<T>(name: string, seq: number): T | undefined {
-    const entry = this.journal.get(name);
-    if (!entry) return undefined;
-    if (entry.seq !== seq) {
-      throw new ClusterError(
-        "INTERNAL",
-        `nondeterministic workflow: "${name}" was journaled as step ${entry.seq + 1} but is now reached as step ${seq + 1} ` +
-          "(a workflow must reach the same steps, under unique names, in the same order on every run)",
-      );
+  /**
+   * A run that suspended: its callers are told so. A signal delivered while the wait's turn ran
+   * may have found the execution still running, and not woken it: if it is there, wake it now.
+   */
+  private async suspended(address: EntityAddress, key: ExecutionKey, parked: Parked): Promise<never> {
+    if (parked.signal) {
+      const delivered = await this.options.store.signal(key, parked.name).catch(() => undefined);
+      if (delivered !== undefined) this.wake(address, key.execId);
     }
-    return JSON.parse(entry.result) as T;
-  }
-
-  private remember<T>(entry: JournalEntry, seq: number): T {
-    this.journal.set(entry.name, entry);
-    return this.replay<T>(entry.name, seq) as T;
-  }
-
-  private async persist<R>(op: () => Promise<R>): Promise<R> {
-    try {
-      return await persist(op, this.signal, this.options.log);
-    } catch (error) {
-      if (error instanceof ClusterError && error.code === "NOT_OWNER") throw this.suspend(error);
-      throw error;
-    }
-  }
-
-  private suspend(error: ClusterError): ClusterError {
-    this.suspension ??= error;
-    return this.suspension;
+    const what = parked.signal ? `signal ${parked.name}` : `sleep ${parked.name}`;
+    throw new ClusterError("SUSPENDED", `exec ${key.execId} is suspended until ${what} ends; it resumes by itself`);
   }
 }

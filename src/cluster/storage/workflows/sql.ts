@@ -3,12 +3,16 @@ import { workflowExecutions, workflowJournal } from "../../../../drizzle/schema.
 import { ClusterError, executionCancelled } from "../../errors.ts";
 import type { Json } from "../../json.ts";
 import type { Database } from "../database.ts";
+import { DurableSql, resumable } from "./durable-sql.ts";
+import { journalOf, keyOf, unavailable } from "./keys.ts";
 import type {
   Claim,
+  Delivery,
   ExecutionCursor,
   ExecutionFilter,
   ExecutionKey,
   ExecutionRecord,
+  ExecutionStatus,
   JournalEntry,
   Outcome,
   RunningExecution,
@@ -21,14 +25,8 @@ import type {
 const e = workflowExecutions;
 const j = workflowJournal;
 
-const keyOf = (k: ExecutionKey) => and(eq(e.entityType, k.type), eq(e.entityId, k.id), eq(e.execId, k.execId));
-const journalOf = (k: ExecutionKey) => and(eq(j.entityType, k.type), eq(j.entityId, k.id), eq(j.execId, k.execId));
-
-/** Storage failures are transient for the engine: it retries them in place. */
-function unavailable(error: unknown): never {
-  if (error instanceof ClusterError) throw error;
-  throw new ClusterError("UNAVAILABLE", `workflow storage: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-}
+/** Statuses an execution never leaves: claiming one returns it as it ended. */
+const ENDED = ["completed", "cancelled", "compensated", "compensation_failed"] as const;
 
 /** INSERT … SELECT: nothing is written unless `attempt` is still the execution's current one. */
 function prepareStepWrite(db: Database) {
@@ -49,10 +47,21 @@ function prepareStepWrite(db: Database) {
 export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
   /** recordStep's statement, prepared once: it runs for every step, and parsing it each time would double its cost. */
   private readonly stepWrite: ReturnType<typeof prepareStepWrite>;
+  private readonly durable: DurableSql;
 
   constructor(private readonly db: Database) {
     this.stepWrite = prepareStepWrite(db);
+    this.durable = new DurableSql(db);
   }
+
+  readonly suspend = (tx: Database, key: ExecutionKey, attempt: number, signal: string | undefined) =>
+    this.durable.suspend(tx, key, attempt, signal);
+  readonly wake = (tx: Database, key: ExecutionKey) => this.durable.wake(tx, key);
+  readonly recordUnlessSignalled = (tx: Database, key: ExecutionKey, entry: JournalEntry) =>
+    this.durable.recordUnlessSignalled(tx, key, entry);
+  readonly signal = (key: ExecutionKey, name: string) => this.durable.signal(key, name);
+  readonly deliver = (key: ExecutionKey, name: string, payload: string): Promise<Delivery> => this.durable.deliver(key, name, payload);
+  readonly beginCompensation = (key: ExecutionKey, attempt: number, error: string) => this.durable.beginCompensation(key, attempt, error);
 
   /**
    * Claims `key` for a run of `workflow` with `input` (JSON text): a new execution starts as attempt
@@ -66,16 +75,25 @@ export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
       .values({ entityType: key.type, entityId: key.id, execId: key.execId, workflow, input, status: "running", attempts: 1 })
       .onConflictDoUpdate({
         target: [e.entityType, e.entityId, e.execId],
-        set: { status: "running", attempts: sql`${e.attempts} + 1`, error: null, finishedAt: null },
-        setWhere: and(notInArray(e.status, ["completed", "cancelled"]), eq(e.workflow, workflow), eq(e.input, input)),
+        // A compensating execution stays so (with its error): the next run continues compensating.
+        set: {
+          status: sql`case when ${e.status} = 'compensating' then 'compensating' else 'running' end`,
+          attempts: sql`${e.attempts} + 1`,
+          error: sql`case when ${e.status} = 'compensating' then ${e.error} else null end`,
+          finishedAt: null,
+        },
+        setWhere: and(notInArray(e.status, [...ENDED]), eq(e.workflow, workflow), eq(e.input, input)),
       })
-      .returning({ attempts: e.attempts })
+      .returning({ attempts: e.attempts, status: e.status, error: e.error })
       .catch(unavailable);
-    const attempt = claimed[0]?.attempts;
-    if (attempt !== undefined) return { status: "running", attempt, journal: attempt === 1 ? [] : await this.journal(key) };
+    const won = claimed[0];
+    if (won !== undefined) {
+      const compensating = won.status === "compensating" ? (won.error ?? "failed") : undefined;
+      return { status: "running", attempt: won.attempts, journal: won.attempts === 1 ? [] : await this.journal(key), compensating };
+    }
 
     const rows = await this.db
-      .select({ workflow: e.workflow, input: e.input, status: e.status, result: e.result })
+      .select({ workflow: e.workflow, input: e.input, status: e.status, result: e.result, error: e.error })
       .from(e)
       .where(keyOf(key))
       .catch(unavailable);
@@ -88,7 +106,8 @@ export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
         `exec id ${key.execId} is taken by a ${row.workflow} execution with arguments ${row.input}; use another exec id`,
       );
     }
-    return { status: "completed", result: row.result ?? "null" };
+    if (row.status === "completed") return { status: "completed", result: row.result ?? "null" };
+    return { status: "ended", ended: row.status, error: row.error ?? row.status };
   }
 
   async journal(key: ExecutionKey): Promise<JournalEntry[]> {
@@ -134,20 +153,30 @@ export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
     const rows = await this.db
       .update(e)
       .set({ ...values, finishedAt: sql`now()` })
-      .where(and(keyOf(key), eq(e.attempts, attempt), eq(e.status, "running")))
+      .where(and(keyOf(key), eq(e.attempts, attempt), inArray(e.status, ["running", "compensating"])))
       .returning({ attempts: e.attempts })
       .catch(unavailable);
     return rows.length > 0;
   }
 
-  /** Every execution still running, across all entities (the caller keeps those of its shards). */
+  /** Executions a runner must drive: running, compensating, or suspended with an unconsumed signal. */
   async running(): Promise<RunningExecution[]> {
     const rows = await this.db
       .select({ type: e.entityType, id: e.entityId, execId: e.execId, workflow: e.workflow, input: e.input })
       .from(e)
-      .where(eq(e.status, "running"))
+      .where(resumable())
       .catch(unavailable);
     return rows.map((r) => ({ key: { type: r.type, id: r.id, execId: r.execId }, workflow: r.workflow, input: r.input }));
+  }
+
+  async load(key: ExecutionKey): Promise<(RunningExecution & { readonly status: ExecutionStatus }) | undefined> {
+    const rows = await this.db
+      .select({ workflow: e.workflow, input: e.input, status: e.status })
+      .from(e)
+      .where(keyOf(key))
+      .catch(unavailable);
+    const row = rows[0];
+    return row && { key, ...row };
   }
 
   async get(key: ExecutionKey): Promise<ExecutionRecord | undefined> {
@@ -219,15 +248,15 @@ export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
     const [executions, steps] = await Promise.all([
       this.db.select().from(e).where(entity).orderBy(asc(e.startedAt), asc(e.execId)),
       this.db
-        .select({ execId: j.execId, name: j.name, runs: j.runs })
+        .select({ execId: j.execId, name: j.name, runs: j.runs, result: j.result, at: j.createdAt })
         .from(j)
         .where(and(eq(j.entityType, type), eq(j.entityId, id), execId === undefined ? undefined : eq(j.execId, execId)))
         .orderBy(asc(j.execId), asc(j.seq)),
     ]).catch(unavailable);
-    const stepsOf = new Map<string, { name: string; runs: number }[]>();
+    const stepsOf = new Map<string, { name: string; runs: number; result: string; at: Date }[]>();
     for (const s of steps) {
       const list = stepsOf.get(s.execId) ?? [];
-      list.push({ name: s.name, runs: s.runs });
+      list.push({ name: s.name, runs: s.runs, result: s.result, at: s.at });
       stepsOf.set(s.execId, list);
     }
     return executions.map((x) => ({

@@ -8,7 +8,18 @@ export interface ExecutionKey {
   readonly execId: string;
 }
 
-export type ExecutionStatus = "running" | "completed" | "failed" | "cancelled";
+export type ExecutionStatus =
+  | "running"
+  | "completed"
+  | "failed"
+  /** Ended by an operator; never claimed again. */
+  | "cancelled"
+  /** Waiting for a durable sleep or a signal; no runner holds it (a timer fire or a delivery wakes it). */
+  | "suspended"
+  /** Failed terminally; its compensations are running (a resume continues them). */
+  | "compensating"
+  | "compensated"
+  | "compensation_failed";
 
 /** A journaled step or activity result. */
 export interface JournalEntry {
@@ -24,10 +35,26 @@ export interface JournalEntry {
 /** What running an exec id finds in storage. */
 export type Claim =
   /** The execution is this run's to drive, as attempt `attempt`, from `journal` on. */
-  | { readonly status: "running"; readonly attempt: number; readonly journal: readonly JournalEntry[] }
-  | { readonly status: "completed"; readonly result: string };
+  | {
+      readonly status: "running";
+      readonly attempt: number;
+      readonly journal: readonly JournalEntry[];
+      /** Set when the execution is compensating: the error it failed with. */
+      readonly compensating: string | undefined;
+    }
+  | { readonly status: "completed"; readonly result: string }
+  /** Ended without a result, for good: compensated or compensation_failed. */
+  | { readonly status: "ended"; readonly ended: ExecutionStatus; readonly error: string };
 
-export type Outcome = { readonly status: "completed"; readonly result: string } | { readonly status: "failed"; readonly error: string };
+export type Outcome =
+  | { readonly status: "completed"; readonly result: string }
+  | { readonly status: "failed" | "compensated" | "compensation_failed"; readonly error: string };
+
+/** What a signal delivery found: delivered (and whether it woke a suspended execution), or refused. */
+export type Delivery =
+  | { readonly delivered: true; readonly woke: boolean }
+  /** `duplicate`: delivered before; `consumed`: the wait of that name is over (it timed out). */
+  | { readonly delivered: false; readonly reason: "duplicate" | "consumed" };
 
 /** An execution as the entity's queries show it. */
 export interface ExecutionRecord {
@@ -40,7 +67,7 @@ export interface ExecutionRecord {
   readonly startedAt: Date;
   readonly finishedAt: Date | null;
   /** The journaled steps and activities, in the order the workflow reached them. */
-  readonly steps: readonly Pick<JournalEntry, "name" | "runs">[];
+  readonly steps: readonly (Pick<JournalEntry, "name" | "runs" | "result"> & { readonly at: Date })[];
 }
 
 /** An execution left `running`, to be resumed by the owner of its entity's shard. */
@@ -131,8 +158,26 @@ export interface WorkflowStore {
   recordActivity(tx: Database, key: ExecutionKey, entry: JournalEntry, attempt: number): Promise<void>;
   /** Records how the execution ended, if `attempt` is still its current one (false: superseded or cancelled). */
   finish(key: ExecutionKey, attempt: number, outcome: Outcome): Promise<boolean>;
-  /** Every execution still running, across all entities (the caller keeps those of its shards). */
+  /**
+   * Every execution a runner must drive, across all entities (the caller keeps those of its
+   * shards): running, compensating, and suspended with a signal delivered that it has not consumed.
+   */
   running(): Promise<RunningExecution[]>;
+  /** What a wake-up needs to run the execution again, unless it has ended (or never started). */
+  load(key: ExecutionKey): Promise<(RunningExecution & { readonly status: ExecutionStatus }) | undefined>;
+  // Durable waits (sleep.ts, signal.ts): these run in the entity's turns, in its transaction.
+  /** Marks the execution suspended, if `attempt` is current and no signal `signal` (if given) awaits it. */
+  suspend(tx: Database, key: ExecutionKey, attempt: number, signal: string | undefined): Promise<void>;
+  /** Marks a suspended execution running again (a wake-up that survives the waker's crash). */
+  wake(tx: Database, key: ExecutionKey): Promise<void>;
+  /** Journals `entry` unless the signal of the same name was delivered (a timeout losing to it). */
+  recordUnlessSignalled(tx: Database, key: ExecutionKey, entry: JournalEntry): Promise<void>;
+  /** The payload (JSON text) of signal `name`, if delivered. */
+  signal(key: ExecutionKey, name: string): Promise<string | undefined>;
+  /** Delivers signal `name` once, and marks the execution running if it was suspended. */
+  deliver(key: ExecutionKey, name: string, payload: string): Promise<Delivery>;
+  /** Records that the execution failed with `error` and is compensating (false: superseded). */
+  beginCompensation(key: ExecutionKey, attempt: number, error: string): Promise<boolean>;
   get(key: ExecutionKey): Promise<ExecutionRecord | undefined>;
   /** The executions of one entity, oldest first. */
   list(type: string, id: string): Promise<ExecutionRecord[]>;

@@ -1,0 +1,116 @@
+/**
+ * Durable sleeps: N ApprovalTest executions (default 10,000; 100 per entity) sleeping at once, their
+ * due times spread over 10 s. Measures the runner's RSS growth over idle while they all sleep (a
+ * suspended execution is held in no memory: targets ≤ 50 MiB) and the wake-up lateness, journaled
+ * end of the sleep − (reserve + delay) (target p99 ≤ 100 ms). In-process runner on PGlite, and on
+ * Postgres too when POSTGRES_URL is set.
+ *
+ *   node --expose-gc --import tsx scripts/bench/sleeps.ts [N]
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ApprovalExecution } from "../../contract/index.ts";
+import { ClusterError, silentLogger } from "../../src/cluster/index.ts";
+import { loadConfig } from "../../src/config.ts";
+import { type Runner, startRunner } from "../../src/runner.ts";
+import { percentile, printTable, writeResults } from "./lib.ts";
+
+const N = Number(process.argv[2] ?? 10_000);
+const PER_ENTITY = 100;
+const WINDOW_MS = 10_000;
+const CONCURRENCY = 200;
+const MiB = 1024 * 1024;
+
+interface Row extends Record<string, string | number> {
+  backend: string;
+  sleeping: number;
+  "idle RSS MiB": number;
+  "RSS growth MiB": number;
+  "active executions": number;
+  "p50 ms": number;
+  "p99 ms": number;
+  "max ms": number;
+}
+
+async function runAll<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < items.length) await work(items[next++] as T);
+    }),
+  );
+}
+
+function rss(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().rss;
+}
+
+async function measure(runner: Runner, backend: string): Promise<Row> {
+  const { cluster } = runner;
+  const run = Date.now().toString(36);
+  const execs = Array.from({ length: N }, (_, i) => ({ id: `sleep-${run}-${Math.floor(i / PER_ENTITY)}`, execId: `x${i}`, i }));
+  const delays = new Map<string, number>();
+  const idle = rss();
+  const firstDue = Date.now() + 5_000 + N; // every execution sleeps before the first is due
+  await runAll(execs, async ({ id, execId, i }) => {
+    const delay_ms = Math.max(0, firstDue + Math.floor((i / Math.max(1, N - 1)) * WINDOW_MS) - Date.now());
+    delays.set(execId, delay_ms);
+    const args = { exec_id: execId, delay_ms, timeout_ms: 600_000, fail_times: 0 };
+    await cluster.call("ApprovalTest", id, "start", args).catch((e: unknown) => {
+      if (!(e instanceof ClusterError && e.code === "SUSPENDED")) throw e;
+    });
+  });
+  console.log(`${backend}: ${N} executions started in ${Date.now() - (firstDue - 5_000 - N)} ms`);
+  const sleeping = rss();
+  const active = cluster.activeExecutionCount;
+  if (Date.now() > firstDue) console.warn("some executions fell due before all were started");
+  await new Promise((resolve) => setTimeout(resolve, firstDue + WINDOW_MS + 2_000 - Date.now()));
+  const lateness: number[] = [];
+  await runAll(execs, async ({ id, execId }) => {
+    for (let tries = 0; ; tries++) {
+      const v = (await cluster.call("ApprovalTest", id, "execution", { exec_id: execId })) as ApprovalExecution;
+      const at = (name: string) => Date.parse(v.journal.find((e) => e.name === name)?.at ?? "");
+      const woke = at("delay");
+      if (Number.isFinite(woke)) {
+        lateness.push(woke - at("reserve") - (delays.get(execId) ?? 0));
+        return;
+      }
+      if (tries > 600) throw new Error(`${id}/${execId} never woke`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+  lateness.sort((a, b) => a - b);
+  return {
+    backend,
+    sleeping: N,
+    "idle RSS MiB": Math.round(idle / MiB),
+    "RSS growth MiB": Math.round((sleeping - idle) / MiB),
+    "active executions": active,
+    "p50 ms": percentile(lateness, 50),
+    "p99 ms": percentile(lateness, 99),
+    "max ms": lateness.at(-1) ?? Number.NaN,
+  };
+}
+
+async function bench(backend: "pglite" | "postgres"): Promise<Row> {
+  const dataDir = mkdtempSync(join(tmpdir(), "bench-sleeps-"));
+  const env: Record<string, string> = { LISTEN_ADDR: "127.0.0.1:0", DATA_DIR: dataDir };
+  if (backend === "postgres") env.POSTGRES_URL = process.env.POSTGRES_URL as string;
+  const runner = await startRunner(loadConfig(env), silentLogger);
+  try {
+    return await measure(runner, backend);
+  } finally {
+    await runner.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+const rows = [await bench("pglite"), ...(process.env.POSTGRES_URL ? [await bench("postgres")] : [])];
+printTable("Durable sleeps: RSS while sleeping, wake-up lateness (ms)", rows);
+for (const r of rows) {
+  const pass = (r["RSS growth MiB"] as number) <= 50 && (r["p99 ms"] as number) <= 100;
+  console.log(`${r.backend}: ${pass ? "pass" : "FAIL"} (targets: RSS growth ≤ 50 MiB, p99 ≤ 100 ms)`);
+}
+console.log(`\nresults: ${writeResults("sleeps", { n: N, perEntity: PER_ENTITY, windowMs: WINDOW_MS, rows })}`);

@@ -1,0 +1,50 @@
+import { z } from "zod";
+import type { TurnImplementation } from "../entity/context.ts";
+import type { ExecutionKey, JournalEntry, WorkflowStore } from "../storage/workflows/store.ts";
+import { EntityTimers } from "../timers/entity-timers.ts";
+import { type WaitOutcome, waitTimerId } from "./sleep.ts";
+
+/** The framework's RPC name for a signal delivery routed to the owner of the entity's shard. */
+export const SIGNAL_RPC = "$signal";
+
+export const SignalArgs = z.object({ exec_id: z.string().min(1), name: z.string().min(1), payload: z.json() });
+export type SignalArgs = z.infer<typeof SignalArgs>;
+
+/** The journal result of a signal wait that got its signal (`TIMED_OUT` when it did not). */
+export const signalled = (payload: string) => `{"signal":${payload}}`;
+
+/**
+ * The turn a signal wait reaches: journaled → over; the signal delivered already → consumed now
+ * (journaled, its timeout timer cancelled); otherwise the timeout timer is scheduled (unless
+ * pending) and the execution is marked suspended unless the signal arrived meanwhile. The engine
+ * checks for the signal once more after a suspension, so a delivery racing this turn is not lost.
+ */
+export function waitTurn(
+  store: WorkflowStore,
+  key: ExecutionKey,
+  attempt: number,
+  name: string,
+  seq: number,
+  timeoutMs: number | undefined,
+): TurnImplementation {
+  return {
+    kind: "mutation",
+    handler: async (state, _args, turn): Promise<WaitOutcome> => {
+      const journaled = await store.entry(key, name);
+      if (journaled) return { done: journaled };
+      const timers = new EntityTimers(state, turn, true);
+      const timerId = waitTimerId({ execId: key.execId, kind: "signal", name, seq });
+      const payload = await store.signal(key, name);
+      if (payload !== undefined) {
+        timers.cancel(timerId);
+        const entry: JournalEntry = { name, seq, result: signalled(payload), runs: 1 };
+        turn.transact((tx) => store.recordActivity(tx, key, entry, attempt));
+        return { done: entry };
+      }
+      const pending = timers.pending().some((t) => t.timer_id === timerId);
+      if (timeoutMs !== undefined && !pending) timers.schedule(timerId, timeoutMs);
+      turn.transact((tx) => store.suspend(tx, key, attempt, name));
+      return { suspended: true };
+    },
+  };
+}
