@@ -58,7 +58,7 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
   const app = createApp(
     clusterServices(cluster, {
       dashboard: { adminToken: config.adminToken, traffic: () => cluster.traffic() },
-      admission: { maxInflight: config.maxInflight },
+      admission: { maxInflight: config.maxInflight, onRefused: (reason) => cluster.metrics.calls.refused.inc({ reason }) },
     }),
     {
       maxBodyBytes: config.maxBodyBytes,

@@ -10,7 +10,7 @@ import { limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { ClusterMetrics } from "./metrics/metrics.ts";
 import { callTotals, clusterTraffic, type RunnerTraffic, TrafficSampler } from "./metrics/traffic.ts";
-import type { AdmissionLimits } from "./overload.ts";
+import { type AdmissionLimits, DEFAULT_ADMISSION } from "./overload.ts";
 import type { EtcdOwnership } from "./ownership/etcd-ownership.ts";
 import { OwnershipJournal } from "./ownership/journal.ts";
 import { type Ownership, SoleOwnership } from "./ownership/ownership.ts";
@@ -141,7 +141,13 @@ export class Cluster {
       caller: (type, id, rpc, args, from) => this.call(type, id, rpc, args, from),
       timerSink: this.timers,
       metrics,
-      admission: options.admission,
+      admission: {
+        ...(options.admission ?? DEFAULT_ADMISSION),
+        onRefused: (reason) => {
+          metrics.calls.refused.inc({ reason });
+          options.admission?.onRefused?.(reason);
+        },
+      },
     });
     for (const type of options.entities) this.runtime.register(type);
     this.transport = etcd

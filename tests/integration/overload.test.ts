@@ -5,6 +5,13 @@ import type { Runner } from "../../src/runner.ts";
 import { BACKENDS } from "../support/backends.ts";
 import { uniqueId } from "../support/unique-id.ts";
 
+/** `cluster_calls_refused_total{reason}` as the runner's /metrics has it (0 before the first). */
+async function refusals(url: string, reason: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`cluster_calls_refused_total{reason="${reason}"}`));
+  return line ? Number(line.split(" ").pop()) : 0;
+}
+
 for (const backend of BACKENDS) {
   const it = suite<{ runner?: Runner }>(`Bounded work: 503 overloaded [${backend.name}]`, {});
   it.before(async (ctx) => {
@@ -30,8 +37,10 @@ for (const backend of BACKENDS) {
           headers: { "content-type": "application/json", "idempotency-key": key },
           body: "1",
         });
+      const before = await refusals(url, "mailbox");
       const responses = await Promise.all(keys.map(send));
       const refused = responses.flatMap((r, i) => (r.status === 503 ? [i] : []));
+      assert.is(await refusals(url, "mailbox"), before + refused.length, "each refusal is counted in /metrics");
       const admitted = responses.filter((r) => r.status === 200).length;
       assert.is(admitted + refused.length, keys.length, `statuses: ${[...new Set(responses.map((r) => r.status))]}`);
       // Every admitted call applied once; no refused one applied.

@@ -40,6 +40,8 @@ export class ClusterMetrics {
     readonly forwarded: Counter<"entity_type" | "rpc">;
     /** Attempts retried, by the error that caused it (NOT_OWNER, UNAVAILABLE, CONFLICT), or abandoned at the deadline. */
     readonly retries: Counter<"reason">;
+    /** Calls refused past a bound (503 overloaded), by the bound: mailbox, inflight, forwarding. */
+    readonly refused: Counter<"reason">;
   };
   readonly ownership: {
     readonly keepAliveFailures: Counter<never>;
@@ -92,6 +94,7 @@ export class ClusterMetrics {
       ]),
       forwarded: m.counter("cluster_forwarded_calls_total", "Call attempts forwarded to the owner over gRPC", ["entity_type", "rpc"]),
       retries: m.counter("cluster_call_retries_total", "Call attempts retried (or abandoned: deadline), by reason", ["reason"]),
+      refused: m.counter("cluster_calls_refused_total", "Calls refused past a bound (503 overloaded), by bound", ["reason"]),
     };
     this.ownership = {
       keepAliveFailures: m.counter("cluster_lease_keepalive_failures_total", "etcd lease keep-alives that failed", []),
