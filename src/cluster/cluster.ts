@@ -1,30 +1,28 @@
 import { Operator } from "./admin/operator.ts";
 import type { CallOptions } from "./call.ts";
+import type { ActiveEntity, ClusterMode, ClusterOptions, ShardPlacement } from "./cluster-options.ts";
 import { CronJobs, type CronOptions, type CronRun } from "./cron/cron.ts";
-import { type EntityAddress, formatAddress, unstorableId } from "./entity/address.ts";
-import type { EntityType } from "./entity/definition.ts";
+import { type EntityAddress, unstorableId } from "./entity/address.ts";
 import { EntityRuntime } from "./entity/runtime.ts";
-import { badRequest, ClusterError, toClusterError } from "./errors.ts";
+import { badRequest } from "./errors.ts";
+import { inboundHandler } from "./inbound.ts";
 import type { Json } from "./json.ts";
 import { limits } from "./limits.ts";
-import type { Logger } from "./log.ts";
 import { ClusterMetrics } from "./metrics/metrics.ts";
 import { callTotals, clusterTraffic, type RunnerTraffic, TrafficSampler } from "./metrics/traffic.ts";
-import { type AdmissionLimits, DEFAULT_ADMISSION } from "./overload.ts";
+import { DEFAULT_ADMISSION } from "./overload.ts";
 import type { EtcdOwnership } from "./ownership/etcd-ownership.ts";
 import { OwnershipJournal } from "./ownership/journal.ts";
 import { type Ownership, SoleOwnership } from "./ownership/ownership.ts";
-import { type ShardId, shardOf } from "./ownership/shard.ts";
+import { shardOf } from "./ownership/shard.ts";
 import { Router } from "./router.ts";
 import { type SingletonContext, SingletonManager, type SingletonOptions, type SingletonRun } from "./singleton/manager.ts";
-import type { Storage } from "./storage/database.ts";
 import { SqlStateStore } from "./storage/entity-state/sql.ts";
 import { SqlSingletonRunStore } from "./storage/singletons/sql.ts";
 import { SqlTimerStore } from "./storage/timers/sql.ts";
 import { SqlWorkflowStore } from "./storage/workflows/sql.ts";
 import { TimerService } from "./timers/service.ts";
-import type { ClusterTls, EtcdSecurity } from "./tls.ts";
-import { currentTrace, startSpan, withTrace } from "./trace.ts";
+import { currentTrace } from "./trace.ts";
 import type { GrpcTransport } from "./transport/grpc.ts";
 import type { InboundHandler } from "./transport/wire.ts";
 import { SIGNAL_RPC } from "./workflow/signal.ts";
@@ -33,51 +31,6 @@ import { SIGNAL_RPC } from "./workflow/signal.ts";
 interface Network {
   readonly GrpcTransport: typeof GrpcTransport;
   readonly EtcdOwnership: typeof EtcdOwnership;
-}
-
-export type ClusterMode = "embedded" | "single" | "cluster";
-
-export interface ClusterOptions {
-  readonly mode: ClusterMode;
-  readonly runnerId: string;
-  readonly shardCount: number;
-  readonly entityIdleMs: number;
-  readonly storage: Storage;
-  readonly log: Logger;
-  readonly entities: readonly EntityType[];
-  /** Cluster mode: membership and shard locks in etcd, calls forwarded over gRPC. */
-  readonly etcd?: {
-    readonly endpoints: readonly string[];
-    readonly prefix: string;
-    readonly leaseTtlMs: number;
-    /** Where the gRPC server binds, when not on the runner's address. */
-    readonly grpcListen?: string | undefined;
-    /** JSON-lines file receiving this runner's shard ownership intervals. */
-    readonly ownershipLog?: string | undefined;
-    /** TLS and user for etcd. */
-    readonly security?: EtcdSecurity | undefined;
-  };
-  /** Shared secret peers present on gRPC calls. */
-  readonly secret?: string | undefined;
-  /** Instrumentation (on by default); `processMetrics` adds prom-client's process metrics (one per process). */
-  readonly metrics?: { readonly enabled: boolean; readonly processMetrics?: boolean };
-  /** Mutual TLS between runners. */
-  readonly tls?: ClusterTls | undefined;
-  /** Bounds past which calls are refused (OVERLOADED), and the refusal hook for metrics. */
-  readonly admission?: AdmissionLimits;
-}
-
-/** Who serves a shard, as this runner sees it. */
-export interface ShardPlacement {
-  readonly shard: ShardId;
-  readonly owner: string | undefined;
-  readonly local: boolean;
-}
-
-/** An entity active in memory on some runner. */
-export interface ActiveEntity {
-  readonly address: EntityAddress;
-  readonly runner: string;
 }
 
 /**
@@ -289,37 +242,17 @@ export class Cluster {
     });
   }
 
-  /**
-   * What peers may ask of this runner: calls for the shards it serves, and its active entities. A
-   * call is served in a span of its trace (the parent of the calls it makes), so its log lines carry it.
-   */
+  /** What peers may ask of this runner (see inbound.ts). */
   private inbound(): InboundHandler {
-    const { log } = this.options;
-    const debug = log.isLevelEnabled("debug");
-    return {
-      call: (received) => {
-        const call = received.trace ? { ...received, trace: startSpan(received.trace) } : received;
-        return withTrace(call.trace, () => {
-          const { shard } = call.address;
-          if (!this.ownership.isLocal(shard))
-            return Promise.reject(new ClusterError("NOT_OWNER", `${this.runnerId} does not serve shard ${shard}`));
-          const reply = this.runtime.call(call);
-          const served = (outcome: string) =>
-            log.debug({ entity: formatAddress(call.address), rpc: call.rpc, outcome }, "forwarded call served");
-          if (debug)
-            reply.then(
-              () => served("ok"),
-              (error: unknown) => served(toClusterError(error).code),
-            );
-          return reply;
-        });
-      },
+    return inboundHandler({
+      runnerId: this.runnerId,
+      log: this.options.log,
+      ownership: this.ownership,
+      runtime: this.runtime,
       locate: (type, id) => this.address(type, id),
-      activeEntities: () => this.runtime.activeEntities(),
       traffic: () => this.sampler.recent(),
-      status: () => this.operator.status(),
-      drain: (on) => this.operator.drainSelf(on),
-    };
+      operator: this.operator,
+    });
   }
 
   shards(): ShardPlacement[] {

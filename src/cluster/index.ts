@@ -7,7 +7,8 @@
 // Running a cluster.
 export type { ExecutionListing, Operator } from "./admin/operator.ts";
 export type { CallOptions } from "./call.ts";
-export { type ActiveEntity, Cluster, type ClusterMode, type ClusterOptions, type ShardPlacement } from "./cluster.ts";
+export { Cluster } from "./cluster.ts";
+export type { ActiveEntity, ClusterMode, ClusterOptions, ShardPlacement } from "./cluster-options.ts";
 export type { CronOptions, CronRun } from "./cron/cron.ts";
 // Declaring entities, traits and workflows.
 export type { EntityAddress } from "./entity/address.ts";
