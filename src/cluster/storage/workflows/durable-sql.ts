@@ -48,7 +48,9 @@ export class DurableSql {
     await tx
       .insert(j)
       .select(
-        sql`select ${v(key.type)}, ${v(key.id)}, ${v(key.execId)}, ${v(entry.name)}, ${v(entry.seq)}::integer, ${v(entry.result)}, 1, now()
+        // A wait's end is journaled like an activity (a turn of the entity), under the execution's current attempt.
+        sql`select ${v(key.type)}, ${v(key.id)}, ${v(key.execId)}, ${v(entry.name)}, ${v(entry.seq)}::integer, ${v(entry.result)}, 1,
+              'activity', coalesce((select ${e.attempts} from ${e} where ${keyOf(key)}), 1), now()
             where not exists (select 1 from ${s} where ${signalOf(key, entry.name)})`,
       )
       .onConflictDoNothing();
