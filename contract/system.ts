@@ -45,7 +45,13 @@ export const PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
 const QueryBool = z.enum(["true", "false"]).optional();
 
 /** A signal for a durable workflow execution (the framework's `cluster.signal`). */
-const SignalInput = z.object({ entity_type: Name, entity_id: EntityId, exec_id: Name, name: Name, payload: z.json() });
+const SignalInput = z.object({
+  entity_type: Name.meta({ description: "the execution's entity type, e.g. ApprovalTest", examples: ["ApprovalTest"] }),
+  entity_id: EntityId,
+  exec_id: Name,
+  name: Name,
+  payload: z.json(),
+});
 
 export const system = {
   /** 409 when that signal was delivered already (the first payload stands) or its wait timed out. */
