@@ -129,6 +129,8 @@ cluster_tls_e2e() {
   (
     # shellcheck disable=SC1091
     source "$dir/env"
+    # The topology suite reads etcd with the runners' client certificate.
+    eval "$(grep -E '^export (ETCD_CA|ETCD_CERT|ETCD_KEY)=' "$dir/services/env")"
     export CURL_CA_BUNDLE="$certs/ca.crt"
     CLUSTER_TESTS_URL="$CLUSTER_TESTS_URL" CLUSTER_URLS="$CLUSTER_URLS" CLUSTER_RESTART_CMD="$CLUSTER_RESTART_CMD" tests/e2e.sh
   ) || rc=$?

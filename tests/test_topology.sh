@@ -13,12 +13,15 @@ if [ -z "${CLUSTER_STATE:-}" ]; then
 fi
 source "$CLUSTER_STATE/env"
 command -v etcdctl >/dev/null || test_fail "etcdctl is not installed (scripts/services.sh installs etcd-server)"
+# etcd speaking TLS (npm test's TLS stage): the client certificate the runners use.
+ETCD_TLS=()
+if [[ -n "${ETCD_CA:-}" ]]; then ETCD_TLS=(--cacert "$ETCD_CA" --cert "$ETCD_CERT" --key "$ETCD_KEY"); fi
 SHARDS=$(get /debug/shards | jq length)
 LEASE_MS=${LEASE_TTL_MS:-5000}
 
 # etcd_list SUFFIX: the keys under {prefix}SUFFIX as [{key, value}].
 etcd_list() {
-  ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" get --prefix "$CLUSTER_ETCD_PREFIX$1" -w json |
+  ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" "${ETCD_TLS[@]}" get --prefix "$CLUSTER_ETCD_PREFIX$1" -w json |
     jq -c '[.kvs // [] | .[] | {key: (.key | @base64d), value: (.value | @base64d)}]'
 }
 # topology_ok [GONE]: all shards held, each by a registered runner, none by GONE (nor GONE registered).
