@@ -7,7 +7,6 @@
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -15,6 +14,7 @@ import { silentLogger } from "../../src/cluster/index.ts";
 import { loadConfig } from "../../src/config.ts";
 import { startRunner } from "../../src/runner.ts";
 import { ClusterHarness } from "../../tests/support/cluster.ts";
+import { freePort } from "../../tests/support/free-port.ts";
 import { measureUpsertBaseline } from "./baseline.ts";
 import { CpuMeter, type CpuShare, withChildren } from "./cpu.ts";
 import { measureFailover } from "./failover.ts";
@@ -54,17 +54,6 @@ const fmt = (n: number, unit: string) => `${n.toFixed(n >= 100 ? 0 : 2)} ${unit}
 function record(name: string, baseline: string, ours: string, ratio: number | undefined, target: string, pass: boolean) {
   rows.push({ case: name, baseline, ours, ratio: ratio === undefined ? "–" : ratio.toFixed(2), target, result: pass ? "pass" : "FAIL" });
   console.log(`  ${name}: ${ours} (${pass ? "pass" : "FAIL"})`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const state = mkdtempSync(join(tmpdir(), "bench-"));

@@ -1,4 +1,3 @@
-import { createServer } from "node:net";
 import postgres from "postgres";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -7,6 +6,7 @@ import { silentLogger } from "../../src/cluster/index.ts";
 import { loadConfig } from "../../src/config.ts";
 import { startRunner } from "../../src/runner.ts";
 import { ClusterHarness } from "../support/cluster.ts";
+import { freePort } from "../support/free-port.ts";
 import { waitFor } from "../support/wait.ts";
 
 /**
@@ -18,17 +18,6 @@ import { waitFor } from "../support/wait.ts";
 const shared = ClusterHarness.fromEnv();
 if (!shared) throw new Error("CLUSTER_STATE is not set: start a cluster with scripts/cluster.sh up (npm test does)");
 const env = shared.env();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 test("ready is false before the lease and true once the runner has joined", async () => {
   const database = `ready_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;

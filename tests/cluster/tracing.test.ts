@@ -1,6 +1,5 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -10,6 +9,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { shardOf } from "../../src/cluster/index.ts";
 import { ClusterHarness } from "../support/cluster.ts";
+import { freePort } from "../support/free-port.ts";
 import { waitFor } from "../support/wait.ts";
 
 /**
@@ -24,17 +24,6 @@ const run = promisify(execFile);
 const repo = join(import.meta.dirname, "..", "..");
 const SHARDS = 8;
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Runner {
   readonly dir: string;

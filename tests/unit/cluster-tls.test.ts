@@ -1,4 +1,3 @@
-import { createServer } from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { Call } from "../../src/cluster/call.ts";
@@ -7,6 +6,7 @@ import type { ClusterTls } from "../../src/cluster/tls.ts";
 import { GrpcTransport } from "../../src/cluster/transport/grpc.ts";
 import type { InboundHandler } from "../../src/cluster/transport/wire.ts";
 import { makeCerts } from "../support/certs.ts";
+import { freePort } from "../support/free-port.ts";
 
 const certs = makeCerts();
 const tls = (leaf: string, ca = "ca.crt"): ClusterTls => ({
@@ -14,16 +14,6 @@ const tls = (leaf: string, ca = "ca.crt"): ClusterTls => ({
   cert: certs.read(`${leaf}.crt`),
   key: certs.read(`${leaf}.key`),
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 let applied = 0;
 const handler: InboundHandler = {

@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
@@ -10,17 +9,8 @@ import type { Call } from "../../src/cluster/call.ts";
 import { ClusterError, silentLogger } from "../../src/cluster/index.ts";
 import { GrpcTransport } from "../../src/cluster/transport/grpc.ts";
 import type { InboundHandler, WireCallBatch, WireCallRequest, WireReplyBatch } from "../../src/cluster/transport/wire.ts";
+import { freePort } from "../support/free-port.ts";
 import { waitFor } from "../support/wait.ts";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const echo: InboundHandler = {
   call: async (e: Call) => {
