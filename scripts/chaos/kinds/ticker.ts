@@ -1,32 +1,20 @@
-import type { Operation, Verdict, WorkloadKind } from "../workload.ts";
+import type { Client } from "../../../src/client.ts";
+import type { Verdict } from "../workload.ts";
+import { SequenceWorkload } from "./sequence.ts";
 
 /**
  * `GET /singleton/tick-count` from sequential client loops while the ticker singleton moves: each
  * loop must never see the count go down (a decrease means acknowledged ticks were rolled back or
  * a second ticker ran from stale state). Nothing here resets it.
  */
-export class TickerWorkload implements WorkloadKind {
+export class TickerWorkload extends SequenceWorkload {
   readonly name = "ticker";
-  private readonly values: number[][];
 
-  constructor(readonly loops: number) {
-    this.values = Array.from({ length: loops }, () => []);
+  protected read(api: Client, signal: AbortSignal): Promise<number> {
+    return api.ticker.tickCount({}, { signal });
   }
 
-  async available(): Promise<boolean> {
-    return true;
-  }
-
-  next(loop: number): Operation {
-    const seen = this.values[loop] as number[];
-    return {
-      key: `tick-${loop}-${seen.length}`,
-      send: (api, signal) => api.ticker.tickCount({}, { signal }),
-      acknowledged: (value) => seen.push(value as number),
-    };
-  }
-
-  async verify(): Promise<Verdict> {
+  override async verify(): Promise<Verdict> {
     let lost = 0;
     const anomalies: string[] = [];
     for (const [loop, seen] of this.values.entries()) {
