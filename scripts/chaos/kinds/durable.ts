@@ -98,14 +98,23 @@ const accepted = (status: number) => (error: unknown) => {
   throw error;
 };
 
+/**
+ * A retried start answers 422 once an earlier attempt's execution has ended compensated or failed
+ * (its signal, if any, was delivered then): the operation is done, and verify() judges the ending.
+ */
+const endedEarlier = (error: unknown) => {
+  if (error instanceof ApiError && error.status === 422) return "ended" as const;
+  return accepted(202)(error);
+};
+
 function operation(a: Approval): Operation {
   return {
     key: a.execId,
     send: async (api, signal) => {
       const timeout_ms = a.ending === "timeout" ? 800 : 120_000;
       const start = { id: a.entity, exec_id: a.execId, delay_ms: a.delayMs, timeout_ms, fail_times: a.failTimes };
-      await api.approval.start(start, { signal }).catch(accepted(202));
-      if (a.ending === "timeout") return null;
+      const started = await api.approval.start(start, { signal }).catch(endedEarlier);
+      if (a.ending === "timeout" || started === "ended") return null;
       return api.approval.signal({ id: a.entity, exec_id: a.execId, approve: a.ending === "approve" }, { signal }).catch(accepted(409));
     },
     acknowledged: () => {
