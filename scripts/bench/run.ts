@@ -3,7 +3,7 @@
  * runners), measures each case after a warm-up, and prints one table — baseline, ours, ratio,
  * target, pass/fail — then writes it as JSON to bench-results/bench.json.
  *
- *   npm run bench [-- --seconds 8] [-- --only throughput,routing,replies,failover,embedded,memory]
+ *   npm run bench [-- --seconds 8] [-- --only throughput,routing,replies,overload,failover,embedded,memory,metrics,sleeps]
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -24,6 +24,7 @@ import { measureOverload, OVERLOAD_ENV, overloadVerdicts } from "./overload.ts";
 import { rssBytes, spawnRunner } from "./process.ts";
 import { measureReplies } from "./replies.ts";
 import { measureRouting } from "./routing.ts";
+import { measureSleeps, SLEEPERS } from "./sleeps.ts";
 
 const run = promisify(execFile);
 const repo = join(import.meta.dirname, "..", "..");
@@ -174,9 +175,11 @@ try {
   }
 
   // 2b. Three times the sustained load for 60 s: refusals keep the admitted calls fast.
-  const overload = await measureOverload(cluster, CLIENTS, SECONDS, 60);
-  raw.overload = overload;
-  for (const v of overloadVerdicts(overload)) record(v.name, "–", v.ours, undefined, v.target, v.pass);
+  if (want("overload")) {
+    const overload = await measureOverload(cluster, CLIENTS, SECONDS, 60);
+    raw.overload = overload;
+    for (const v of overloadVerdicts(overload)) record(v.name, "–", v.ours, undefined, v.target, v.pass);
+  }
 
   // 3. Failover and hand-off.
   if (want("failover")) {
@@ -223,8 +226,10 @@ try {
 
   // 5. Memory per active entity: 100,000 counters kept active on one runner (single mode, in this
   // process so the heap can be measured after a full GC; the load generator's garbage is collected).
+  // The cases from here on use a Postgres of their own (the cluster's went down with it).
+  await sh("services.sh", "up", join(state, "services"));
+  const servicesEnv = new ClusterHarness(join(state, "services")).env();
   if (want("memory")) {
-    await sh("services.sh", "up", join(state, "services"));
     const services = new ClusterHarness(join(state, "services"));
     const gc = (globalThis as { gc?: () => void }).gc;
     if (!gc) throw new Error("run with node --expose-gc (npm run bench does)");
@@ -262,21 +267,43 @@ try {
   }
 
   // 6. What instrumentation costs: the same load with metrics on and with METRICS=off.
-  const servicesEnv = new ClusterHarness(join(state, "services")).env();
-  const servicesPg = Number(servicesEnv.SERVICES_PG_PID);
-  const cost = await measureMetricsCost(servicesEnv.POSTGRES_URL as string, servicesPg, CLIENTS, SECONDS / 2, freePort);
-  raw.metricsCost = cost;
-  cpuRow(`increments, ${CLIENTS} clients, owner entry, metrics on`, cost.cpu.on);
-  cpuRow(`increments, ${CLIENTS} clients, owner entry, METRICS=off`, cost.cpu.off);
-  const rate = (list: { ops: number; seconds: number }[]) => list.reduce((a, r) => a + r.ops, 0) / list.reduce((a, r) => a + r.seconds, 0);
-  record(
-    `throughput, metrics on vs METRICS=off, owner entry, ${CLIENTS} clients`,
-    fmt(rate(cost.off), "ops/s"),
-    fmt(rate(cost.on), "ops/s"),
-    cost.ratio,
-    "≥ 0.95",
-    cost.ratio >= 0.95,
-  );
+  if (want("metrics")) {
+    const servicesPg = Number(servicesEnv.SERVICES_PG_PID);
+    const cost = await measureMetricsCost(servicesEnv.POSTGRES_URL as string, servicesPg, CLIENTS, SECONDS / 2, freePort);
+    raw.metricsCost = cost;
+    cpuRow(`increments, ${CLIENTS} clients, owner entry, metrics on`, cost.cpu.on);
+    cpuRow(`increments, ${CLIENTS} clients, owner entry, METRICS=off`, cost.cpu.off);
+    const rate = (list: { ops: number; seconds: number }[]) =>
+      list.reduce((a, r) => a + r.ops, 0) / list.reduce((a, r) => a + r.seconds, 0);
+    record(
+      `throughput, metrics on vs METRICS=off, owner entry, ${CLIENTS} clients`,
+      fmt(rate(cost.off), "ops/s"),
+      fmt(rate(cost.on), "ops/s"),
+      cost.ratio,
+      "≥ 0.95",
+      cost.ratio >= 0.95,
+    );
+  }
+
+  // 7. Durable sleeps: 10,000 executions suspended at once, held in no runner's memory.
+  if (want("sleeps")) {
+    const sleeps = await measureSleeps(servicesEnv.POSTGRES_URL);
+    raw.sleeps = sleeps;
+    for (const r of sleeps) {
+      const growth = r["RSS growth MiB"] as number;
+      const p99 = r["p99 ms"] as number;
+      const what = `${SLEEPERS.toLocaleString("en")} executions sleeping at once (${r.backend}, ${r["active executions"]} held in memory)`;
+      record(`${what}: RSS growth over idle`, "–", fmt(growth, "MiB"), undefined, "≤ 50 MiB", growth <= 50);
+      record(
+        `${what}: wake-up lateness p99 (due over 10 s; p50 ${r["p50 ms"]} ms)`,
+        "–",
+        fmt(p99, "ms"),
+        undefined,
+        "≤ 100 ms",
+        p99 <= 100,
+      );
+    }
+  }
 } finally {
   await sh("cluster.sh", "down", "--state", state).catch(() => {});
   await sh("services.sh", "down", join(state, "services")).catch(() => {});

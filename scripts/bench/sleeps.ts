@@ -2,10 +2,8 @@
  * Durable sleeps: N ApprovalTest executions (default 10,000; 100 per entity) sleeping at once, their
  * due times spread over 10 s. Measures the runner's RSS growth over idle while they all sleep (a
  * suspended execution is held in no memory: targets ≤ 50 MiB) and the wake-up lateness, journaled
- * end of the sleep − (reserve + delay) (target p99 ≤ 100 ms). In-process runner on PGlite, and on
- * Postgres too when POSTGRES_URL is set.
- *
- *   node --expose-gc --import tsx scripts/bench/sleeps.ts [N]
+ * end of the sleep − (reserve + delay) (target p99 ≤ 100 ms). An in-process runner on PGlite, and
+ * one on Postgres when a URL is given. `npm run bench -- --only sleeps` runs this case alone.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,15 +12,15 @@ import type { ApprovalExecution } from "../../contract/index.ts";
 import { ClusterError, silentLogger } from "../../src/cluster/index.ts";
 import { loadConfig } from "../../src/config.ts";
 import { type Runner, startRunner } from "../../src/runner.ts";
-import { percentile, printTable, writeResults } from "./lib.ts";
+import { percentile } from "./lib.ts";
 
-const N = Number(process.argv[2] ?? 10_000);
+export const SLEEPERS = 10_000;
 const PER_ENTITY = 100;
 const WINDOW_MS = 10_000;
 const CONCURRENCY = 200;
 const MiB = 1024 * 1024;
 
-interface Row extends Record<string, string | number> {
+export interface SleepRow extends Record<string, string | number> {
   backend: string;
   sleeping: number;
   "idle RSS MiB": number;
@@ -47,7 +45,7 @@ function rss(): number {
   return process.memoryUsage().rss;
 }
 
-async function measure(runner: Runner, backend: string): Promise<Row> {
+async function measure(runner: Runner, backend: string, N: number): Promise<SleepRow> {
   const { cluster } = runner;
   const run = Date.now().toString(36);
   const execs = Array.from({ length: N }, (_, i) => ({ id: `sleep-${run}-${Math.floor(i / PER_ENTITY)}`, execId: `x${i}`, i }));
@@ -94,23 +92,20 @@ async function measure(runner: Runner, backend: string): Promise<Row> {
   };
 }
 
-async function bench(backend: "pglite" | "postgres"): Promise<Row> {
-  const dataDir = mkdtempSync(join(tmpdir(), "bench-sleeps-"));
-  const env: Record<string, string> = { LISTEN_ADDR: "127.0.0.1:0", DATA_DIR: dataDir };
-  if (backend === "postgres") env.POSTGRES_URL = process.env.POSTGRES_URL as string;
-  const runner = await startRunner(loadConfig(env), silentLogger);
-  try {
-    return await measure(runner, backend);
-  } finally {
-    await runner.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+/** One row per backend: PGlite always, Postgres when `postgresUrl` is given. */
+export async function measureSleeps(postgresUrl: string | undefined, n = SLEEPERS): Promise<SleepRow[]> {
+  const rows: SleepRow[] = [];
+  for (const backend of postgresUrl ? ["pglite", "postgres"] : ["pglite"]) {
+    const dataDir = mkdtempSync(join(tmpdir(), "bench-sleeps-"));
+    const env: Record<string, string> = { LISTEN_ADDR: "127.0.0.1:0", DATA_DIR: dataDir };
+    if (backend === "postgres") env.POSTGRES_URL = postgresUrl as string;
+    const runner = await startRunner(loadConfig(env), silentLogger);
+    try {
+      rows.push(await measure(runner, backend, n));
+    } finally {
+      await runner.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   }
+  return rows;
 }
-
-const rows = [await bench("pglite"), ...(process.env.POSTGRES_URL ? [await bench("postgres")] : [])];
-printTable("Durable sleeps: RSS while sleeping, wake-up lateness (ms)", rows);
-for (const r of rows) {
-  const pass = (r["RSS growth MiB"] as number) <= 50 && (r["p99 ms"] as number) <= 100;
-  console.log(`${r.backend}: ${pass ? "pass" : "FAIL"} (targets: RSS growth ≤ 50 MiB, p99 ≤ 100 ms)`);
-}
-console.log(`\nresults: ${writeResults("sleeps", { n: N, perEntity: PER_ENTITY, windowMs: WINDOW_MS, rows })}`);
