@@ -116,7 +116,7 @@ export class SingletonManager {
         this.runs.seen(runId, now).catch(() => {});
       }, HEARTBEAT_MS);
       try {
-        await entry.run({ name: entry.name, runnerId, signal: controller.signal, call: this.call });
+        await entry.run({ name: entry.name, runnerId, signal: controller.signal, call: abandonedOnAbort(this.call, controller.signal) });
         if (!controller.signal.aborted) throw new Error("run returned while still the owner");
       } catch (err) {
         if (!controller.signal.aborted) {
@@ -159,4 +159,21 @@ export class SingletonManager {
     });
     return entry.halting;
   }
+}
+
+/**
+ * A halted run stops waiting for the calls it has in flight (they may still apply, as after a
+ * crash): the hand-over that halts it may be what holds such a call up (its target's shard is
+ * leaving too, or is to arrive here once the hand-over is done), and would wait for it until the
+ * call's deadline.
+ */
+function abandonedOnAbort(call: EntityContext["call"], signal: AbortSignal): EntityContext["call"] {
+  return ((...args: Parameters<EntityContext["call"]>) => {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<unknown>((resolve, reject) => {
+      const abandon = () => reject(signal.reason);
+      signal.addEventListener("abort", abandon, { once: true });
+      (call(...args) as Promise<unknown>).then(resolve, reject).finally(() => signal.removeEventListener("abort", abandon));
+    });
+  }) as EntityContext["call"];
 }
