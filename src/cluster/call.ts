@@ -26,6 +26,8 @@ export interface Call {
   readonly deadline: number;
   /** The W3C trace the call belongs to (its span: the sender's), carried to the owner and into the calls it makes. */
   readonly trace?: TraceContext | undefined;
+  /** Aborts when the caller gives up (a halted singleton): no attempt is sent after; one already sent may still apply. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** What a caller may say of a call besides its target and arguments. */
@@ -42,6 +44,8 @@ export interface CallOptions {
    * that call's deadline (the earlier of it and `timeoutMs` wins).
    */
   readonly deadline?: number;
+  /** Stops the retries once it aborts: the caller no longer wants the call made. */
+  readonly signal?: AbortSignal;
 }
 
 /** What a call made inside a turn inherits from the call being handled. */

@@ -128,7 +128,7 @@ export class Cluster {
       this.ownership,
       new SqlSingletonRunStore(options.storage.db),
       options.shardCount,
-      ((protocol, id, rpc, args) => this.call(protocol.type, id, rpc, args)) as SingletonContext["call"],
+      (signal) => ((protocol, id, rpc, args) => this.call(protocol.type, id, rpc, args, { signal })) as SingletonContext["call"],
       ((protocol, id, rpc, args) =>
         this.runtime.call({
           address: this.address(protocol.type, id),
@@ -239,6 +239,7 @@ export class Cluster {
       callChain: options.callChain ?? [],
       deadline: Math.min(options.deadline ?? Number.POSITIVE_INFINITY, Date.now() + (options.timeoutMs ?? limits.callTimeoutMs)),
       trace: options.trace ?? currentTrace(),
+      signal: options.signal,
     });
   }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { type Backoff, backoffDelay } from "./backoff.ts";
 import type { Call } from "./call.ts";
 import { deadlineExceeded, expired, withDeadline } from "./deadline.ts";
@@ -85,7 +86,9 @@ export class Router {
         }
         this.metrics.calls.retries.inc({ reason: error.code });
         if (attempt % 10 === 0) this.log.warn({ entity: formatAddress(address), attempt, err: error.message }, "still retrying call");
-        await new Promise((resolve) => setTimeout(resolve, pause));
+        await sleep(pause, undefined, { signal: call.signal }).catch(() => {});
+        if (call.signal?.aborted)
+          throw new ClusterError("UNAVAILABLE", `${formatAddress(address)}: not retried, its caller gave up (${error.message})`);
       }
     }
   }

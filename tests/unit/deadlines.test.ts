@@ -149,4 +149,24 @@ test("a call whose deadline has passed is refused before it is sent", async () =
   assert.equal(await count("a"), { relays: 0, touches: 0 });
 });
 
+test("a caller that gives up (its signal aborts) stops the retries at once, long before the deadline", async () => {
+  const ownership = new SoleOwnership("test", 1);
+  await ownership.stop(); // no runner serves the shard: every attempt is NOT_OWNER, retried
+  const runtime = new EntityRuntime({ store: new MemoryStore(), log: silentLogger, idleMs: 60_000, caller: () => Promise.reject() });
+  runtime.register(Link);
+  const router = new Router(ownership, runtime, undefined, silentLogger);
+  const caller = new AbortController();
+  const started = Date.now();
+  const call = router.call({
+    ...callOf({ type: "Link", id: "a", shard: 0 }, "touch", {}),
+    deadline: started + 30_000,
+    signal: caller.signal,
+  });
+  setTimeout(() => caller.abort(), 100);
+  const error = await failure(call);
+  assert.is(error.code, "UNAVAILABLE");
+  assert.match(error.message, /caller gave up/);
+  assert.ok(Date.now() - started < 5_000, `gave up after ${Date.now() - started} ms`);
+});
+
 test.run();

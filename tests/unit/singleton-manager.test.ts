@@ -28,7 +28,7 @@ test("a hand-over does not wait for a call the singleton has in flight: the run 
     inFlight++;
     return new Promise<never>(() => {});
   }) as unknown as EntityContext["call"];
-  const manager = new SingletonManager(ownership, store, 4, stuck, stuck, silentLogger, noMetrics);
+  const manager = new SingletonManager(ownership, store, 4, () => stuck, stuck, silentLogger, noMetrics);
   let seen: unknown;
   let entered!: () => void;
   const calling = new Promise<void>((resolve) => {
@@ -59,7 +59,7 @@ test("a call issued after the run was halted is refused at once, without being s
     sent++;
     return null;
   }) as unknown as EntityContext["call"];
-  const manager = new SingletonManager(ownership, runs(), 4, call, call, silentLogger, noMetrics);
+  const manager = new SingletonManager(ownership, runs(), 4, () => call, call, silentLogger, noMetrics);
   let late: unknown;
   let halted!: () => void;
   const done = new Promise<void>((resolve) => {

@@ -61,7 +61,8 @@ export class SingletonManager {
     private readonly ownership: Ownership,
     private readonly runs: SingletonRunStore,
     private readonly shardCount: number,
-    private readonly call: EntityContext["call"],
+    /** Calls routed wherever the entity lives; no retry is sent once `signal` aborts. */
+    private readonly call: (signal: AbortSignal) => EntityContext["call"],
     /** Applies a call on this runner, bypassing routing: for shutdown hooks, while the shard is handed over. */
     private readonly callHere: EntityContext["call"],
     private readonly log: Logger,
@@ -116,7 +117,12 @@ export class SingletonManager {
         this.runs.seen(runId, now).catch(() => {});
       }, HEARTBEAT_MS);
       try {
-        await entry.run({ name: entry.name, runnerId, signal: controller.signal, call: abandonedOnAbort(this.call, controller.signal) });
+        await entry.run({
+          name: entry.name,
+          runnerId,
+          signal: controller.signal,
+          call: abandonedOnAbort(this.call(controller.signal), controller.signal),
+        });
         if (!controller.signal.aborted) throw new Error("run returned while still the owner");
       } catch (err) {
         if (!controller.signal.aborted) {
@@ -162,10 +168,10 @@ export class SingletonManager {
 }
 
 /**
- * A halted run stops waiting for the calls it has in flight (they may still apply, as after a
- * crash): the hand-over that halts it may be what holds such a call up (its target's shard is
- * leaving too, or is to arrive here once the hand-over is done), and would wait for it until the
- * call's deadline.
+ * A halted run stops waiting for the calls it has in flight, and they are not retried (an attempt
+ * already sent may still apply, as after a crash): the hand-over that halts the run may be what
+ * holds such a call up (its target's shard is leaving too, or is to arrive here once the hand-over
+ * is done), and would wait for it until the call's deadline.
  */
 function abandonedOnAbort(call: EntityContext["call"], signal: AbortSignal): EntityContext["call"] {
   return ((...args: Parameters<EntityContext["call"]>) => {
