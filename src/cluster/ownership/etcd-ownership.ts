@@ -227,9 +227,18 @@ export class EtcdOwnership implements Ownership {
     if (this.stopping || !lease) return;
     this.table = assignShards(this.options.shardCount, this.candidates());
     const me = this.runnerId;
-    // Shards still `leaving` had a hand-over fail half-way (etcd unreachable): finish it first.
-    await this.handOver([...this.held].filter((s) => this.table[s] !== me || this.leaving.has(s)));
+    // Shards still `leaving` had a hand-over fail half-way (etcd unreachable): it is finished too.
+    // Hand-overs and acquisitions (disjoint shards) go on together: a turn that the hand-over waits
+    // for may be calling an entity of a shard this runner is about to take.
+    const handingOver = this.handOver([...this.held].filter((s) => this.table[s] !== me || this.leaving.has(s)));
+    try {
+      await this.acquireWanted(lease, me);
+    } finally {
+      await handingOver;
+    }
+  }
 
+  private async acquireWanted(lease: FencedLease, me: string): Promise<void> {
     const wanted: ShardId[] = [];
     this.table.forEach((owner, shard) => {
       const holder = this.topology.holders.get(shard);
