@@ -61,12 +61,17 @@ pg_bin_dir() {
 }
 
 ensure_etcd() {
-  command -v etcd >/dev/null 2>&1 && return 0
-  [[ "$(id -u)" -eq 0 ]] || die "etcd not installed and not root (apt-get install etcd-server)"
-  log "etcd not found; installing etcd-server via apt-get"
+  # etcdctl too: the topology suite reads shard locks with it (Debian ships it in etcd-client).
+  local missing=()
+  command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+  command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  [[ "$(id -u)" -eq 0 ]] || die "etcd not installed and not root (apt-get install ${missing[*]})"
+  log "installing ${missing[*]} via apt-get"
   apt-get update -qq </dev/null >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server </dev/null >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" </dev/null >&2
   command -v etcd >/dev/null 2>&1 || die "etcd-server installed but etcd not on PATH"
+  command -v etcdctl >/dev/null 2>&1 || die "etcd-client installed but etcdctl not on PATH"
 }
 
 # etcd 3.4 refuses to start on arches it does not officially support unless

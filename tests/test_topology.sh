@@ -12,7 +12,7 @@ if [ -z "${CLUSTER_STATE:-}" ]; then
   exit 0
 fi
 source "$CLUSTER_STATE/env"
-command -v etcdctl >/dev/null || test_fail "etcdctl is not installed (scripts/services.sh installs etcd-server)"
+command -v etcdctl >/dev/null || test_fail "etcdctl is not installed (scripts/services.sh installs etcd-client)"
 # etcd speaking TLS (npm test's TLS stage): the client certificate the runners use.
 ETCD_TLS=()
 if [[ -n "${ETCD_CA:-}" ]]; then ETCD_TLS=(--cacert "$ETCD_CA" --cert "$ETCD_CERT" --key "$ETCD_KEY"); fi
