@@ -1,4 +1,6 @@
+import { ClusterError } from "../errors.ts";
 import type { StateStore } from "../storage/entity-state/store.ts";
+import { isTransientDatabaseError } from "../storage/failures.ts";
 import type { OpenTransaction } from "../storage/transaction.ts";
 import type { SqlTransaction } from "./context.ts";
 
@@ -13,13 +15,24 @@ export class TurnSql {
 
   constructor(private readonly store: StateStore) {}
 
-  /** Runs `query` in the transaction (opened on first use), behind the current handler's savepoint. */
+  /**
+   * Runs `query` in the transaction (opened on first use), behind the current handler's savepoint.
+   * A lost connection (Postgres restarting) fails it UNAVAILABLE, as a failed commit would: the
+   * turn is retried whole, where the handler's own error would end a workflow activity for good.
+   */
   async run<T>(query: (tx: SqlTransaction) => Promise<T>): Promise<T> {
-    this.open ??= this.store.begin();
-    const open = await this.open;
-    this.marking ??= open.mark();
-    await this.marking;
-    return query(open.tx as unknown as SqlTransaction);
+    try {
+      this.open ??= this.store.begin();
+      const open = await this.open;
+      this.marking ??= open.mark();
+      await this.marking;
+      return await query(open.tx as unknown as SqlTransaction);
+    } catch (error) {
+      if (!isTransientDatabaseError(error)) throw error;
+      throw new ClusterError("UNAVAILABLE", `application SQL failed: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+      });
+    }
   }
 
   /** A handler ended: if it failed, its queries are rolled back (to its savepoint). */

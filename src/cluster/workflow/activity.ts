@@ -1,6 +1,6 @@
 import type { EntityContext, TurnImplementation } from "../entity/context.ts";
 import { handlerContext } from "../entity/definition.ts";
-import { StepFailed } from "../errors.ts";
+import { ClusterError, StepFailed } from "../errors.ts";
 import { toJsonText } from "../json.ts";
 import type { ExecutionKey, JournalEntry, WorkflowStore } from "../storage/workflows/store.ts";
 
@@ -13,7 +13,7 @@ import type { ExecutionKey, JournalEntry, WorkflowStore } from "../storage/workf
  * came with a newer state version, and this turn's commit then fails and is retried.
  *
  * Resolves with the journal entry; a body that throws rejects with StepFailed (its state change is
- * rolled back by the mailbox and no entry is written).
+ * rolled back by the mailbox and no entry is written), unless it threw UNAVAILABLE.
  */
 export function activityTurn(
   store: WorkflowStore,
@@ -33,6 +33,8 @@ export function activityTurn(
       try {
         value = await body(state, ctx);
       } catch (error) {
+        // Storage trouble (ctx.sql losing its connection) is the turn's, retried by the engine: not the activity failing.
+        if (error instanceof ClusterError && error.code === "UNAVAILABLE") throw error;
         throw new StepFailed(name, error);
       }
       const entry: JournalEntry = { name, seq, result: toJsonText(value), runs: 1 };

@@ -1,0 +1,25 @@
+/** Node's socket errors and the Postgres driver's own codes for a connection lost or never made. */
+const CONNECTION_CODES = new Set([
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENOTCONN",
+]);
+
+/**
+ * Whether a database error is transient (the statement may well succeed if the whole turn is tried
+ * again) rather than the statement being refused: a lost connection, a server shutting down or
+ * starting up (SQLSTATE class 08, 57P01–57P03), a serialization failure or a deadlock (40001, 40P01).
+ * A constraint violation or a syntax error is not: retrying it would fail the same way.
+ */
+export function isTransientDatabaseError(error: unknown): boolean {
+  const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
+  if (typeof code !== "string") return false;
+  return CONNECTION_CODES.has(code) || code.startsWith("08") || /^57P0[123]$/.test(code) || code === "40001" || code === "40P01";
+}
