@@ -1,7 +1,8 @@
 import { deadlineExceeded, expired } from "../deadline.ts";
-import { ClusterError, toClusterError } from "../errors.ts";
+import { ClusterError } from "../errors.ts";
 import { limits } from "../limits.ts";
 import type { ReplyRecord } from "../storage/entity-state/store.ts";
+import { toCallerError } from "../storage/failures.ts";
 import type { OpenTransaction } from "../storage/transaction.ts";
 import type { EntityAddress } from "./address.ts";
 import { formatAddress } from "./address.ts";
@@ -92,7 +93,7 @@ export class Mailbox {
             await this.apply(batch);
           });
         } catch (error) {
-          const failure = toClusterError(error);
+          const failure = toCallerError(error, `turn of ${this.key} failed`);
           if (failure.code === "INTERNAL") this.host.log.error({ err: error, entity: this.key }, "turn failed");
           for (const queued of batch) queued.reject(failure);
         }
@@ -203,7 +204,8 @@ export class Mailbox {
     if (json !== this.committedJson || replies.length > 0 || turn.writes.length > 0 || (open && turn.mutated)) {
       await this.commit(json, replies, unseen, turn.writes, open);
     } else if (open) {
-      await (await open.catch(() => undefined))?.rollback();
+      // Nothing to commit. On a lost connection the server has dropped the transaction already.
+      await (await open.catch(() => undefined))?.rollback().catch(() => {});
     }
     // A refusal (no reply stored) of a call that may have been applied before: storage decides.
     if (refused.length > 0) await this.answerRefusedFromStorage(batch, outcomes, refused);

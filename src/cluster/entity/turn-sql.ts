@@ -1,6 +1,5 @@
-import { ClusterError } from "../errors.ts";
 import type { StateStore } from "../storage/entity-state/store.ts";
-import { isTransientDatabaseError } from "../storage/failures.ts";
+import { isTransientDatabaseError, toCallerError } from "../storage/failures.ts";
 import type { OpenTransaction } from "../storage/transaction.ts";
 import type { SqlTransaction } from "./context.ts";
 
@@ -28,10 +27,7 @@ export class TurnSql {
       await this.marking;
       return await query(open.tx as unknown as SqlTransaction);
     } catch (error) {
-      if (!isTransientDatabaseError(error)) throw error;
-      throw new ClusterError("UNAVAILABLE", `application SQL failed: ${error instanceof Error ? error.message : String(error)}`, {
-        cause: error,
-      });
+      throw isTransientDatabaseError(error) ? toCallerError(error, "application SQL failed") : error;
     }
   }
 

@@ -1,3 +1,5 @@
+import { ClusterError, toClusterError } from "../errors.ts";
+
 /** Node's socket errors and the Postgres driver's own codes for a connection lost or never made. */
 const CONNECTION_CODES = new Set([
   "CONNECTION_CLOSED",
@@ -22,4 +24,10 @@ export function isTransientDatabaseError(error: unknown): boolean {
   const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
   if (typeof code !== "string") return false;
   return CONNECTION_CODES.has(code) || code.startsWith("08") || /^57P0[123]$/.test(code) || code === "40001" || code === "40P01";
+}
+
+/** What a caller is told of `error`: UNAVAILABLE (retry) for a transient database error. */
+export function toCallerError(error: unknown, what: string): ClusterError {
+  if (!isTransientDatabaseError(error)) return toClusterError(error);
+  return new ClusterError("UNAVAILABLE", `${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
 }
