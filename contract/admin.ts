@@ -108,7 +108,12 @@ export const admin = {
     { query: ["status", "entity_type", "workflow", "since", "limit", "cursor"] },
   ),
   workflow: procedure(`GET ${WORKFLOW}`, z.object(ExecutionPath), ExecutionDetail),
-  /** A running or failed execution ends as `cancelled`; a running one stops before its next step. */
+  /**
+   * A running, suspended or failed execution is cancelled at its entity's owner: a running one stops
+   * before its next step, then its compensations run (in reverse, once each) and it ends
+   * `compensated` or `compensation_failed`, or `cancelled` with nothing to compensate. Answers once
+   * that is done; 409 for an execution that has ended or is compensating.
+   */
   cancelWorkflow: procedure(`POST ${WORKFLOW}/cancel`, z.object(ExecutionPath), AdminExecution),
   /** A failed execution runs again from its failed step, on its shard's owner; answers once it ends. */
   resumeWorkflow: procedure(`POST ${WORKFLOW}/resume`, z.object(ExecutionPath), AdminExecution),

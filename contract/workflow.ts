@@ -8,8 +8,9 @@ export const MAX_WORKFLOW_STEPS = 10_000;
 export const MAX_STEP_DELAY_MS = 10_000;
 
 /**
- * The spec's three, `cancelled` (an operator ended it: POST /admin/workflows/…/cancel; it never runs
- * again), and those of durable waits and compensation (see the README's Durable workflows).
+ * The spec's three, `cancelled` (an operator ended it, with nothing to compensate: POST
+ * /admin/workflows/…/cancel; it never runs again), and those of durable waits and compensation
+ * (see the README's Durable workflows).
  */
 export const WorkflowStatus = z.enum([
   "running",

@@ -28,8 +28,9 @@ export const workflowExecutions = pgTable(
     input: text("input").notNull(),
     /**
      * `suspended`: waiting for a durable sleep or a signal, held by no runner (a timer or a signal
-     * delivery wakes it). `compensating`: failed, running its compensations; it ends `compensated`
-     * or `compensation_failed`. `cancelled`: ended by an operator; never claimed again.
+     * delivery wakes it). `compensating`: failed or cancelled, running its compensations; it ends
+     * `compensated` or `compensation_failed`. `cancelled`: ended by an operator with nothing to
+     * compensate; never claimed again.
      */
     status: text("status", { enum: EXECUTION_STATUSES }).notNull(),
     /** JSON text of the workflow's return value, once completed. */

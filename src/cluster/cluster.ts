@@ -155,7 +155,6 @@ export class Cluster {
       transport: this.transport,
       workflows: workflowStore,
       timers: this.timerStore,
-      shardOf: (id) => shardOf(id, options.shardCount),
       call: (type, id, rpc, args) => this.call(type, id, rpc, args),
       log,
       onCancelled: (workflow) => metrics.workflowCancelled(workflow),

@@ -80,7 +80,8 @@ it("a long run-long shows as running through every runner; cancel stops it withi
     );
   }
   const key = { entity_type: "WorkflowTest", entity_id: id, exec_id: "long" };
-  // Through a runner that may not own it: the cancel is a storage write, the owner stops at its next one.
+  // Through a runner that may not own it: the cancel is a turn at the owner, which stops the run there;
+  // run-long registers no compensation, so the execution ends cancelled and the cancel answers so.
   const cancelled = await cluster.client(3).admin.cancelWorkflow(key);
   assert.is(cancelled.status, "cancelled");
   const atCancel = (await cluster.client(3).admin.workflow(key)).journal.length;

@@ -2,7 +2,8 @@
  * Durable workflows against real storage (PGlite, and Postgres when POSTGRES_URL is set), through a
  * whole single-runner Cluster (its timer service fires the durable sleeps): sleeps and signal waits
  * suspend the execution (no runner holds it), signals are exactly-once, compensations run in
- * reverse once each (also across a restart midway), retries journal each failed attempt.
+ * reverse once each (also across a restart midway, and when an operator cancels the execution),
+ * retries journal each failed attempt.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +13,7 @@ import * as assert from "uvu/assert";
 import { z } from "zod";
 import { Cluster, ClusterError, defineEntity, openStorage, type Storage, silentLogger } from "../../src/cluster/index.ts";
 import { SqlWorkflowStore } from "../../src/cluster/storage/workflows/sql.ts";
+import type { StoredExecution } from "../../src/cluster/storage/workflows/store.ts";
 import { uniqueId } from "../support/unique-id.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -19,10 +21,11 @@ import { waitFor } from "../support/wait.ts";
  * `kind:name[:n]` operations: `act` (an activity appending `name`, compensated by appending
  * `undo:name`), `sleep` (n ms), `wait` (signal `name`, timeout n ms, or none), `retry` (an activity
  * failing its first n attempts, retried up to 5 times with a durable backoff of 50 ms), `fail`
- * (a step that always throws), `cfail` (an activity whose compensation throws), `gate` (a
- * compensation that blocks until the test opens it, to crash midway).
+ * (a step that always throws), `hold` (a step that runs until its run is stopped), `cfail` (an
+ * activity whose compensation throws), `gate` (a compensation that blocks, the first time it runs,
+ * until the test opens it, to crash midway).
  */
-const Op = z.string().regex(/^(act|sleep|wait|retry|fail|cfail|gate):[^:]+(:\d+)?$/);
+const Op = z.string().regex(/^(act|sleep|wait|retry|fail|hold|cfail|gate):[^:]+(:\d+)?$/);
 
 const protocol = {
   type: "Trip",
@@ -33,7 +36,7 @@ const protocol = {
 } as const;
 
 const attempts = new Map<string, number>();
-/** Compensations of `gate` ops blocked on their first attempt, with what releases them. */
+/** Compensations of `gate` ops blocked the first time they ran, with what releases them. */
 const blocked = new Map<string, () => void>();
 
 const Trip = defineEntity(protocol, {
@@ -52,7 +55,7 @@ const Trip = defineEntity(protocol, {
           if (kind === "act" || kind === "cfail" || kind === "gate") {
             const undo = async (s: { items: string[] }) => {
               if (kind === "cfail") throw new Error(`cannot undo ${name}`);
-              if (kind === "gate" && wf.attempt === 1) await new Promise<void>((resolve) => blocked.set(key, resolve));
+              if (kind === "gate" && !blocked.has(key)) await new Promise<void>((resolve) => blocked.set(key, resolve));
               s.items.push(`undo:${name}`);
               return null;
             };
@@ -75,6 +78,11 @@ const Trip = defineEntity(protocol, {
               return name;
             };
             out.push(await wf.activity(name, body, { retry: { maxAttempts: 5, initialMs: 50, factor: 2, maxMs: 200 } }));
+          } else if (kind === "hold") {
+            await wf.step(
+              name,
+              (signal) => new Promise<null>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
+            );
           } else {
             await wf.step(name, () => {
               throw new Error(`${name} always fails`);
@@ -145,6 +153,16 @@ class Node {
 
   record(id: string, execId: string) {
     return new SqlWorkflowStore(this.storage.db).get({ type: "Trip", id, execId });
+  }
+
+  /** An operator's cancel (POST /admin/workflows/Trip/{id}/{execId}/cancel): the execution it answers, or the error's code. */
+  cancel(id: string, execId: string): Promise<unknown> {
+    return settle(this.cluster.operator.cancelExecution({ type: "Trip", id, execId }));
+  }
+
+  /** The ids of the entity's pending timers. */
+  async timers(id: string): Promise<string[]> {
+    return (await this.cluster.operator.timers({ type: "Trip", id, limit: 100 })).map((t) => t.timerId);
   }
 
   /** Waits until the execution has ended (any status but running, suspended, compensating). */
@@ -258,6 +276,80 @@ for (const backend of backends()) {
     assert.equal(await second.items(id), ["a", "g", "c", "undo:c", "undo:g", "undo:a"]);
     const record = await second.record(id, "m1");
     assert.equal(names(record)?.slice(-3), ["$compensate:c", "$compensate:g", "$compensate:a"], "journaled in reverse");
+    assert.ok(record?.steps.every((s) => s.runs === 1));
+    await second.cluster.shutdown();
+  });
+
+  it("an operator's cancel of a suspended execution runs its compensations in reverse once each; its sleep never fires", async ({
+    node,
+  }) => {
+    const id = uniqueId("trip");
+    const ops = ["act:a", "act:b", "sleep:nap:1000", "act:c"];
+    assert.is(await node.run(id, "x1", ops), "SUSPENDED");
+    assert.is((await node.timers(id)).length, 1, "the sleep's timer is pending");
+    const cancelled = (await node.cancel(id, "x1")) as StoredExecution;
+    assert.is(cancelled.status, "compensated", "it answers once the compensations ran");
+    assert.is(cancelled.error, "cancelled by an operator");
+    assert.equal(await node.items(id), ["a", "b", "undo:b", "undo:a"]);
+    const record = await node.record(id, "x1");
+    assert.equal(names(record), ["a", "b", "$cancel", "$compensate:b", "$compensate:a"], "journaled in reverse, after the cancel");
+    assert.ok(record?.steps.every((s) => s.runs === 1));
+    assert.equal(await node.timers(id), [], "the cancel took the sleep's timer with it");
+    assert.is(await node.cancel(id, "x1"), "ALREADY_EXISTS", "a second cancel is refused (409)");
+    assert.is(await node.run(id, "x1", ops), "WORKFLOW_FAILED", "a retried start answers as for any compensated execution (422)");
+    await new Promise((resolve) => setTimeout(resolve, 1_300)); // past the sleep's due time
+    assert.equal(await node.record(id, "x1"), record, "nothing changed since");
+    assert.equal(await node.items(id), ["a", "b", "undo:b", "undo:a"]);
+  });
+
+  it("an execution with nothing to compensate is cancelled (suspended, failed or running); an ended one keeps its answer", async ({
+    node,
+  }) => {
+    const id = uniqueId("trip");
+    assert.is(await node.run(id, "n1", ["wait:go:60000"]), "SUSPENDED");
+    assert.is(((await node.cancel(id, "n1")) as StoredExecution).status, "cancelled");
+    assert.equal(await node.timers(id), [], "the signal's timeout timer went with it");
+    assert.is(await node.run(id, "n1", ["wait:go:60000"]), "ALREADY_EXISTS", "a cancelled execution never runs again (409)");
+    assert.is(await node.cancel(id, "n1"), "ALREADY_EXISTS", "a second cancel is refused (409)");
+
+    assert.is(await node.run(id, "n2", ["fail:x"]), "WORKFLOW_FAILED");
+    assert.is((await node.record(id, "n2"))?.status, "failed");
+    const failed = (await node.cancel(id, "n2")) as StoredExecution;
+    assert.equal([failed.status, failed.error], ["cancelled", "cancelled by an operator"]);
+
+    // A running one: its caller learns of the cancel, and the activity it got past is undone.
+    const running = node.run(id, "n3", ["act:r", "hold:h", "act:never"]);
+    await waitFor("n3 to hold", async () => ((await node.items(id)) as string[]).includes("r") || undefined);
+    assert.is(((await node.cancel(id, "n3")) as StoredExecution).status, "compensated");
+    assert.is(await running, "ALREADY_EXISTS", "its caller is told it was cancelled (409)");
+    assert.equal(await node.items(id), ["r", "undo:r"]);
+    assert.equal(names(await node.record(id, "n3")), ["r", "$cancel", "$compensate:r"]);
+
+    assert.equal(await node.run(id, "n4", ["act:d"]), ["d"]);
+    const before = await node.record(id, "n4");
+    assert.is(await node.cancel(id, "n4"), "ALREADY_EXISTS", "a completed execution keeps its result (409)");
+    assert.equal(await node.record(id, "n4"), before);
+    assert.is(await node.cancel(id, "no-such-exec"), "NOT_FOUND");
+    assert.is(await settle(node.cluster.operator.cancelExecution({ type: "NoSuchType", id, execId: "n1" })), "NOT_FOUND");
+  });
+
+  it("a cancel's compensations survive a takeover in the middle: each runs once, on the new owner", async ({ node }) => {
+    const id = uniqueId("trip");
+    const key = `${id}/x2/g`;
+    assert.is(await node.run(id, "x2", ["act:a", "gate:g", "wait:go"]), "SUSPENDED");
+    // The cancel answers once the compensations ran: the compensation of g blocks it (a runner
+    // stalled mid-compensation) until another cluster on the same storage has taken over.
+    const cancelling = node.cancel(id, "x2");
+    await waitFor("the compensation of g to block", () => (blocked.has(key) ? true : undefined));
+    const second = new Node(backend);
+    await second.start({ ...node.storage, close: async () => {} }); // the first node closes it
+    const done = await second.ended(id, "x2");
+    assert.equal([done.status, done.error], ["compensated", "cancelled by an operator"]);
+    blocked.get(key)?.();
+    assert.is(((await cancelling) as StoredExecution).status, "compensated");
+    assert.equal(await second.items(id), ["a", "g", "undo:g", "undo:a"]);
+    const record = await second.record(id, "x2");
+    assert.equal(names(record), ["a", "g", "$cancel", "$compensate:g", "$compensate:a"]);
     assert.ok(record?.steps.every((s) => s.runs === 1));
     await second.cluster.shutdown();
   });

@@ -5,12 +5,12 @@ import { badRequest, ClusterError, notFound } from "../errors.ts";
 import { limits } from "../limits.ts";
 import type { Logger } from "../log.ts";
 import type { Ownership } from "../ownership/ownership.ts";
-import type { ShardId } from "../ownership/shard.ts";
 import type { ListedTimer, TimerFilter, TimerStore } from "../storage/timers/store.ts";
 import type { ExecutionFilter, ExecutionKey, StoredExecution, StoredJournalEntry, WorkflowAdminStore } from "../storage/workflows/store.ts";
 import type { PendingTimer } from "../timers/timer.ts";
 import type { GrpcTransport } from "../transport/grpc.ts";
 import type { RunnerStatus } from "../transport/wire.ts";
+import { CANCEL_EXECUTION_RPC } from "../workflow/cancel.ts";
 
 export interface OperatorOptions {
   readonly runnerId: string;
@@ -19,7 +19,6 @@ export interface OperatorOptions {
   readonly transport: GrpcTransport | undefined;
   readonly workflows: WorkflowAdminStore;
   readonly timers: TimerStore;
-  readonly shardOf: (id: string) => ShardId;
   /** Calls an entity RPC wherever the entity lives (the router). */
   readonly call: (type: string, id: string, rpc: string, args: unknown) => Promise<unknown>;
   readonly log: Logger;
@@ -46,7 +45,7 @@ function runtimeOf(): { runtime: "node" | "deno"; version: string } {
 /**
  * The operator's view of the cluster (the /admin API): any runner answers, from storage where the
  * data is there, and by asking its peers over gRPC (runner status, drain) or the owning runner
- * (timer cancels, resumes) where it is not.
+ * (timer and execution cancels, resumes) where it is not.
  */
 export class Operator {
   private readonly startedAt = new Date();
@@ -118,14 +117,22 @@ export class Operator {
   }
 
   /**
-   * Ends a running or failed execution as cancelled, in storage: whichever runner runs it stops at
-   * its next (fenced) write; this runner, if it runs it, stops it at once.
+   * Cancels a running, suspended or failed execution by a turn on its entity, at the entity's owner
+   * (which fences out the run that held it, and runs its compensations there), and answers it once
+   * they ran: `compensated` or `compensation_failed`, `cancelled` if there was nothing to compensate
+   * (`compensating` if the shard moved meanwhile: the new owner goes on with them).
    */
   async cancelExecution(key: ExecutionKey): Promise<StoredExecution> {
-    const cancelled = await this.options.workflows.cancel(key);
+    const { runtime, workflows, log } = this.options;
+    if (!runtime.has(key.type)) throw notFound(`no entity type ${key.type}`);
+    await this.options.call(key.type, key.id, CANCEL_EXECUTION_RPC, { exec_id: key.execId });
+    const cancelled = await workflows.find(key);
+    if (!cancelled) throw notFound(`no execution ${key.execId} of ${key.type}/${key.id}`);
     this.options.onCancelled?.(cancelled.workflow);
-    this.options.runtime.cancelExecution({ type: key.type, id: key.id, shard: this.options.shardOf(key.id) }, key.execId);
-    this.options.log.info({ entity: `${key.type}/${key.id}`, execId: key.execId }, "workflow execution cancelled by an operator");
+    log.info(
+      { entity: `${key.type}/${key.id}`, execId: key.execId, status: cancelled.status },
+      "workflow execution cancelled by an operator",
+    );
     return cancelled;
   }
 

@@ -1,7 +1,6 @@
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type { z } from "zod";
 import type { Json } from "../json.ts";
-import type { Database } from "../storage/database.ts";
+import type { Database, SqlHandle } from "../storage/database.ts";
 import type { ExecutionRecord } from "../storage/workflows/store.ts";
 import type { TimerSink, Timers } from "../timers/timer.ts";
 import type { EntityAddress } from "./address.ts";
@@ -17,7 +16,7 @@ import type { EntityProtocol, RpcProtocol } from "./protocol.ts";
  * What `ctx.sql` hands a handler: a Drizzle handle on the turn's transaction, for the
  * application's own tables (its schema module; the query builder, `tx.select().from(table)…`).
  */
-export type SqlTransaction = PgDatabase<PgQueryResultHKT>;
+export type SqlTransaction = SqlHandle;
 
 /** A storage write that commits (or not) together with a turn's state. */
 export type TxWrite = (tx: Database) => Promise<void>;

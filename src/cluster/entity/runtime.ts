@@ -9,6 +9,7 @@ import type { StateStore } from "../storage/entity-state/store.ts";
 import type { WorkflowStore } from "../storage/workflows/store.ts";
 import { EntityTimers } from "../timers/entity-timers.ts";
 import type { FireOutcome, PendingTimer, TimerSink } from "../timers/timer.ts";
+import { CANCEL_EXECUTION_RPC, CancelExecutionArgs } from "../workflow/cancel.ts";
 import { WorkflowEngine } from "../workflow/engine.ts";
 import { SIGNAL_RPC, SignalArgs } from "../workflow/signal.ts";
 import { parseWaitTimer } from "../workflow/sleep.ts";
@@ -151,6 +152,7 @@ export class EntityRuntime {
     }
     const impl = type.rpcs.get(rpc);
     if (rpc === SIGNAL_RPC) return this.deliverSignal(address, call.args);
+    if (rpc === CANCEL_EXECUTION_RPC) return this.cancelExecution(type, call);
     if (!impl) return Promise.reject(badRequest(`entity type ${address.type} has no RPC ${rpc}`));
     const parsed = impl.args.safeParse(call.args);
     if (!parsed.success) return Promise.reject(badRequest(`invalid arguments for ${address.type}.${rpc}: ${parsed.error.message}`));
@@ -193,11 +195,6 @@ export class EntityRuntime {
     return this.post(type, frameworkCall(address, "$timer", { timer_id: timerId }), type.timerFire) as Promise<FireOutcome>;
   }
 
-  /** An operator cancelled the execution in storage: stop its run here, if it runs here. */
-  cancelExecution(address: EntityAddress, execId: string): void {
-    this.workflows?.cancel(address, execId);
-  }
-
   /** Addresses of the entities active here now. */
   activeEntities(): EntityAddress[] {
     return [...this.active.values()].map((m) => m.address);
@@ -225,6 +222,19 @@ export class EntityRuntime {
     const parsed = SignalArgs.safeParse(args);
     if (!parsed.success) throw badRequest(`invalid signal: ${parsed.error.message}`);
     await this.workflows.deliver(address, parsed.data.exec_id, parsed.data.name, parsed.data.payload);
+    return null;
+  }
+
+  /**
+   * An operator's cancel (`CANCEL_EXECUTION_RPC`), at the owner of the entity's shard: its turn is
+   * posted as the call itself (a retry is answered from its stored reply), then the compensations
+   * run here; answers once they ended.
+   */
+  private async cancelExecution(type: EntityType, call: Call): Promise<null> {
+    if (!this.workflows) return noWorkflows();
+    const parsed = CancelExecutionArgs.safeParse(call.args);
+    if (!parsed.success) throw badRequest(`invalid arguments for ${CANCEL_EXECUTION_RPC}: ${parsed.error.message}`);
+    await this.workflows.cancel(call.address, parsed.data.exec_id, (turn) => this.post(type, { ...call, args: parsed.data }, turn));
     return null;
   }
 

@@ -8,6 +8,8 @@ import type { PostgresSsl } from "../tls.ts";
 
 /** One Drizzle handle, whichever driver is underneath: the rest of the code has one path. */
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
+/** A handle without the framework's schema: what `ctx.sql` hands out (its turn's transaction). */
+export type SqlHandle = PgDatabase<PgQueryResultHKT>;
 
 export interface Storage {
   readonly db: Database;

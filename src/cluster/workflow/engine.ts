@@ -8,10 +8,11 @@ import { type Json, toJsonText } from "../json.ts";
 import { type ClusterMetrics, noMetrics } from "../metrics/metrics.ts";
 import type { ShardId } from "../ownership/shard.ts";
 import type { ExecutionKey, Outcome, RunningExecution } from "../storage/workflows/store.ts";
-import { runCompensations } from "./compensation.ts";
+import { CANCELLED, cancelTurn, stoppedShort, wasCancelled } from "./cancel.ts";
+import { compensate } from "./compensation.ts";
 import type { WorkflowImplementation } from "./definition.ts";
 import { executionKey, halt, persist, STORAGE_BACKOFF, superseded } from "./persist.ts";
-import { type Parked, Run, type RunHost } from "./run.ts";
+import { Run, type RunHost, suspended } from "./run.ts";
 import { waitFireTurn } from "./sleep.ts";
 
 export interface WorkflowEngineOptions extends RunHost {
@@ -34,7 +35,7 @@ interface Execution {
 }
 
 /** Statuses a wake-up leaves alone: the execution ended (or, `failed`, waits for a caller to run it again). */
-const AT_REST = new Set(["completed", "failed", "compensated", "compensation_failed"]);
+const AT_REST = new Set(["completed", "failed", "cancelled", "compensated", "compensation_failed"]);
 
 /**
  * Runs the durable workflows of the entities of this runner's shards. An execution runs outside
@@ -53,11 +54,11 @@ const AT_REST = new Set(["completed", "failed", "compensated", "compensation_fai
  * memory, and its callers get SUSPENDED (HTTP 202). A wait timer's fire turn or a signal delivery
  * marks it running again and wakes it here (`wake`); a crash in between leaves it `running` for
  * the next owner's resume. A terminal failure runs the compensations its activities registered
- * (`compensate`), and so should a cancel.
+ * (`compensate`), and so does an operator's cancel (cancel.ts), at the entity's owner.
  */
 export class WorkflowEngine {
   private readonly executions = new Map<string, Execution>();
-  /** Executions running here that an operator cancelled (the store has them `cancelled` already). */
+  /** Executions running here that an operator cancelled (the store has them compensating already). */
   private readonly cancelled = new Set<string>();
   private stopped = false;
 
@@ -105,15 +106,21 @@ export class WorkflowEngine {
   }
 
   /**
-   * An operator cancelled the execution in storage: if it runs here, stop it now (its next write
-   * would be refused anyway) and end its run as cancelled.
+   * An operator's cancel, at the owner: applies the cancel turn (`apply` posts it to the entity's
+   * mailbox), stops a run of the execution going on here once it has committed (fenced out already,
+   * its callers learn of the cancel), then runs the compensations. Resolves once that run ended.
    */
-  cancel(address: EntityAddress, execId: string): void {
+  async cancel(address: EntityAddress, execId: string, apply: (turn: TurnImplementation) => Promise<unknown>): Promise<void> {
     const key = executionKey(address, execId);
-    const running = this.executions.get(key);
-    if (!running) return;
-    this.cancelled.add(key);
-    running.controller.abort();
+    await apply(
+      cancelTurn(this.options.store, { type: address.type, id: address.id, execId }, () => {
+        const running = this.executions.get(key);
+        if (!running) return;
+        this.cancelled.add(key);
+        running.controller.abort();
+      }),
+    );
+    await this.awaken(address, execId);
   }
 
   /** Stops every execution and refuses new ones. */
@@ -157,27 +164,30 @@ export class WorkflowEngine {
 
   /** Runs a suspended (or resumable) execution again, here, once any run of it going on here ends. */
   wake(address: EntityAddress, execId: string): void {
+    void this.awaken(address, execId);
+  }
+
+  /** `wake`, resolving once the run it started (or found started meanwhile) ended, or it gave up. */
+  private async awaken(address: EntityAddress, execId: string): Promise<void> {
     const { store, log, mayRun } = this.options;
-    if (this.stopped || !mayRun(address.shard)) return;
-    const running = this.executions.get(executionKey(address, execId));
-    if (running) {
-      const again = () => this.wake(address, execId);
-      running.done.then(again, again);
-      return;
-    }
     const key: ExecutionKey = { type: address.type, id: address.id, execId };
-    void (async () => {
-      for (let attempt = 1; !this.stopped && mayRun(address.shard); attempt++) {
-        try {
-          const found = await store.load(key);
-          if (found && !AT_REST.has(found.status) && !this.executions.has(executionKey(address, execId))) this.resumeOne(address, found);
-          return;
-        } catch (err) {
-          log.warn({ err, attempt, execId }, "cannot load an execution to wake yet");
-          await sleep(backoffDelay(attempt, STORAGE_BACKOFF));
-        }
+    const running = () => this.executions.get(executionKey(address, execId))?.done;
+    for (let attempt = 1; !this.stopped && mayRun(address.shard); ) {
+      const before = running();
+      if (before) {
+        await before.catch(() => {});
+        continue;
       }
-    })();
+      try {
+        const found = await store.load(key);
+        const run = found && !AT_REST.has(found.status) ? (running() ?? this.resumeOne(address, found)) : undefined;
+        await run?.catch(() => {});
+        return;
+      } catch (err) {
+        log.warn({ err, attempt, execId }, "cannot load an execution to wake yet");
+        await sleep(backoffDelay(attempt++, STORAGE_BACKOFF));
+      }
+    }
   }
 
   private startResumed(running: readonly RunningExecution[], shards: ReadonlySet<ShardId>): void {
@@ -192,22 +202,25 @@ export class WorkflowEngine {
     if (resumed > 0) log.info({ resumed }, "resumed running workflow executions");
   }
 
-  /** Runs an execution found in storage; no caller waits for it, so its failures are logged here. */
-  private resumeOne(address: EntityAddress, { key, workflow, input }: RunningExecution): boolean {
+  /** Runs an execution found in storage (undefined: it cannot); no caller waits for it, so its failures are logged here. */
+  private resumeOne(address: EntityAddress, { key, workflow, input }: RunningExecution): Promise<unknown> | undefined {
     const { log } = this.options;
     const rpc = this.options.workflowOf(key.type, workflow);
     const args = rpc?.args.safeParse(JSON.parse(input));
     if (!rpc || !args?.success) {
       log.error({ entity: formatAddress(address), execId: key.execId, workflow }, "cannot resume execution: unknown workflow or arguments");
-      return false;
+      return undefined;
     }
-    this.start(address, workflow, rpc.workflow, args.data, key.execId, "resumed").done.catch((err: unknown) => {
+    const { done } = this.start(address, workflow, rpc.workflow, args.data, key.execId, "resumed");
+    done.catch((err: unknown) => {
       const code = err instanceof ClusterError ? err.code : "INTERNAL";
       const where = { entity: formatAddress(address), execId: key.execId };
-      if (code === "WORKFLOW_FAILED") log.info({ ...where, error: (err as Error).message }, "resumed execution ended without a result");
+      // ALREADY_EXISTS: it was cancelled (the stored arguments it runs with cannot clash).
+      if (code === "WORKFLOW_FAILED" || code === "ALREADY_EXISTS")
+        log.info({ ...where, error: (err as Error).message }, "resumed execution ended without a result");
       else if (code !== "NOT_OWNER" && code !== "SUSPENDED") log.warn({ err, ...where }, "resumed execution did not complete");
     });
-    return true;
+    return done;
   }
 
   private start(
@@ -221,8 +234,9 @@ export class WorkflowEngine {
     const key = executionKey(address, execId);
     const controller = new AbortController();
     const input = toJsonText(args);
+    const stored: ExecutionKey = { type: address.type, id: address.id, execId };
     const done = this.drive(address, rpc, workflow, args, input, execId, controller.signal).catch((error: unknown) =>
-      this.explain(key, address, execId, error),
+      stoppedShort(this.options.store, stored, this.cancelled.has(key), error),
     );
     const execution: Execution = { address, rpc, input, controller, done };
     this.executions.set(key, execution);
@@ -234,19 +248,6 @@ export class WorkflowEngine {
     done.then(forget, forget);
     this.count(rpc, how, done);
     return execution;
-  }
-
-  /**
-   * A run stopped short (NOT_OWNER: aborted, or a fenced write refused) because an operator
-   * cancelled the execution ends as cancelled, not as a handover the router would retry.
-   */
-  private async explain(key: string, address: EntityAddress, execId: string, error: unknown): Promise<never> {
-    if (!(error instanceof ClusterError) || error.code !== "NOT_OWNER") throw error;
-    const record = this.cancelled.has(key)
-      ? { status: "cancelled" }
-      : await this.options.store.get({ type: address.type, id: address.id, execId }).catch(() => undefined);
-    if (record?.status === "cancelled") throw executionCancelled(execId, formatAddress(address));
-    throw error;
   }
 
   /** A run's start and how it ended; one stopped by a hand-over (NOT_OWNER) is neither completed nor failed. */
@@ -289,41 +290,16 @@ export class WorkflowEngine {
     }
     // Told to stop: whatever the body made of that, this run records nothing more.
     if (run.suspension) throw run.suspension;
-    if (run.parked) return this.suspended(address, key, run.parked);
-    if (compensating) outcome = await this.compensate(run, claim.attempt, claim.compensating ?? "failed", false);
+    if (run.parked) throw await suspended(store, key, run.parked, () => this.wake(address, execId));
+    // A cancelled execution that registered no undo has nothing to compensate: it just ends cancelled.
+    if (compensating && run.compensations.length === 0 && wasCancelled(claim.journal)) outcome = { status: "cancelled", error: CANCELLED };
+    else if (compensating) outcome = await compensate(store, this.options.log, run, claim.compensating ?? "failed", false);
     else if (outcome.status === "failed" && run.compensations.length > 0)
-      outcome = await this.compensate(run, claim.attempt, outcome.error, true);
+      outcome = await compensate(store, this.options.log, run, outcome.error, true);
     const recorded = await persist(() => store.finish(key, claim.attempt, outcome), signal, this.options.log);
     if (!recorded) throw superseded(what, claim.attempt);
+    if (outcome.status === "cancelled") throw executionCancelled(execId, formatAddress(address));
     if (outcome.status !== "completed") throw new ClusterError("WORKFLOW_FAILED", `${what} ${outcome.status}: ${outcome.error}`);
     return JSON.parse(outcome.result);
-  }
-
-  /**
-   * The terminal-failure path: records `compensating` (unless resumed so), then runs the
-   * compensations `run` registered, in reverse. A cancel is to end here too.
-   */
-  private async compensate(run: Run, attempt: number, error: string, begin: boolean): Promise<Outcome> {
-    const { store, log } = this.options;
-    const key: ExecutionKey = { type: run.self.type, id: run.self.id, execId: run.execId };
-    if (begin && !(await persist(() => store.beginCompensation(key, attempt, error), run.abortSignal, log))) {
-      throw superseded(`exec ${run.execId}`, attempt);
-    }
-    const outcome = await runCompensations(run, error);
-    if (run.suspension) throw run.suspension;
-    return outcome;
-  }
-
-  /**
-   * A run that suspended: its callers are told so. A signal delivered while the wait's turn ran
-   * may have found the execution still running, and not woken it: if it is there, wake it now.
-   */
-  private async suspended(address: EntityAddress, key: ExecutionKey, parked: Parked): Promise<never> {
-    if (parked.signal) {
-      const delivered = await this.options.store.signal(key, parked.name).catch(() => undefined);
-      if (delivered !== undefined) this.wake(address, key.execId);
-    }
-    const what = parked.signal ? `signal ${parked.name}` : `sleep ${parked.name}`;
-    throw new ClusterError("SUSPENDED", `exec ${key.execId} is suspended until ${what} ends; it resumes by itself`);
   }
 }

@@ -29,6 +29,19 @@ export interface Parked {
 }
 
 /**
+ * What the callers of a run that suspended get. A signal delivered while the wait's turn ran may
+ * have found the execution still running, and not woken it: if it is there, `wake` it now.
+ */
+export async function suspended(store: WorkflowStore, key: ExecutionKey, parked: Parked, wake: () => void): Promise<ClusterError> {
+  if (parked.signal) {
+    const delivered = await store.signal(key, parked.name).catch(() => undefined);
+    if (delivered !== undefined) wake();
+  }
+  const what = parked.signal ? `signal ${parked.name}` : `sleep ${parked.name}`;
+  return new ClusterError("SUSPENDED", `exec ${key.execId} is suspended until ${what} ends; it resumes by itself`);
+}
+
+/**
  * One run of an execution: the context its workflow body sees. `replayOnly` (a compensating
  * execution resumed): the body is replayed from the journal, to learn which compensations it had
  * registered, and stops at the first step that is not journaled.

@@ -78,7 +78,7 @@ export function renderExecution(detail) {
   if (x.finished_at) summary.append(`, finished ${clock(x.finished_at)}`);
   if (x.error) summary.append(el("span", { class: "error", text: ` · ${x.error}` }));
   if (x.result !== null) summary.append(` · result ${x.result}`);
-  document.getElementById("exec-cancel").disabled = x.status !== "running" && x.status !== "failed";
+  document.getElementById("exec-cancel").disabled = !["running", "suspended", "failed"].includes(x.status);
   document.getElementById("exec-resume").disabled = x.status !== "failed";
   const rows = detail.journal.map((j) =>
     el(

@@ -1,8 +1,8 @@
 import { and, eq, inArray, or, sql } from "drizzle-orm";
 import { workflowExecutions, workflowJournal, workflowSignals } from "../../../../drizzle/schema.ts";
-import type { Database } from "../database.ts";
+import type { Database, SqlHandle } from "../database.ts";
 import { journalOf, keyOf, unavailable } from "./keys.ts";
-import type { Delivery, ExecutionKey, JournalEntry } from "./store.ts";
+import type { CancelOutcome, Delivery, ExecutionKey, JournalEntry } from "./store.ts";
 
 const e = workflowExecutions;
 const j = workflowJournal;
@@ -20,10 +20,11 @@ const unconsumedSignal = sql`exists (select 1 from ${s} where ${s.entityType} = 
 export const resumable = () => or(inArray(e.status, ["running", "compensating"]), and(eq(e.status, "suspended"), unconsumedSignal));
 
 /**
- * The SQL of durable waits and compensation. The suspend, wake and timeout writes run in entity
- * turns (in the transaction that commits the entity's state and timers), so the mailbox orders
- * them against each other; a delivery runs outside any turn and takes the execution's row lock,
- * as the wake write in a timeout's fire turn does, so a delivery and a timeout never both win.
+ * The SQL of durable waits, compensation and cancels. The suspend, wake, timeout and cancel writes
+ * run in entity turns (in the transaction that commits the entity's state and timers), so the
+ * mailbox orders them against each other; a delivery runs outside any turn and takes the
+ * execution's row lock, as the wake write in a timeout's fire turn does, so a delivery and a
+ * timeout never both win.
  */
 export class DurableSql {
   constructor(private readonly db: Database) {}
@@ -49,9 +50,10 @@ export class DurableSql {
       .insert(j)
       .select(
         // A wait's end is journaled like an activity (a turn of the entity), under the execution's current attempt.
+        // Only into a running execution: a stray timer of one that was cancelled or has ended journals nothing.
         sql`select ${v(key.type)}, ${v(key.id)}, ${v(key.execId)}, ${v(entry.name)}, ${v(entry.seq)}::integer, ${v(entry.result)}, 1,
-              'activity', coalesce((select ${e.attempts} from ${e} where ${keyOf(key)}), 1), now()
-            where not exists (select 1 from ${s} where ${signalOf(key, entry.name)})`,
+              'activity', ${e.attempts}, now() from ${e}
+            where ${keyOf(key)} and ${e.status} = 'running' and not exists (select 1 from ${s} where ${signalOf(key, entry.name)})`,
       )
       .onConflictDoNothing();
   }
@@ -92,5 +94,23 @@ export class DurableSql {
       .returning({ attempts: e.attempts })
       .catch(unavailable);
     return rows.length > 0;
+  }
+
+  async cancel(tx: SqlHandle, key: ExecutionKey, error: string, mark: JournalEntry): Promise<CancelOutcome> {
+    const [won] = await tx
+      .update(e)
+      .set({ status: "compensating", error, attempts: sql`${e.attempts} + 1`, finishedAt: null })
+      .where(and(keyOf(key), inArray(e.status, ["running", "suspended", "failed"])))
+      .returning({ attempts: e.attempts })
+      .catch(unavailable);
+    if (won) {
+      await tx
+        .insert(j)
+        .values({ entityType: key.type, entityId: key.id, execId: key.execId, ...mark, kind: "activity", attempt: won.attempts })
+        .catch(unavailable);
+      return { cancelled: true };
+    }
+    const [found] = await tx.select({ status: e.status }).from(e).where(keyOf(key)).catch(unavailable);
+    return { cancelled: false, status: found?.status };
   }
 }

@@ -2,7 +2,7 @@ import { and, asc, desc, eq, gte, inArray, notInArray, type SQL, sql } from "dri
 import { workflowExecutions, workflowJournal } from "../../../../drizzle/schema.ts";
 import { ClusterError, executionCancelled } from "../../errors.ts";
 import type { Json } from "../../json.ts";
-import type { Database } from "../database.ts";
+import type { Database, SqlHandle } from "../database.ts";
 import { DurableSql, resumable } from "./durable-sql.ts";
 import { journalOf, keyOf, unavailable } from "./keys.ts";
 import type {
@@ -62,6 +62,7 @@ export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
   readonly signal = (key: ExecutionKey, name: string) => this.durable.signal(key, name);
   readonly deliver = (key: ExecutionKey, name: string, payload: string): Promise<Delivery> => this.durable.deliver(key, name, payload);
   readonly beginCompensation = (key: ExecutionKey, attempt: number, error: string) => this.durable.beginCompensation(key, attempt, error);
+  readonly cancel = (tx: SqlHandle, key: ExecutionKey, error: string, mark: JournalEntry) => this.durable.cancel(tx, key, error, mark);
 
   /**
    * Claims `key` for a run of `workflow` with `input` (JSON text): a new execution starts as attempt
@@ -225,22 +226,6 @@ export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
       .where(journalOf(key))
       .orderBy(asc(j.seq))
       .catch(unavailable);
-  }
-
-  async cancel(key: ExecutionKey): Promise<StoredExecution> {
-    const rows = await this.db
-      .update(e)
-      .set({ status: "cancelled", error: "cancelled by an operator", finishedAt: sql`now()` })
-      .where(and(keyOf(key), inArray(e.status, ["running", "failed"])))
-      .returning(EXECUTION_COLUMNS)
-      .catch(unavailable);
-    if (rows[0]) return stored(rows[0]);
-    const found = await this.find(key);
-    if (!found) throw new ClusterError("NOT_FOUND", `no execution ${key.execId} of ${key.type}/${key.id}`);
-    throw new ClusterError(
-      "ALREADY_EXISTS",
-      `execution ${key.execId} is ${found.status}: only running or failed executions can be cancelled`,
-    );
   }
 
   private async records(type: string, id: string, execId?: string): Promise<ExecutionRecord[]> {

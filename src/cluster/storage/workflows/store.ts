@@ -1,5 +1,5 @@
 import type { Json } from "../../json.ts";
-import type { Database } from "../database.ts";
+import type { Database, SqlHandle } from "../database.ts";
 
 /** An execution: the entity it belongs to and the caller's exec id. */
 export interface ExecutionKey {
@@ -12,11 +12,11 @@ export type ExecutionStatus =
   | "running"
   | "completed"
   | "failed"
-  /** Ended by an operator; never claimed again. */
+  /** Ended by an operator, with nothing to compensate; never claimed again. */
   | "cancelled"
   /** Waiting for a durable sleep or a signal; no runner holds it (a timer fire or a delivery wakes it). */
   | "suspended"
-  /** Failed terminally; its compensations are running (a resume continues them). */
+  /** Failed terminally or cancelled by an operator; its compensations are running (a resume continues them). */
   | "compensating"
   | "compensated"
   | "compensation_failed";
@@ -48,7 +48,10 @@ export type Claim =
 
 export type Outcome =
   | { readonly status: "completed"; readonly result: string }
-  | { readonly status: "failed" | "compensated" | "compensation_failed"; readonly error: string };
+  | { readonly status: "failed" | "cancelled" | "compensated" | "compensation_failed"; readonly error: string };
+
+/** What a cancel found: the execution is now compensating, or it could not be cancelled (its status; undefined: no such execution). */
+export type CancelOutcome = { readonly cancelled: true } | { readonly cancelled: false; readonly status: ExecutionStatus | undefined };
 
 /** What a signal delivery found: delivered (and whether it woke a suspended execution), or refused. */
 export type Delivery =
@@ -122,11 +125,6 @@ export interface WorkflowAdminStore {
   search(filter: ExecutionFilter): Promise<{ rows: StoredExecution[]; next: ExecutionCursor | undefined }>;
   find(key: ExecutionKey): Promise<StoredExecution | undefined>;
   detailedJournal(key: ExecutionKey): Promise<StoredJournalEntry[]>;
-  /**
-   * Marks a running or failed execution `cancelled` (a running one's next fenced write is refused).
-   * NOT_FOUND if there is no such execution, ALREADY_EXISTS if it has completed or is cancelled.
-   */
-  cancel(key: ExecutionKey): Promise<StoredExecution>;
 }
 
 /**
@@ -178,6 +176,12 @@ export interface WorkflowStore {
   deliver(key: ExecutionKey, name: string, payload: string): Promise<Delivery>;
   /** Records that the execution failed with `error` and is compensating (false: superseded). */
   beginCompensation(key: ExecutionKey, attempt: number, error: string): Promise<boolean>;
+  /**
+   * In `tx` (the cancel turn's transaction): a running, suspended or failed execution becomes
+   * `compensating` with `error`, as a new attempt (the run that held it is fenced out), and `mark`
+   * is journaled under that attempt. Any other execution is left as it is.
+   */
+  cancel(tx: SqlHandle, key: ExecutionKey, error: string, mark: JournalEntry): Promise<CancelOutcome>;
   get(key: ExecutionKey): Promise<ExecutionRecord | undefined>;
   /** The executions of one entity, oldest first. */
   list(type: string, id: string): Promise<ExecutionRecord[]>;
