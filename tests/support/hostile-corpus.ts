@@ -375,6 +375,12 @@ export function hostileCorpus(targets: Targets): HostileCase[] {
     `/admin/workflows/WorkflowTest/${enc(targets.other)}/no-such-exec/cancel`,
     `/admin/workflows/WorkflowTest/${enc(targets.other)}/no-such-exec/resume`,
     `/admin/workflows/NoSuchType/${enc(targets.other)}/e/cancel`,
+    // A cancel is a turn at the entity's owner: unknown executions of a durable workflow type and
+    // of a type without workflows, and an exec id no execution could have.
+    `/admin/workflows/ApprovalTest/${enc(targets.other)}/no-such-exec/cancel`,
+    `/admin/workflows/Counter/${enc(targets.counter)}/no-such-exec/cancel`,
+    `/admin/workflows/ApprovalTest/${enc(targets.other)}/${"x".repeat(4_000)}/cancel`,
+    `/admin/workflows/ApprovalTest/${enc(targets.other)}/%00/cancel`,
     `/admin/timers/TimerTest/${enc(targets.other)}/no-such-timer/cancel`,
     `/admin/timers/NoSuchType/${enc(targets.other)}/t/cancel`,
   ]) {
