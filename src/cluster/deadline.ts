@@ -18,6 +18,25 @@ export function deadlineExceeded(call: Call, what = "did not answer before the c
   return new ClusterError("TIMEOUT", `${formatAddress(call.address)}.${call.rpc} ${what}${chain}`);
 }
 
+/** The UNAVAILABLE a caller that gave up (its `signal` aborted) gets: nothing more is sent for it. */
+export function abandoned(call: Call, why: string): ClusterError {
+  return new ClusterError("UNAVAILABLE", `${formatAddress(call.address)}.${call.rpc} abandoned: its caller gave up (${why})`);
+}
+
+/**
+ * `work`, or `abandoned` as soon as `call.signal` aborts: a caller that gave up (a halted
+ * singleton) stops waiting for an attempt already sent, which may still apply, as after a crash.
+ */
+export function untilAbandoned<T>(call: Call, work: Promise<T>): Promise<T> {
+  const { signal } = call;
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const abandon = () => reject(abandoned(call, "while it waited"));
+    signal.addEventListener("abort", abandon, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", abandon));
+  });
+}
+
 /** `work`, or TIMEOUT once `call`'s deadline passes, whichever comes first. */
 export function withDeadline<T>(call: Call, work: Promise<T>, budgetMs: number): Promise<T> {
   if (!Number.isFinite(call.deadline)) return work;

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Backoff, backoffDelay } from "./backoff.ts";
 import type { Call } from "./call.ts";
-import { deadlineExceeded, expired, withDeadline } from "./deadline.ts";
+import { abandoned, deadlineExceeded, expired, untilAbandoned, withDeadline } from "./deadline.ts";
 import { formatAddress } from "./entity/address.ts";
 import type { EntityRuntime } from "./entity/runtime.ts";
 import { ClusterError, toClusterError } from "./errors.ts";
@@ -57,6 +57,7 @@ export class Router {
     let requestId = call.requestId;
     let minted = false;
     for (let attempt = 1; ; attempt++) {
+      if (call.signal?.aborted) throw abandoned(call, "before it was sent");
       // Which errors are safe to retry depends on where the attempt ran: a local turn that failed
       // with NOT_OWNER or CONFLICT never committed, while a forwarded call is protected by its id.
       let remote = false;
@@ -64,7 +65,7 @@ export class Router {
         if (this.ownership.isLocal(address.shard)) {
           // A local call may wait behind a turn that waits on it (a cycle): the deadline ends the wait.
           const local = requestId === call.requestId ? call : { ...call, requestId, fresh: false, minted };
-          return await withDeadline(local, this.runtime.call(local), budgetMs);
+          return await untilAbandoned(call, withDeadline(local, this.runtime.call(local), budgetMs));
         }
         const owner = this.ownership.ownerOf(address.shard);
         // Nothing was attempted, so waiting for an owner is always safe.
@@ -76,9 +77,9 @@ export class Router {
         remote = true;
         this.metrics.calls.forwarded.inc(this.runtime.labels(address.type, call.rpc));
         if (this.debug) this.log.debug({ entity: formatAddress(address), rpc: call.rpc, owner, attempt }, "call forwarded");
-        return await this.transport.call(owner, { ...call, requestId, fresh: minted && attempt === 1, minted });
+        return await untilAbandoned(call, this.transport.call(owner, { ...call, requestId, fresh: minted && attempt === 1, minted }));
       } catch (error) {
-        if (!(error instanceof ClusterError) || !retryable(error, remote, requestId !== undefined)) throw error;
+        if (!(error instanceof ClusterError) || call.signal?.aborted || !retryable(error, remote, requestId !== undefined)) throw error;
         const pause = backoffDelay(attempt, OWNER_BACKOFF);
         if (Date.now() + pause >= deadline) {
           this.metrics.calls.retries.inc({ reason: "deadline" });
@@ -87,8 +88,6 @@ export class Router {
         this.metrics.calls.retries.inc({ reason: error.code });
         if (attempt % 10 === 0) this.log.warn({ entity: formatAddress(address), attempt, err: error.message }, "still retrying call");
         await sleep(pause, undefined, { signal: call.signal }).catch(() => {});
-        if (call.signal?.aborted)
-          throw new ClusterError("UNAVAILABLE", `${formatAddress(address)}: not retried, its caller gave up (${error.message})`);
       }
     }
   }

@@ -7,6 +7,7 @@ import { SoleOwnership } from "../../src/cluster/ownership/ownership.ts";
 import { Router } from "../../src/cluster/router.ts";
 import { callOf } from "../support/call.ts";
 import { MemoryStore } from "../support/memory-store.ts";
+import { waitFor } from "../support/wait.ts";
 
 // A test-only entity whose `relay` turn waits until every relay of the test has started, then
 // calls `touch` on its target: two relays A → B and B → A started together wait on each other.
@@ -68,7 +69,7 @@ function setup() {
       requestId,
     });
   const count = (id: string) => call(id, "count", {}, 1_000) as Promise<{ relays: number; touches: number }>;
-  return { store, call, count };
+  return { store, call, count, router: router as Router };
 }
 
 async function failure(work: Promise<unknown>): Promise<ClusterError> {
@@ -167,6 +168,29 @@ test("a caller that gives up (its signal aborts) stops the retries at once, long
   assert.is(error.code, "UNAVAILABLE");
   assert.match(error.message, /caller gave up/);
   assert.ok(Date.now() - started < 5_000, `gave up after ${Date.now() - started} ms`);
+});
+
+test("an attempt in flight is abandoned once the caller's signal aborts, and a call whose signal has aborted is never sent", async () => {
+  const { router, count } = setup();
+  const caller = new AbortController();
+  expectRelays(2); // one relay only: it waits at the barrier, its turn in flight
+  const waiting = router.call({
+    ...callOf({ type: "Link", id: "a", shard: 0 }, "relay", { to: "b" }),
+    deadline: Date.now() + 30_000,
+    signal: caller.signal,
+  });
+  await waitFor("the relay to start", () => (started === 1 ? true : undefined));
+  const abortedAt = Date.now();
+  caller.abort();
+  const error = await failure(waiting);
+  assert.is(error.code, "UNAVAILABLE");
+  assert.match(error.message, /caller gave up/);
+  assert.ok(Date.now() - abortedAt < 1_000, `abandoned after ${Date.now() - abortedAt} ms`);
+  const late = await failure(
+    router.call({ ...callOf({ type: "Link", id: "c", shard: 0 }, "touch", {}), deadline: Date.now() + 30_000, signal: caller.signal }),
+  );
+  assert.match(late.message, /caller gave up/);
+  assert.equal(await count("c"), { relays: 0, touches: 0 }, "the aborted call was not applied");
 });
 
 test.run();

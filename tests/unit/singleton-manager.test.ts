@@ -19,16 +19,21 @@ const runs = (): SingletonRunStore & { stops: number } => {
   };
 };
 
-test("a hand-over does not wait for a call the singleton has in flight: the run stops waiting for it at once", async () => {
+test("a hand-over does not wait for a call the singleton has in flight: its calls are bound to the run's signal, which the halt aborts", async () => {
   const ownership = new SoleOwnership("r1", 4);
   const store = runs();
-  // A routed call that only the hand-over's end could let through (its target's shard moving too).
-  let inFlight = 0;
-  const stuck = (() => {
-    inFlight++;
-    return new Promise<never>(() => {});
-  }) as unknown as EntityContext["call"];
-  const manager = new SingletonManager(ownership, store, 4, () => stuck, stuck, silentLogger, noMetrics);
+  // A routed call that only the hand-over's end could let through (its target's shard moving
+  // too); like the router (tests/unit/deadlines.test.ts), it gives up when its signal aborts.
+  const signals: AbortSignal[] = [];
+  const routed = (signal: AbortSignal) => {
+    signals.push(signal);
+    return (() =>
+      new Promise<never>((_, reject) =>
+        signal.addEventListener("abort", () => reject(new Error("abandoned")), { once: true }),
+      )) as unknown as EntityContext["call"];
+  };
+  const here = (() => Promise.resolve(null)) as unknown as EntityContext["call"];
+  const manager = new SingletonManager(ownership, store, 4, routed, here, silentLogger, noMetrics);
   let seen: unknown;
   let entered!: () => void;
   const calling = new Promise<void>((resolve) => {
@@ -43,38 +48,14 @@ test("a hand-over does not wait for a call the singleton has in flight: the run 
   });
   await ownership.start();
   await calling;
-  assert.is(inFlight, 1);
+  assert.is(signals.length, 1);
+  assert.not.ok(signals[0]?.aborted);
   const watchdog = new Promise<"stuck">((resolve) => setTimeout(resolve, 5_000, "stuck").unref());
   // SoleOwnership.stop() awaits every listener's release, the manager's halt among them.
   assert.is(await Promise.race([ownership.stop().then(() => "released" as const), watchdog]), "released");
-  assert.instance(seen, Error, "the run's pending call rejected with the abort");
+  assert.ok(signals[0]?.aborted, "the halt aborted the signal the run's calls carry");
+  assert.instance(seen, Error, "the run's pending call was abandoned");
   assert.is(store.stops, 1, "the run's stop was recorded");
-  await manager.stop();
-});
-
-test("a call issued after the run was halted is refused at once, without being sent", async () => {
-  const ownership = new SoleOwnership("r1", 4);
-  let sent = 0;
-  const call = (async () => {
-    sent++;
-    return null;
-  }) as unknown as EntityContext["call"];
-  const manager = new SingletonManager(ownership, runs(), 4, () => call, call, silentLogger, noMetrics);
-  let late: unknown;
-  let halted!: () => void;
-  const done = new Promise<void>((resolve) => {
-    halted = resolve;
-  });
-  manager.register("late", async (ctx) => {
-    await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
-    late = await ctx.call({ type: "Any", rpcs: {} } as never, "x", "rpc" as never, {} as never).catch((e: unknown) => e);
-    halted();
-  });
-  await ownership.start();
-  await ownership.stop();
-  await done;
-  assert.instance(late, Error);
-  assert.is(sent, 0);
   await manager.stop();
 });
 

@@ -61,7 +61,11 @@ export class SingletonManager {
     private readonly ownership: Ownership,
     private readonly runs: SingletonRunStore,
     private readonly shardCount: number,
-    /** Calls routed wherever the entity lives; no retry is sent once `signal` aborts. */
+    /**
+     * Calls routed wherever the entity lives, abandoned once `signal` aborts: a halted run stops
+     * waiting for its calls, which the hand-over that halts it may be what holds up (their targets'
+     * shards moving too), and no further attempt of them is sent.
+     */
     private readonly call: (signal: AbortSignal) => EntityContext["call"],
     /** Applies a call on this runner, bypassing routing: for shutdown hooks, while the shard is handed over. */
     private readonly callHere: EntityContext["call"],
@@ -121,7 +125,7 @@ export class SingletonManager {
           name: entry.name,
           runnerId,
           signal: controller.signal,
-          call: abandonedOnAbort(this.call(controller.signal), controller.signal),
+          call: this.call(controller.signal),
         });
         if (!controller.signal.aborted) throw new Error("run returned while still the owner");
       } catch (err) {
@@ -165,21 +169,4 @@ export class SingletonManager {
     });
     return entry.halting;
   }
-}
-
-/**
- * A halted run stops waiting for the calls it has in flight, and they are not retried (an attempt
- * already sent may still apply, as after a crash): the hand-over that halts the run may be what
- * holds such a call up (its target's shard is leaving too, or is to arrive here once the hand-over
- * is done), and would wait for it until the call's deadline.
- */
-function abandonedOnAbort(call: EntityContext["call"], signal: AbortSignal): EntityContext["call"] {
-  return ((...args: Parameters<EntityContext["call"]>) => {
-    if (signal.aborted) return Promise.reject(signal.reason);
-    return new Promise<unknown>((resolve, reject) => {
-      const abandon = () => reject(signal.reason);
-      signal.addEventListener("abort", abandon, { once: true });
-      (call(...args) as Promise<unknown>).then(resolve, reject).finally(() => signal.removeEventListener("abort", abandon));
-    });
-  }) as EntityContext["call"];
 }
