@@ -37,7 +37,7 @@ export const limits = {
   /**
    * What an active entity keeps of its recent replies in memory (its reply index), so a call with
    * a request id needs no read: most replies, and most bytes of reply JSON. Beyond either, the
-   * oldest are dropped and checked by the commit statement instead (an index probe, no round trip).
+   * oldest are dropped, and the commit's reply insert finds a stored one instead (no lookup, no round trip).
    * 64 replies cover a few seconds of a hot entity; an idle one keeps none.
    */
   replyIndexEntries: 64,

@@ -21,9 +21,14 @@ const CONNECTION_CODES = new Set([
  * A constraint violation or a syntax error is not: retrying it would fail the same way.
  */
 export function isTransientDatabaseError(error: unknown): boolean {
-  const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
+  const code = sqlState(error);
   if (typeof code !== "string") return false;
   return CONNECTION_CODES.has(code) || code.startsWith("08") || /^57P0[123]$/.test(code) || code === "40001" || code === "40P01";
+}
+
+/** The SQLSTATE (or driver code) of a database error, if it has one. */
+export function sqlState(error: unknown): unknown {
+  return typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
 }
 
 /** What a caller is told of `error`: UNAVAILABLE (retry) for a transient database error. */

@@ -5,6 +5,7 @@ import { limits } from "../../limits.ts";
 import { type ClusterMetrics, noMetrics } from "../../metrics/metrics.ts";
 import { BatchQueue } from "../batch-queue.ts";
 import type { Database, Storage } from "../database.ts";
+import { sqlState } from "../failures.ts";
 import { OpenTransaction } from "../transaction.ts";
 import type { Commit, LoadedEntity, ReplyRecord, StateStore } from "./store.ts";
 
@@ -28,24 +29,35 @@ function upsertState(db: Database) {
 
 /**
  * The commits of many entities in ONE statement: a compare-and-set upsert per row, and the
- * replies of exactly the rows whose compare-and-set held. A row with a reply flagged `c` (its
- * request id could not be ruled out in memory) is not written when that reply is already stored:
- * the check costs an index probe, not a round trip. Inputs travel as JSON text (one shape for both
- * drivers, and a fixed text the server prepares once). Rows are locked in key order, so two
- * batches touching the same entities (a stale owner and a new one) cannot deadlock.
+ * replies of exactly the rows whose compare-and-set held. Inputs travel as JSON text (one shape
+ * for both drivers, and a fixed text the server prepares once). Rows are locked in key order, so
+ * two batches touching the same entities (a stale owner and a new one) cannot deadlock.
+ *
+ * A reply flagged `c` answers a request id the runner could not rule out in memory (its reply
+ * index overflowed): if that id has a stored reply, the call was applied before, and its row
+ * must not be written. The fast statement costs no lookup for that: the reply insert finds the
+ * stored one (its unique index probe is paid anyway), and `entity_reply_stored` then aborts the
+ * whole statement (SQLSTATE CL001), which the runner answers by committing the batch again with
+ * the checked statement, which leaves out just the rows whose flagged ids are stored. That path
+ * is rare (a retry after the index forgot the first attempt); a lookup per flagged id in every
+ * statement was not: it made keyed calls to busy entities several times slower.
  */
-const BATCH_COMMIT = `
+const batchCommit = (checked: boolean) => `
   with input as (
     select * from json_to_recordset(($1::text)::json) as x(t text, i text, e bigint, s text)
   ), rq as (
     select * from json_to_recordset(($2::text)::json) as x(t text, i text, q text, r text, x bigint, c boolean)
   ), s as (
     insert into entity_state (entity_type, entity_id, state, version)
-    select input.t, input.i, input.s, input.e + 1 from input
+    select input.t, input.i, input.s, input.e + 1 from input${
+      checked
+        ? `
     where not exists (
       select 1 from rq join entity_replies d on d.entity_type = rq.t and d.entity_id = rq.i and d.request_id = rq.q
       where rq.c and rq.t = input.t and rq.i = input.i
-    )
+    )`
+        : ""
+    }
     order by input.t, input.i
     on conflict (entity_type, entity_id) do update
       set state = excluded.state, version = entity_state.version + 1, updated_at = now()
@@ -56,8 +68,20 @@ const BATCH_COMMIT = `
     select rq.t, rq.i, rq.q, rq.r, to_timestamp(rq.x / 1000.0) from rq
     join s on s.entity_type = rq.t and s.entity_id = rq.i
     on conflict do nothing
+    returning entity_type, entity_id, request_id
   )
-  select entity_type, entity_id, version from s`;
+  select entity_type, entity_id, version from s${
+    checked
+      ? ""
+      : `
+  union all
+  select rq.t, rq.i, entity_reply_stored(rq.t, rq.i, rq.q) from rq
+  join s on s.entity_type = rq.t and s.entity_id = rq.i
+  where rq.c and not exists (select 1 from r where r.entity_type = rq.t and r.entity_id = rq.i and r.request_id = rq.q)`
+  }`;
+
+/** What `entity_reply_stored` raises: the batch held a flagged request id that has a reply stored. */
+const REPLY_STORED = "CL001";
 
 /**
  * An entity's state and its most recent unexpired replies, in one round trip: what a mailbox
@@ -87,11 +111,15 @@ export class SqlStateStore implements StateStore {
   ) {
     this.db = storage.db;
     this.loadStatement = storage.statement<LoadedRow>(LOAD);
-    const batchCommit = storage.statement<CommittedRow>(BATCH_COMMIT);
+    const fast = storage.statement<CommittedRow>(batchCommit(false));
+    const checked = storage.statement<CommittedRow>(batchCommit(true));
     const m = metrics.commits;
     const statement: BatchStatement = async (params) => {
       const started = performance.now();
-      const rows = await batchCommit(params);
+      const rows = await fast(params).catch((error: unknown) => {
+        if (sqlState(error) !== REPLY_STORED) throw error;
+        return checked(params);
+      });
       m.duration.observe({}, (performance.now() - started) / 1000);
       return rows;
     };
@@ -162,10 +190,13 @@ export class SqlStateStore implements StateStore {
   }
 }
 
-/** The turn's state (compare-and-set, failing if an `unseen` request id has a stored reply), its replies and its handlers' writes, in `tx`. */
+/**
+ * The turn's state (compare-and-set), its replies and its handlers' writes, in `tx`. An `unseen`
+ * request id whose reply the insert finds stored already (the call was applied before) fails the
+ * turn like a lost compare-and-set: the transaction is rolled back.
+ */
 async function writeTurn(tx: Database, turn: Commit): Promise<number> {
   const { type, id, expected, json, replies, unseen = [], writes = [] } = turn;
-  if (unseen.length > 0 && (await storedIds(tx, type, id, unseen)).length > 0) throw new CasConflict();
   const version = (await upsertState(tx).execute({ type, id, json, next: expected + 1, expected }))[0]?.version;
   if (version === undefined) throw new CasConflict();
   if (replies.length > 0) {
@@ -176,7 +207,11 @@ async function writeTurn(tx: Database, turn: Commit): Promise<number> {
       reply: r.json,
       expiresAt: new Date(r.expiresAt),
     }));
-    await tx.insert(entityReplies).values(values).onConflictDoNothing();
+    const inserted = await tx.insert(entityReplies).values(values).onConflictDoNothing().returning({ requestId: entityReplies.requestId });
+    if (unseen.length > 0) {
+      const fresh = new Set(inserted.map((r) => r.requestId));
+      if (unseen.some((q) => !fresh.has(q))) throw new CasConflict();
+    }
   }
   for (const w of writes) await w(tx);
   return version;
@@ -198,7 +233,7 @@ interface LoadedRow {
 
 class CasConflict extends Error {}
 
-/** A row BATCH_COMMIT wrote (postgres-js reads a bigint as text). */
+/** A row the batch commit wrote (postgres-js reads a bigint as text). */
 interface CommittedRow {
   readonly entity_type: string;
   readonly entity_id: string;

@@ -34,7 +34,7 @@ export interface Commit {
   /**
    * Request ids of `replies` the mailbox could not rule out (its reply index overflowed): if one
    * of them already has a stored reply, nothing is written and the commit fails like a version
-   * conflict. Checked inside the commit statement, so it costs no round trip.
+   * conflict. The reply insert itself finds it: no lookup, no round trip.
    */
   readonly unseen?: readonly string[];
   readonly writes?: readonly TxWrite[];
