@@ -1,7 +1,8 @@
 /**
  * What exactly-once costs: the same increments with and without a request id, through REST
  * (Idempotency-Key, owner entry; and non-owner entry, whose forwarded calls carry a minted id) and
- * in process (cluster.call with and without `requestId`), each with what it costs Postgres.
+ * in process (cluster.call with and without `requestId`), each with what it costs Postgres. The
+ * cases run in interleaved rounds, so that the ratios compare cases measured side by side.
  */
 import { randomUUID } from "node:crypto";
 import { shardOf, silentLogger } from "../../src/cluster/index.ts";
@@ -26,14 +27,41 @@ async function ownedByFirst(cluster: ClusterHarness, prefix: string, count: numb
   return ids;
 }
 
-async function measured(name: string, pgUrl: string, clients: number, seconds: number, op: (c: number) => Promise<void>) {
-  const meter = new PgMeter(pgUrl);
-  const result = await closedLoop(clients, seconds, WARMUP_SECONDS, op, meter);
-  return { name, result, cost: await meter.cost() };
+/** Rounds of every case, interleaved: the machine's speed drifts, and a ratio of cases measured minutes apart measures the drift. */
+const ROUNDS = 3;
+
+interface Case {
+  readonly name: string;
+  readonly op: (client: number) => Promise<void>;
+}
+
+/** Each case warmed up once, then `ROUNDS` interleaved rounds; a case reports its median round, and its cost over all rounds. */
+async function interleaved(cases: readonly Case[], pgUrl: string, clients: number, seconds: number): Promise<ReplyCase[]> {
+  for (const c of cases) await closedLoop(clients, WARMUP_SECONDS, 0, c.op);
+  const rounds = cases.map(() => [] as { result: LoadResult; cost: PgCost }[]);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, c] of cases.entries()) {
+      const meter = new PgMeter(pgUrl);
+      const result = await closedLoop(clients, seconds, 0, c.op, meter);
+      rounds[i]?.push({ result, cost: await meter.cost() });
+    }
+  }
+  return cases.map((c, i) => {
+    const all = rounds[i] ?? [];
+    const median = [...all].sort((a, b) => a.result.throughput - b.result.throughput)[all.length >> 1];
+    const ops = all.reduce((n, r) => n + r.result.ops, 0);
+    const per = (k: keyof PgCost) => all.reduce((n, r) => n + r.cost[k] * r.result.ops, 0) / ops;
+    const cost = {
+      walBytesPerOp: per("walBytesPerOp"),
+      statementsPerOp: per("statementsPerOp"),
+      rowsWrittenPerOp: per("rowsWrittenPerOp"),
+    };
+    return { name: c.name, result: (median ?? all[0])?.result as LoadResult, cost };
+  });
 }
 
 export async function measureReplies(cluster: ClusterHarness, pgUrl: string, clients: number, seconds: number, shardCount: number) {
-  const cases: ReplyCase[] = [];
+  const cases: Case[] = [];
   // REST: each client its own counter, all owned by runner 1.
   const ids = await ownedByFirst(cluster, "replies", clients, shardCount);
   const run = randomUUID();
@@ -45,8 +73,7 @@ export async function measureReplies(cluster: ClusterHarness, pgUrl: string, cli
     ["REST, non-owner entry, Idempotency-Key", 2, true],
   ] as const) {
     const increment = incrementer(cluster.url(index), clients);
-    const op = (c: number) => increment(ids[c] as string, keyed ? `${run}-${n++}` : undefined);
-    cases.push(await measured(name, pgUrl, clients, seconds, op));
+    cases.push({ name, op: (c) => increment(ids[c] as string, keyed ? `${run}-${n++}` : undefined) });
   }
   // In process: one runner in this process on the same Postgres, 1,000 counters.
   const runner = await startRunner(loadConfig({ LISTEN_ADDR: "127.0.0.1:0", POSTGRES_URL: pgUrl }), silentLogger);
@@ -62,10 +89,10 @@ export async function measureReplies(cluster: ClusterHarness, pgUrl: string, cli
         const requestId = keyed ? `${run}-p${i}` : undefined;
         await runner.cluster.call("Counter", `replies-p${i % counters}`, "increment", { amount: 1 }, { requestId });
       };
-      cases.push(await measured(name, pgUrl, clients, seconds, op));
+      cases.push({ name, op });
     }
+    return await interleaved(cases, pgUrl, clients, seconds);
   } finally {
     await runner.stop();
   }
-  return cases;
 }
