@@ -71,6 +71,12 @@ export class EntityTimers implements Timers {
       .sort((a, b) => Date.parse(a.fire_at) - Date.parse(b.fire_at));
   }
 
+  /** When the pending timer `timerId` is due (epoch ms), if it is pending: one lookup, not a sorted listing. */
+  dueAt(timerId: string): number | undefined {
+    const pending = this.table[timerId];
+    return pending ? Date.parse(pending.fire_at) : undefined;
+  }
+
   /** For the fire turn: takes `timerId` out of the pending ones if it is due, and records the fire. */
   takeDue(timerId: string): TimerEvent | FireOutcome {
     const pending = this.table[timerId];

@@ -41,7 +41,7 @@ export function waitTurn(
         turn.transact((tx) => store.recordActivity(tx, key, entry, attempt));
         return { done: entry };
       }
-      const pending = timers.pending().some((t) => t.timer_id === timerId);
+      const pending = timers.dueAt(timerId) !== undefined;
       if (timeoutMs !== undefined && !pending) timers.schedule(timerId, timeoutMs);
       turn.transact((tx) => store.suspend(tx, key, attempt, name));
       return { suspended: true };

@@ -57,16 +57,16 @@ export function sleepTurn(
       if (journaled) return { done: journaled };
       const timers = new EntityTimers(state, turn, true);
       const timerId = waitTimerId({ execId: key.execId, kind: "sleep", name, seq });
-      const pending = timers.pending().find((t) => t.timer_id === timerId);
-      const fireAt = pending ? Date.parse(pending.fire_at) : dueAt(turn.now);
+      const pending = timers.dueAt(timerId);
+      const fireAt = pending ?? dueAt(turn.now);
       const now = turn.now.getTime();
       if (!(fireAt > now)) {
-        if (pending) timers.cancel(timerId);
+        if (pending !== undefined) timers.cancel(timerId);
         const entry: JournalEntry = { name, seq, result: "null", runs: 1 };
         turn.transact((tx) => store.recordActivity(tx, key, entry, attempt));
         return { done: entry };
       }
-      if (!pending) timers.schedule(timerId, fireAt - now);
+      if (pending === undefined) timers.schedule(timerId, fireAt - now);
       turn.transact((tx) => store.suspend(tx, key, attempt, undefined));
       return { suspended: true };
     },
