@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, gte, inArray, notInArray, type SQL, sql } from "drizzle-orm";
+import type { PgColumn } from "drizzle-orm/pg-core";
 import { workflowExecutions, workflowJournal } from "../../../../drizzle/schema.ts";
 import { ClusterError, executionCancelled } from "../../errors.ts";
 import type { Json } from "../../json.ts";
@@ -43,14 +44,39 @@ function prepareStepWrite(db: Database) {
     .prepare("workflow_record_step");
 }
 
+/** The placeholders of an execution's key, for prepared statements. */
+const keyed = (type: PgColumn, id: PgColumn, execId: PgColumn) =>
+  and(eq(type, sql.placeholder("type")), eq(id, sql.placeholder("id")), eq(execId, sql.placeholder("execId")));
+
+/** The reads every wake-up and resume makes, prepared once: building a Drizzle query each time cost more than running it. */
+function prepareReads(db: Database) {
+  const journal = { name: j.name, seq: j.seq, result: j.result, runs: j.runs };
+  const ofJournal = keyed(j.entityType, j.entityId, j.execId);
+  return {
+    journal: db.select(journal).from(j).where(ofJournal).prepare("workflow_journal"),
+    entry: db
+      .select(journal)
+      .from(j)
+      .where(and(ofJournal, eq(j.name, sql.placeholder("name"))))
+      .prepare("workflow_entry"),
+    load: db
+      .select({ workflow: e.workflow, input: e.input, status: e.status })
+      .from(e)
+      .where(keyed(e.entityType, e.entityId, e.execId))
+      .prepare("workflow_load"),
+  };
+}
+
 /** The WorkflowStore on Postgres (or PGlite): one row per execution, one per journal entry. */
 export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
   /** recordStep's statement, prepared once: it runs for every step, and parsing it each time would double its cost. */
   private readonly stepWrite: ReturnType<typeof prepareStepWrite>;
   private readonly durable: DurableSql;
+  private readonly reads: ReturnType<typeof prepareReads>;
 
   constructor(private readonly db: Database) {
     this.stepWrite = prepareStepWrite(db);
+    this.reads = prepareReads(db);
     this.durable = new DurableSql(db);
   }
 
@@ -112,16 +138,12 @@ export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
   }
 
   async journal(key: ExecutionKey): Promise<JournalEntry[]> {
-    return this.db.select({ name: j.name, seq: j.seq, result: j.result, runs: j.runs }).from(j).where(journalOf(key)).catch(unavailable);
+    return this.reads.journal.execute({ ...key }).catch(unavailable);
   }
 
   /** The journal entry of one step, if it has one. */
   async entry(key: ExecutionKey, name: string): Promise<JournalEntry | undefined> {
-    const rows = await this.db
-      .select({ name: j.name, seq: j.seq, result: j.result, runs: j.runs })
-      .from(j)
-      .where(and(journalOf(key), eq(j.name, name)))
-      .catch(unavailable);
+    const rows = await this.reads.entry.execute({ ...key, name }).catch(unavailable);
     return rows[0];
   }
 
@@ -171,11 +193,7 @@ export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
   }
 
   async load(key: ExecutionKey): Promise<(RunningExecution & { readonly status: ExecutionStatus }) | undefined> {
-    const rows = await this.db
-      .select({ workflow: e.workflow, input: e.input, status: e.status })
-      .from(e)
-      .where(keyOf(key))
-      .catch(unavailable);
+    const rows = await this.reads.load.execute({ ...key }).catch(unavailable);
     const row = rows[0];
     return row && { key, ...row };
   }
