@@ -13,6 +13,10 @@ test("lost connections, shutdowns, serialization failures and deadlocks are tran
   }
   for (const code of ["23505", "42601", "22003", "57014"]) assert.not.ok(isTransientDatabaseError(codeError(code)), code);
   assert.not.ok(isTransientDatabaseError(new Error("no code")));
+  // Drizzle's "Failed query: …" carries the driver's error as its cause.
+  const wrapped = (code: string) => new Error("Failed query: savepoint turn_call", { cause: codeError(code) });
+  assert.ok(isTransientDatabaseError(wrapped("CONNECTION_CLOSED")));
+  assert.not.ok(isTransientDatabaseError(wrapped("23505")));
   assert.not.ok(isTransientDatabaseError("text"));
 });
 

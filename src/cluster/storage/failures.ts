@@ -26,9 +26,18 @@ export function isTransientDatabaseError(error: unknown): boolean {
   return CONNECTION_CODES.has(code) || code.startsWith("08") || /^57P0[123]$/.test(code) || code === "40001" || code === "40P01";
 }
 
-/** The SQLSTATE (or driver code) of a database error, if it has one. */
+/**
+ * The SQLSTATE (or driver code) of a database error, if it has one: its own, or that of the
+ * error it wraps (Drizzle reports a failed query as "Failed query: …" with the driver's error as
+ * its cause).
+ */
 export function sqlState(error: unknown): unknown {
-  return typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
+  for (let e = error, depth = 0; typeof e === "object" && e !== null && depth < 4; depth++) {
+    const { code, cause } = e as { code?: unknown; cause?: unknown };
+    if (code !== undefined) return code;
+    e = cause;
+  }
+  return undefined;
 }
 
 /** What a caller is told of `error`: UNAVAILABLE (retry) for a transient database error. */
