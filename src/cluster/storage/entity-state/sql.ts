@@ -207,9 +207,10 @@ async function writeTurn(tx: Database, turn: Commit): Promise<number> {
       reply: r.json,
       expiresAt: new Date(r.expiresAt),
     }));
-    const inserted = await tx.insert(entityReplies).values(values).onConflictDoNothing().returning({ requestId: entityReplies.requestId });
-    if (unseen.length > 0) {
-      const fresh = new Set(inserted.map((r) => r.requestId));
+    const insert = tx.insert(entityReplies).values(values).onConflictDoNothing();
+    if (unseen.length === 0) await insert;
+    else {
+      const fresh = new Set((await insert.returning({ requestId: entityReplies.requestId })).map((r) => r.requestId));
       if (unseen.some((q) => !fresh.has(q))) throw new CasConflict();
     }
   }
