@@ -1,11 +1,10 @@
 import { and, asc, desc, eq, gte, inArray, notInArray, type SQL, sql } from "drizzle-orm";
-import type { PgColumn } from "drizzle-orm/pg-core";
 import { workflowExecutions, workflowJournal } from "../../../../drizzle/schema.ts";
 import { ClusterError, executionCancelled } from "../../errors.ts";
 import type { Json } from "../../json.ts";
 import type { Database, SqlHandle } from "../database.ts";
 import { DurableSql, resumable } from "./durable-sql.ts";
-import { journalOf, keyOf, unavailable } from "./keys.ts";
+import { journalOf, keyOf, preparedJournalOf, preparedKeyOf, unavailable } from "./keys.ts";
 import type {
   Claim,
   Delivery,
@@ -44,26 +43,17 @@ function prepareStepWrite(db: Database) {
     .prepare("workflow_record_step");
 }
 
-/** The placeholders of an execution's key, for prepared statements. */
-const keyed = (type: PgColumn, id: PgColumn, execId: PgColumn) =>
-  and(eq(type, sql.placeholder("type")), eq(id, sql.placeholder("id")), eq(execId, sql.placeholder("execId")));
-
 /** The reads every wake-up and resume makes, prepared once: building a Drizzle query each time cost more than running it. */
 function prepareReads(db: Database) {
   const journal = { name: j.name, seq: j.seq, result: j.result, runs: j.runs };
-  const ofJournal = keyed(j.entityType, j.entityId, j.execId);
   return {
-    journal: db.select(journal).from(j).where(ofJournal).prepare("workflow_journal"),
+    journal: db.select(journal).from(j).where(preparedJournalOf).prepare("workflow_journal"),
     entry: db
       .select(journal)
       .from(j)
-      .where(and(ofJournal, eq(j.name, sql.placeholder("name"))))
+      .where(and(preparedJournalOf, eq(j.name, sql.placeholder("name"))))
       .prepare("workflow_entry"),
-    load: db
-      .select({ workflow: e.workflow, input: e.input, status: e.status })
-      .from(e)
-      .where(keyed(e.entityType, e.entityId, e.execId))
-      .prepare("workflow_load"),
+    load: db.select({ workflow: e.workflow, input: e.input, status: e.status }).from(e).where(preparedKeyOf).prepare("workflow_load"),
   };
 }
 
