@@ -33,7 +33,16 @@ import { ownershipIntervals, parseJournal, unexplainedWake } from "./ownership-i
 import { DelayProxy } from "./proxy.ts";
 import { Random } from "./random.ts";
 import { type ChaosReport, type KindOutcome, publish } from "./report.ts";
-import { drive, emptyStats, type KindStats, type Operation, type WorkloadKind } from "./workload.ts";
+import {
+  drive,
+  type Endpoints,
+  emptyStats,
+  type KindStats,
+  type Operation,
+  readOutcome,
+  type Verdict,
+  type WorkloadKind,
+} from "./workload.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -212,16 +221,22 @@ async function chaos(proxies: ReadonlyMap<number, DelayProxy>, injector: FaultIn
   crashes.push(...(await injector.reviveCrashed()));
   await settled(clients);
 
-  const endpoints = {
+  const endpoints: Endpoints = {
     clients,
     settle: (op: Operation, timeoutMs: number) => {
       const deadline = Date.now() + timeoutMs;
-      return drive(op, clients, random, undefined, () => Date.now() < deadline);
+      return drive(op, clients, random, undefined, () => Date.now() < deadline).catch((error: unknown) => {
+        throw new Error(`${op.key} was answered ${String(error)}`, { cause: error });
+      });
     },
+    read: (query) => readOutcome(query, clients, random),
   };
   const outcomes: KindOutcome[] = [];
   for (const kind of kinds) {
-    const verdict = await kind.verify(endpoints);
+    // A verification cut short is that kind's failure, reported with why; the other kinds still run.
+    const verdict = await kind
+      .verify(endpoints)
+      .catch((error: unknown): Verdict => ({ lost: 0, duplicated: 0, anomalies: [`verification stopped: ${String(error)}`] }));
     const own = rejected.filter((r) => r.startsWith(`${kind.name} `));
     outcomes.push({
       name: kind.name,

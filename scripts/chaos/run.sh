@@ -42,11 +42,15 @@ if ! scripts/cluster.sh up --runners "$RUNNERS" --deno "$DENO" --state "$STATE" 
   echo "0 passed, 1 failed"
   exit 1
 fi
-CLUSTER_STATE="$STATE" node --import tsx scripts/chaos/main.ts --duration "$DURATION" --out "$OUT" "${PASS[@]}"
-rc=$?
+CLUSTER_STATE="$STATE" node --import tsx scripts/chaos/main.ts --duration "$DURATION" --out "$OUT" "${PASS[@]}" 2>&1 | tee "$STATE/harness.log"
+rc=${PIPESTATUS[0]}
 if [[ $rc -ne 0 ]]; then
   for log in "$STATE"/runner-*/runner.log; do
     [[ -f "$log" ]] && { echo "----- warnings and errors in $log -----"; grep -v '"level":"info"' "$log" | tail -n 30; }
   done
+  # Last, where a reader of a long log's tail looks first: what failed, and the count.
+  echo "----- the harness's failures (in full above) -----"
+  grep -E '^(FAIL: |Error|    at )' "$STATE/harness.log" | head -n 40
+  grep -E '^[0-9]+ passed, [0-9]+ failed' "$STATE/harness.log" | tail -n 1
 fi
 exit "$rc"

@@ -44,6 +44,11 @@ export interface Endpoints {
   readonly clients: readonly Client[];
   /** Sends `op` until it is acknowledged or `timeoutMs` passes; true when acknowledged. */
   settle(op: Operation, timeoutMs: number): Promise<boolean>;
+  /**
+   * A read of the outcome, from any runner, retried while the cluster answers 5xx (an entity's
+   * shard may still be settling at its owner) for up to 30 s; a 4xx or the last failure throws.
+   */
+  read<T>(query: (api: Client) => Promise<T>): Promise<T>;
 }
 
 /** Counts kept for each kind while the faults run. */
@@ -110,11 +115,30 @@ export async function drive(
         stats.failures[cause] = (stats.failures[cause] ?? 0) + 1;
       }
       if (!retryable(error)) throw error;
-      // Back off a little: the runner may be down, or ownership may be moving.
-      await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 25 * 2 ** Math.min(attempt, 5)) * (0.5 + random.next())));
+      await pause(attempt, random);
     }
   }
   return false;
+}
+
+/** Between attempts: the runner may be down, or ownership may be moving. */
+const pause = (attempt: number, random: Random) =>
+  new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 25 * 2 ** Math.min(attempt, 5)) * (0.5 + random.next())));
+
+/** How long `Endpoints.read` keeps trying a runner that answers 5xx or not at all. */
+const READ_PATIENCE_MS = 30_000;
+
+/** `Endpoints.read`: `query` against a random runner per attempt, retried as `drive` retries. */
+export async function readOutcome<T>(query: (api: Client) => Promise<T>, clients: readonly Client[], random: Random): Promise<T> {
+  const deadline = Date.now() + READ_PATIENCE_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await query(random.pick(clients));
+    } catch (error) {
+      if (!retryable(error) || Date.now() >= deadline) throw error;
+      await pause(attempt, random);
+    }
+  }
 }
 
 /** False when `probe` answers 501: the route exists in the contract, the feature not yet. */

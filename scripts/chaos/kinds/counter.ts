@@ -1,4 +1,3 @@
-import type { Client } from "../../../src/client.ts";
 import type { Random } from "../random.ts";
 import { type Endpoints, EntityWorkload, type Operation, type Verdict } from "../workload.ts";
 
@@ -34,10 +33,9 @@ export class CounterWorkload extends EntityWorkload {
     }
     let lost = 0;
     let duplicated = 0;
-    const api = cluster.clients[0] as Client;
     for (const counter of this.ids) {
       const keys = this.increments.filter((i) => i.counter === counter);
-      const final = await api.counter.get({ id: counter });
+      const final = await cluster.read((api) => api.counter.get({ id: counter }));
       // An increment is reflected when its reply is a value no other key got, within the final value.
       const seen = new Map<number, number>();
       for (const { reply } of keys) if (reply !== undefined) seen.set(reply, (seen.get(reply) ?? 0) + 1);

@@ -58,7 +58,6 @@ export class DurableWorkload extends EntityWorkload {
     for (const a of this.approvals) {
       if (!a.acknowledged && !(await cluster.settle(operation(a), 30_000))) anomalies.push(`approval ${a.execId} never settled`);
     }
-    const api = cluster.clients[0] as Client;
     const ended = (v: ApprovalExecution) => ["completed", "compensated", "compensation_failed", "failed"].includes(v.status);
     let lost = 0;
     let duplicated = 0;
@@ -66,12 +65,12 @@ export class DurableWorkload extends EntityWorkload {
       const view = await waitFor(
         `approval ${a.execId} to end`,
         async () => {
-          const v = await api.approval.execution({ id: a.entity, exec_id: a.execId });
+          const v = await cluster.read((api) => api.approval.execution({ id: a.entity, exec_id: a.execId }));
           return ended(v) ? v : undefined;
         },
         60_000,
         250,
-      ).catch(() => api.approval.execution({ id: a.entity, exec_id: a.execId }).catch(() => undefined));
+      ).catch(() => cluster.read((api) => api.approval.execution({ id: a.entity, exec_id: a.execId })).catch(() => undefined));
       const want = EXPECTED[a.ending];
       const effects = view ? [view.reserved, view.charged, view.released] : [];
       if (!view || view.status !== want.status || effects.some((n, i) => n < (want.effects[i] as number))) {

@@ -1,4 +1,3 @@
-import type { Client } from "../../../src/client.ts";
 import type { Random } from "../random.ts";
 import { type Endpoints, EntityWorkload, type Operation, type Verdict } from "../workload.ts";
 
@@ -34,16 +33,15 @@ export class KvWorkload extends EntityWorkload {
   }
 
   async verify(cluster: Endpoints): Promise<Verdict> {
-    const api = cluster.clients[0] as Client;
     const anomalies: string[] = [];
     let lost = 0;
     for (const store of this.ids) {
       const sent = new Map(this.sets.filter((s) => s.store === store).map((s) => [s.key, s]));
-      const keys = new Set(await api.kv.keys({ id: store }));
+      const keys = new Set(await cluster.read((api) => api.kv.keys({ id: store })));
       for (const key of keys) if (!sent.has(key)) anomalies.push(`${store} holds ${key}, which was never sent`);
       for (const set of sent.values()) {
         if (!set.acknowledged) continue;
-        const value = keys.has(set.key) ? await api.kv.get({ id: store, key: set.key }) : null;
+        const value = keys.has(set.key) ? await cluster.read((api) => api.kv.get({ id: store, key: set.key })) : null;
         if (JSON.stringify(value) !== JSON.stringify(set.value)) {
           lost++;
           anomalies.push(`${store}/${set.key} reads ${JSON.stringify(value)}, acknowledged as ${JSON.stringify(set.value)}`);

@@ -47,12 +47,11 @@ export class TimerWorkload extends EntityWorkload {
         anomalies.push(`timer ${timer.timerId} never settled`);
       }
     }
-    const api = cluster.clients[0] as Client;
     const delays = new Map(this.timers.map((t) => [`${t.entity}/${t.timerId}`, t.delayMs]));
     const fired = async () => {
       const counts = new Map<string, { n: number; early: boolean }>();
       for (const entity of this.ids) {
-        for (const fire of await api.timer.fires({ id: entity })) {
+        for (const fire of await cluster.read((api) => api.timer.fires({ id: entity }))) {
           const key = `${entity}/${fire.timer_id}`;
           const early = Date.parse(fire.fired_at) - Date.parse(fire.scheduled_at) < (delays.get(key) ?? 0);
           counts.set(key, { n: (counts.get(key)?.n ?? 0) + 1, early: early || counts.get(key)?.early === true });

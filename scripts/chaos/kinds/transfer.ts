@@ -1,4 +1,3 @@
-import type { Client } from "../../../src/client.ts";
 import type { Random } from "../random.ts";
 import { type Endpoints, EntityWorkload, type Operation, type Verdict } from "../workload.ts";
 
@@ -38,14 +37,13 @@ export class TransferWorkload extends EntityWorkload {
     for (const t of this.transfers) {
       if (!t.acknowledged && !(await cluster.settle(operation(t), 30_000))) anomalies.push(`transfer ${t.account}→${t.to} never settled`);
     }
-    const api = cluster.clients[0] as Client;
     let lost = 0;
     let duplicated = 0;
     for (const account of this.ids) {
       const sent = this.transfers.filter((t) => t.account === account);
       const total = sent.reduce((sum, t) => sum + t.amount, 0);
-      const state = await api.sqlActivity.state({ id: account });
-      const rows = await api.sqlActivity.sqlCount({ id: account });
+      const state = await cluster.read((api) => api.sqlActivity.state({ id: account }));
+      const rows = await cluster.read((api) => api.sqlActivity.sqlCount({ id: account }));
       for (const [what, n] of [
         ["state", state.transfer_count],
         ["rows", rows],

@@ -37,11 +37,10 @@ export class WorkflowWorkload extends EntityWorkload {
     for (const run of this.runs) {
       if (!run.acknowledged && !(await cluster.settle(operation(run), 30_000))) anomalies.push(`workflow ${run.execId} never settled`);
     }
-    const api = cluster.clients[0] as Client;
     let lost = 0;
     let duplicated = 0;
     for (const run of this.runs) {
-      const execution = await api.workflow.execution({ id: run.entity, exec_id: run.execId });
+      const execution = await cluster.read((api) => api.workflow.execution({ id: run.entity, exec_id: run.execId }));
       const complete = execution.status === "completed" && STEPS.every((s) => execution.steps_completed.includes(s));
       if (!complete) {
         lost++;
