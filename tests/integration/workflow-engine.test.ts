@@ -98,10 +98,11 @@ const Ledger = defineEntity(protocol, {
 
 const address = (id: string) => ({ type: "Ledger", id, shard: 0 });
 
-function runtimeOn(storage: Storage): EntityRuntime {
+function runtimeOn(storage: Storage, mayCommit?: () => boolean): EntityRuntime {
   const runtime = new EntityRuntime({
     store: new SqlStateStore(storage),
     log: silentLogger,
+    mayCommit,
     idleMs: 60_000,
     workflows: { store: new SqlWorkflowStore(storage.db), address: (_type, id) => address(id) },
   });
@@ -277,6 +278,34 @@ for (const backend of STORAGE_BACKENDS) {
       assert.is(ran(id, "e7", "c"), 1, "the older attempt stopped before c");
     } finally {
       await other.stop();
+    }
+  });
+
+  it("a run the fence stopped for a moment, with no caller left, is driven again once the fence is back", async ({ storage }) => {
+    let fenced = false;
+    const runtime = runtimeOn(storage, () => !fenced);
+    try {
+      const id = uniqueId("ledger");
+      const call = runtime.call(callOf(address(id), "script", { exec_id: "e9", ops: ["step:a", "gate:g", "act:b"] }));
+      await waitFor("the gate to be reached", () => (gate(`${id}/e9/g`).entered > 0 ? true : undefined));
+      // The lease's fence goes down (an etcd restart, say) while the run is at its gate: its activity cannot commit.
+      fenced = true;
+      gate(`${id}/e9/g`).open();
+      assert.is((await failure(call)).code, "NOT_OWNER");
+      const store = new SqlWorkflowStore(storage.db);
+      assert.is((await store.get({ type: "Ledger", id, execId: "e9" }))?.status, "running");
+      // The shard never moved, so no resume comes, and its caller is gone: the engine itself drives it on.
+      fenced = false;
+      const record = await waitFor("the abandoned run to be driven to completion", async () => {
+        const r = await store.get({ type: "Ledger", id, execId: "e9" });
+        return r?.status === "completed" ? r : undefined;
+      });
+      assert.equal(record.result, ["a", "g", "b"]);
+      assert.is(record.attempts, 2);
+      assert.equal([ran(id, "e9", "a"), ran(id, "e9", "g"), ran(id, "e9", "b")], [1, 1, 1]);
+      assert.equal(await runtime.call(callOf(address(id), "items", {})), ["b"]);
+    } finally {
+      await runtime.stop();
     }
   });
 

@@ -12,6 +12,7 @@ import { CANCELLED, cancelTurn, stoppedShort, wasCancelled } from "./cancel.ts";
 import { compensate } from "./compensation.ts";
 import type { WorkflowImplementation } from "./definition.ts";
 import { executionKey, halt, persist, STORAGE_BACKOFF, superseded } from "./persist.ts";
+import { redriveIfAbandoned } from "./redrive.ts";
 import { Run, type RunHost, suspended } from "./run.ts";
 import { waitFireTurn } from "./sleep.ts";
 
@@ -168,7 +169,7 @@ export class WorkflowEngine {
   }
 
   /** `wake`, resolving once the run it started (or found started meanwhile) ended, or it gave up. */
-  private async awaken(address: EntityAddress, execId: string): Promise<void> {
+  private async awaken(address: EntityAddress, execId: string, redrive = 1): Promise<void> {
     const { store, log, mayRun } = this.options;
     const key: ExecutionKey = { type: address.type, id: address.id, execId };
     const running = () => this.executions.get(executionKey(address, execId))?.done;
@@ -180,7 +181,7 @@ export class WorkflowEngine {
       }
       try {
         const found = await store.load(key);
-        const run = found && !AT_REST.has(found.status) ? (running() ?? this.resumeOne(address, found)) : undefined;
+        const run = found && !AT_REST.has(found.status) ? (running() ?? this.resumeOne(address, found, redrive)) : undefined;
         await run?.catch(() => {});
         return;
       } catch (err) {
@@ -203,7 +204,7 @@ export class WorkflowEngine {
   }
 
   /** Runs an execution found in storage (undefined: it cannot); no caller waits for it, so its failures are logged here. */
-  private resumeOne(address: EntityAddress, { key, workflow, input }: RunningExecution): Promise<unknown> | undefined {
+  private resumeOne(address: EntityAddress, { key, workflow, input }: RunningExecution, redrive = 1): Promise<unknown> | undefined {
     const { log } = this.options;
     const rpc = this.options.workflowOf(key.type, workflow);
     const args = rpc?.args.safeParse(JSON.parse(input));
@@ -211,7 +212,7 @@ export class WorkflowEngine {
       log.error({ entity: formatAddress(address), execId: key.execId, workflow }, "cannot resume execution: unknown workflow or arguments");
       return undefined;
     }
-    const { done } = this.start(address, workflow, rpc.workflow, args.data, key.execId, "resumed");
+    const { done } = this.start(address, workflow, rpc.workflow, args.data, key.execId, "resumed", redrive);
     done.catch((err: unknown) => {
       const code = err instanceof ClusterError ? err.code : "INTERNAL";
       const where = { entity: formatAddress(address), execId: key.execId };
@@ -230,6 +231,7 @@ export class WorkflowEngine {
     args: unknown,
     execId: string,
     how: "started" | "resumed",
+    redrive = 1,
   ): Execution {
     const key = executionKey(address, execId);
     const controller = new AbortController();
@@ -245,7 +247,14 @@ export class WorkflowEngine {
       this.executions.delete(key);
       this.cancelled.delete(key);
     };
-    done.then(forget, forget);
+    done.then(forget, (error: unknown) => {
+      forget();
+      redriveIfAbandoned(error, controller.signal.aborted, redrive, {
+        stopped: () => this.stopped,
+        serving: () => this.options.mayRun(address.shard),
+        awaken: (next) => this.awaken(address, execId, next),
+      });
+    });
     this.count(rpc, how, done);
     return execution;
   }
