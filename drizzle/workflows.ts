@@ -48,10 +48,11 @@ export const workflowExecutions = pgTable(
     ),
     // The operator API lists executions newest first.
     index("workflow_executions_started").on(t.startedAt.desc(), t.entityType, t.entityId, t.execId),
-    // What a runner resumes when it acquires shards: the executions still running (few, normally).
-    index("workflow_executions_running").on(t.entityType, t.entityId).where(sql`${t.status} = 'running'`),
-    // Compensating executions are resumed too; suspended ones only when a signal awaits them.
-    index("workflow_executions_waiting").on(t.entityType, t.entityId).where(sql`${t.status} in ('compensating', 'suspended')`),
+    // What a runner must be driving (resumed when it acquires shards, swept for when nobody does):
+    // the executions running or compensating (few, normally).
+    index("workflow_executions_running").on(t.entityType, t.entityId).where(sql`${t.status} in ('running', 'compensating')`),
+    // Suspended ones are resumed only when a signal awaits them.
+    index("workflow_executions_waiting").on(t.entityType, t.entityId).where(sql`${t.status} = 'suspended'`),
   ],
 );
 

@@ -42,6 +42,12 @@ export const limits = {
    */
   replyIndexEntries: 64,
   replyIndexBytes: 16 * 1024,
+  /**
+   * How often a runner looks for workflow executions of its shards that no run drives (see
+   * AbandonedSweep); one is resumed when seen so twice. A cheap query: partial indexes hold only the
+   * running and compensating executions.
+   */
+  workflowSweepMs: 5_000,
   /** How often expired replies and timer rows are pruned. */
   pruneEveryMs: 600_000,
   /** How long a cluster-wide listing (`/debug/entities`) waits for each peer. */

@@ -98,13 +98,13 @@ const Ledger = defineEntity(protocol, {
 
 const address = (id: string) => ({ type: "Ledger", id, shard: 0 });
 
-function runtimeOn(storage: Storage, mayCommit?: () => boolean): EntityRuntime {
+function runtimeOn(storage: Storage, mayCommit?: () => boolean, sweepMs?: number): EntityRuntime {
   const runtime = new EntityRuntime({
     store: new SqlStateStore(storage),
     log: silentLogger,
     mayCommit,
     idleMs: 60_000,
-    workflows: { store: new SqlWorkflowStore(storage.db), address: (_type, id) => address(id) },
+    workflows: { store: new SqlWorkflowStore(storage.db), address: (_type, id) => address(id), sweepMs },
   });
   runtime.register(Ledger);
   return runtime;
@@ -283,7 +283,7 @@ for (const backend of STORAGE_BACKENDS) {
 
   it("a run the fence stopped for a moment, with no caller left, is driven again once the fence is back", async ({ storage }) => {
     let fenced = false;
-    const runtime = runtimeOn(storage, () => !fenced);
+    const runtime = runtimeOn(storage, () => !fenced, 100);
     try {
       const id = uniqueId("ledger");
       const call = runtime.call(callOf(address(id), "script", { exec_id: "e9", ops: ["step:a", "gate:g", "act:b"] }));
@@ -294,7 +294,7 @@ for (const backend of STORAGE_BACKENDS) {
       assert.is((await failure(call)).code, "NOT_OWNER");
       const store = new SqlWorkflowStore(storage.db);
       assert.is((await store.get({ type: "Ledger", id, execId: "e9" }))?.status, "running");
-      // The shard never moved, so no resume comes, and its caller is gone: the engine itself drives it on.
+      // The shard never moved, so no resume comes, and its caller is gone: the engine's sweep drives it on.
       fenced = false;
       const record = await waitFor("the abandoned run to be driven to completion", async () => {
         const r = await store.get({ type: "Ledger", id, execId: "e9" });

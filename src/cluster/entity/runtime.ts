@@ -31,6 +31,8 @@ export interface RuntimeOptions {
     readonly store: WorkflowStore;
     /** The address of an entity, for resuming executions found in storage. */
     readonly address: (type: string, id: string) => EntityAddress;
+    /** How often executions that no run drives are looked for; `limits.workflowSweepMs` by default. */
+    readonly sweepMs?: number;
   };
   /** How handlers reach other entities (through the router). */
   readonly caller?: EntityCaller;
@@ -94,6 +96,7 @@ export class EntityRuntime {
           },
           mayRun: mayCommit,
           metrics,
+          sweepMs: workflows.sweepMs,
         })
       : undefined;
     const engine = this.workflows;

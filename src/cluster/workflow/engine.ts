@@ -5,6 +5,7 @@ import type { ExecutionReader, TurnImplementation } from "../entity/context.ts";
 import type { WorkflowRpc } from "../entity/definition.ts";
 import { ClusterError, executionCancelled } from "../errors.ts";
 import { type Json, toJsonText } from "../json.ts";
+import { limits } from "../limits.ts";
 import { type ClusterMetrics, noMetrics } from "../metrics/metrics.ts";
 import type { ShardId } from "../ownership/shard.ts";
 import type { ExecutionKey, Outcome, RunningExecution } from "../storage/workflows/store.ts";
@@ -12,9 +13,10 @@ import { CANCELLED, cancelTurn, stoppedShort, wasCancelled } from "./cancel.ts";
 import { compensate } from "./compensation.ts";
 import type { WorkflowImplementation } from "./definition.ts";
 import { executionKey, halt, persist, STORAGE_BACKOFF, superseded } from "./persist.ts";
-import { redriveIfAbandoned } from "./redrive.ts";
 import { Run, type RunHost, suspended } from "./run.ts";
+import { countRun } from "./run-metrics.ts";
 import { waitFireTurn } from "./sleep.ts";
+import { AbandonedSweep } from "./sweep.ts";
 
 export interface WorkflowEngineOptions extends RunHost {
   /** The workflow RPC `rpc` of entity type `type`, to resume what storage says is running. */
@@ -23,6 +25,8 @@ export interface WorkflowEngineOptions extends RunHost {
   /** Whether executions of `shard` may run here (this runner serves it). */
   readonly mayRun: (shard: ShardId) => boolean;
   readonly metrics?: ClusterMetrics;
+  /** How often executions nobody drives are looked for (`AbandonedSweep`); the default is `limits.workflowSweepMs`. */
+  readonly sweepMs?: number;
 }
 
 /** An execution this runner is driving; callers of its exec id wait for `done`. */
@@ -54,7 +58,8 @@ const AT_REST = new Set(["completed", "failed", "cancelled", "compensated", "com
  * Durable waits (sleep, signal) suspend an execution: it is marked `suspended`, dropped from
  * memory, and its callers get SUSPENDED (HTTP 202). A wait timer's fire turn or a signal delivery
  * marks it running again and wakes it here (`wake`); a crash in between leaves it `running` for
- * the next owner's resume. A terminal failure runs the compensations its activities registered
+ * the next owner's resume. An execution left running with no run here driving it is picked up by
+ * a periodic sweep (sweep.ts). A terminal failure runs the compensations its activities registered
  * (`compensate`), and so does an operator's cancel (cancel.ts), at the entity's owner.
  */
 export class WorkflowEngine {
@@ -62,8 +67,20 @@ export class WorkflowEngine {
   /** Executions running here that an operator cancelled (the store has them compensating already). */
   private readonly cancelled = new Set<string>();
   private stopped = false;
+  private readonly sweep: AbandonedSweep;
 
-  constructor(private readonly options: WorkflowEngineOptions) {}
+  constructor(private readonly options: WorkflowEngineOptions) {
+    const { store, log, mayRun, address } = options;
+    const undriven = (key: ExecutionKey) => {
+      const at = address(key.type, key.id);
+      return !this.stopped && mayRun(at.shard) && !this.executions.has(executionKey(at, key.execId));
+    };
+    const resume = (found: readonly RunningExecution[]) => this.startResumed(found, () => true);
+    this.sweep = new AbandonedSweep(
+      { unfinished: () => store.unfinished(), undriven, resume, log },
+      options.sweepMs ?? limits.workflowSweepMs,
+    );
+  }
 
   /** Runs a workflow RPC, or joins the run of its exec id going on here; resolves with its result. */
   run(address: EntityAddress, rpc: string, workflow: WorkflowImplementation, args: unknown): Promise<unknown> {
@@ -91,7 +108,7 @@ export class WorkflowEngine {
       for (let attempt = 1; stillServed(); attempt++) {
         try {
           const running = await this.options.store.running();
-          this.startResumed(running, wanted);
+          this.startResumed(running, (shard) => wanted.has(shard));
           return;
         } catch (err) {
           this.options.log.warn({ err, attempt }, "cannot list running workflow executions yet");
@@ -127,6 +144,7 @@ export class WorkflowEngine {
   /** Stops every execution and refuses new ones. */
   stop(): Promise<void> {
     this.stopped = true;
+    this.sweep.stop();
     return halt([...this.executions.values()]);
   }
 
@@ -169,7 +187,7 @@ export class WorkflowEngine {
   }
 
   /** `wake`, resolving once the run it started (or found started meanwhile) ended, or it gave up. */
-  private async awaken(address: EntityAddress, execId: string, redrive = 1): Promise<void> {
+  private async awaken(address: EntityAddress, execId: string): Promise<void> {
     const { store, log, mayRun } = this.options;
     const key: ExecutionKey = { type: address.type, id: address.id, execId };
     const running = () => this.executions.get(executionKey(address, execId))?.done;
@@ -181,7 +199,7 @@ export class WorkflowEngine {
       }
       try {
         const found = await store.load(key);
-        const run = found && !AT_REST.has(found.status) ? (running() ?? this.resumeOne(address, found, redrive)) : undefined;
+        const run = found && !AT_REST.has(found.status) ? (running() ?? this.resumeOne(address, found)) : undefined;
         await run?.catch(() => {});
         return;
       } catch (err) {
@@ -191,20 +209,20 @@ export class WorkflowEngine {
     }
   }
 
-  private startResumed(running: readonly RunningExecution[], shards: ReadonlySet<ShardId>): void {
+  private startResumed(running: readonly RunningExecution[], wanted: (shard: ShardId) => boolean): void {
     const { log, mayRun } = this.options;
     let resumed = 0;
     for (const execution of running) {
       const { key } = execution;
       const address = this.options.address(key.type, key.id);
-      if (!shards.has(address.shard) || !mayRun(address.shard) || this.executions.has(executionKey(address, key.execId))) continue;
+      if (!wanted(address.shard) || !mayRun(address.shard) || this.executions.has(executionKey(address, key.execId))) continue;
       if (this.resumeOne(address, execution)) resumed++;
     }
     if (resumed > 0) log.info({ resumed }, "resumed running workflow executions");
   }
 
   /** Runs an execution found in storage (undefined: it cannot); no caller waits for it, so its failures are logged here. */
-  private resumeOne(address: EntityAddress, { key, workflow, input }: RunningExecution, redrive = 1): Promise<unknown> | undefined {
+  private resumeOne(address: EntityAddress, { key, workflow, input }: RunningExecution): Promise<unknown> | undefined {
     const { log } = this.options;
     const rpc = this.options.workflowOf(key.type, workflow);
     const args = rpc?.args.safeParse(JSON.parse(input));
@@ -212,7 +230,7 @@ export class WorkflowEngine {
       log.error({ entity: formatAddress(address), execId: key.execId, workflow }, "cannot resume execution: unknown workflow or arguments");
       return undefined;
     }
-    const { done } = this.start(address, workflow, rpc.workflow, args.data, key.execId, "resumed", redrive);
+    const { done } = this.start(address, workflow, rpc.workflow, args.data, key.execId, "resumed");
     done.catch((err: unknown) => {
       const code = err instanceof ClusterError ? err.code : "INTERNAL";
       const where = { entity: formatAddress(address), execId: key.execId };
@@ -231,7 +249,6 @@ export class WorkflowEngine {
     args: unknown,
     execId: string,
     how: "started" | "resumed",
-    redrive = 1,
   ): Execution {
     const key = executionKey(address, execId);
     const controller = new AbortController();
@@ -247,30 +264,9 @@ export class WorkflowEngine {
       this.executions.delete(key);
       this.cancelled.delete(key);
     };
-    done.then(forget, (error: unknown) => {
-      forget();
-      redriveIfAbandoned(error, controller.signal.aborted, redrive, {
-        stopped: () => this.stopped,
-        serving: () => this.options.mayRun(address.shard),
-        awaken: (next) => this.awaken(address, execId, next),
-      });
-    });
-    this.count(rpc, how, done);
+    done.then(forget, forget);
+    countRun((this.options.metrics ?? noMetrics).workflows, rpc, how, done);
     return execution;
-  }
-
-  /** A run's start and how it ended; one stopped by a hand-over (NOT_OWNER) is neither completed nor failed. */
-  private count(workflow: string, how: "started" | "resumed", done: Promise<unknown>): void {
-    const m = (this.options.metrics ?? noMetrics).workflows;
-    const labels = { workflow };
-    m[how].inc(labels);
-    m.running.inc(labels);
-    done
-      .then(
-        () => m.completed.inc(labels),
-        (error: unknown) => error instanceof ClusterError && error.code === "WORKFLOW_FAILED" && m.failed.inc(labels),
-      )
-      .finally(() => m.running.dec(labels));
   }
 
   private async drive(

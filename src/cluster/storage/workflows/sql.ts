@@ -173,11 +173,19 @@ export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
   }
 
   /** Executions a runner must drive: running, compensating, or suspended with an unconsumed signal. */
-  async running(): Promise<RunningExecution[]> {
+  running(): Promise<RunningExecution[]> {
+    return this.executionsWhere(resumable());
+  }
+
+  unfinished(): Promise<RunningExecution[]> {
+    return this.executionsWhere(inArray(e.status, ["running", "compensating"]));
+  }
+
+  private async executionsWhere(where: SQL | undefined): Promise<RunningExecution[]> {
     const rows = await this.db
       .select({ type: e.entityType, id: e.entityId, execId: e.execId, workflow: e.workflow, input: e.input })
       .from(e)
-      .where(resumable())
+      .where(where)
       .catch(unavailable);
     return rows.map((r) => ({ key: { type: r.type, id: r.id, execId: r.execId }, workflow: r.workflow, input: r.input }));
   }

@@ -161,6 +161,8 @@ export interface WorkflowStore {
    * shards): running, compensating, and suspended with a signal delivered that it has not consumed.
    */
   running(): Promise<RunningExecution[]>;
+  /** The executions marked running or compensating, across all entities: those a run should be driving now. */
+  unfinished(): Promise<RunningExecution[]>;
   /** What a wake-up needs to run the execution again, unless it has ended (or never started). */
   load(key: ExecutionKey): Promise<(RunningExecution & { readonly status: ExecutionStatus }) | undefined>;
   // Durable waits (sleep.ts, signal.ts): these run in the entity's turns, in its transaction.
