@@ -2,7 +2,7 @@
  * Durable sleeps: N ApprovalTest executions (default 10,000; 100 per entity) sleeping at once, their
  * due times spread over 10 s. Measures the runner's RSS growth over idle while they all sleep (a
  * suspended execution is held in no memory: targets ≤ 50 MiB) and the wake-up lateness, journaled
- * end of the sleep − (reserve + delay) (target p99 ≤ 100 ms). An in-process runner on PGlite, and
+ * end of the sleep − its timer's due time (target p99 ≤ 100 ms). An in-process runner on PGlite, and
  * one on Postgres when a URL is given. `npm run bench -- --only sleeps` runs this case alone.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -49,12 +49,10 @@ async function measure(runner: Runner, backend: string, N: number): Promise<Slee
   const { cluster } = runner;
   const run = Date.now().toString(36);
   const execs = Array.from({ length: N }, (_, i) => ({ id: `sleep-${run}-${Math.floor(i / PER_ENTITY)}`, execId: `x${i}`, i }));
-  const delays = new Map<string, number>();
   const idle = rss();
   const firstDue = Date.now() + 5_000 + N; // every execution sleeps before the first is due
   await runAll(execs, async ({ id, execId, i }) => {
     const delay_ms = Math.max(0, firstDue + Math.floor((i / Math.max(1, N - 1)) * WINDOW_MS) - Date.now());
-    delays.set(execId, delay_ms);
     const args = { exec_id: execId, delay_ms, timeout_ms: 600_000, fail_times: 0 };
     await cluster.call("ApprovalTest", id, "start", args).catch((e: unknown) => {
       if (!(e instanceof ClusterError && e.code === "SUSPENDED")) throw e;
@@ -64,6 +62,7 @@ async function measure(runner: Runner, backend: string, N: number): Promise<Slee
   const sleeping = rss();
   const active = cluster.activeExecutionCount;
   if (Date.now() > firstDue) console.warn("some executions fell due before all were started");
+  const dueAt = await sleepDueTimes(runner, [...new Set(execs.map((x) => x.id))]);
   await new Promise((resolve) => setTimeout(resolve, firstDue + WINDOW_MS + 2_000 - Date.now()));
   const lateness: number[] = [];
   await runAll(execs, async ({ id, execId }) => {
@@ -72,7 +71,7 @@ async function measure(runner: Runner, backend: string, N: number): Promise<Slee
       const at = (name: string) => Date.parse(v.journal.find((e) => e.name === name)?.at ?? "");
       const woke = at("delay");
       if (Number.isFinite(woke)) {
-        lateness.push(woke - at("reserve") - (delays.get(execId) ?? 0));
+        lateness.push(woke - (dueAt.get(`${id}/${execId}`) ?? Number.NaN));
         return;
       }
       if (tries > 600) throw new Error(`${id}/${execId} never woke`);
@@ -90,6 +89,22 @@ async function measure(runner: Runner, backend: string, N: number): Promise<Slee
     "p99 ms": percentile(lateness, 99),
     "max ms": lateness.at(-1) ?? Number.NaN,
   };
+}
+
+/**
+ * Each execution's due time, `entity/execId` → ms, from its sleep's pending timer (a wait timer's id
+ * is `$wf:` + JSON of [exec id, kind, name, position]). The sleep's own turn set it, so lateness
+ * is counted from then, not from the start call, which queued behind thousands of others.
+ */
+async function sleepDueTimes(runner: Runner, entities: readonly string[]): Promise<Map<string, number>> {
+  const due = new Map<string, number>();
+  for (const id of entities) {
+    for (const t of await runner.cluster.operator.timers({ type: "ApprovalTest", id, limit: PER_ENTITY })) {
+      const [execId] = JSON.parse(t.timerId.slice("$wf:".length)) as [string];
+      due.set(`${id}/${execId}`, t.fireAt.getTime());
+    }
+  }
+  return due;
 }
 
 /** One row per backend: PGlite always, Postgres when `postgresUrl` is given. */
