@@ -1,0 +1,142 @@
+/**
+ * The Postgres pool after its connections were reset (Postgres restarting under load, a network
+ * blip): it answers again at once. Postgres only (PGlite has no connections), through a TCP proxy
+ * in front of it whose client sockets the test resets.
+ */
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { sql } from "drizzle-orm";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { openStorage, type Storage, silentLogger } from "../../src/cluster/index.ts";
+import { waitFor } from "../support/wait.ts";
+
+/** Forwards to Postgres; `reset()` drops every connection with a TCP reset, as a crashing peer would. */
+class ResettingProxy {
+  private readonly toClients = new Set<Socket>();
+  private readonly server: Server;
+
+  constructor(target: { host: string; port: number }) {
+    this.server = createServer((client) => {
+      const upstream = createConnection(target);
+      this.toClients.add(client);
+      client.on("close", () => this.toClients.delete(client));
+      for (const [from, to] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
+        from.on("error", () => to.destroy());
+        from.on("close", () => to.destroy());
+        from.pipe(to);
+      }
+    });
+  }
+
+  private port = 0;
+
+  /** Listens (on the port it had, once it had one); resolves with the port. */
+  listen(): Promise<number> {
+    return new Promise((resolve) =>
+      this.server.listen(this.port, "127.0.0.1", () => {
+        this.port = (this.server.address() as { port: number }).port;
+        resolve(this.port);
+      }),
+    );
+  }
+
+  /** Refuses new connections until `listen` again (Postgres down); the open ones stay. */
+  refuse(): void {
+    this.server.close();
+  }
+
+  get connections(): number {
+    return this.toClients.size;
+  }
+
+  reset(): void {
+    for (const s of this.toClients) s.resetAndDestroy();
+  }
+
+  close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.reset();
+    return closed;
+  }
+}
+
+const postgresUrl = process.env.POSTGRES_URL;
+if (postgresUrl) {
+  const it = suite<{ proxy: ResettingProxy; storage: Storage }>("Postgres pool after its connections were reset");
+  it.before(async (ctx) => {
+    const target = new URL(postgresUrl);
+    ctx.proxy = new ResettingProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    target.port = String(await ctx.proxy.listen());
+    ctx.storage = await openStorage({ postgresUrl: target.toString(), dataDir: "", log: silentLogger, poolSize: 10 });
+  });
+  it.after(async (ctx) => {
+    await ctx.storage.close();
+    await ctx.proxy.close();
+  });
+
+  it("every connection reset at once: the next query is answered within 3 s, not after the driver's own backoff", async ({
+    proxy,
+    storage,
+  }) => {
+    // Ten queries in flight at once hold all ten connections of the pool.
+    const busy = Array.from({ length: 10 }, () =>
+      storage.db.execute(sql`select pg_sleep(2)`).then(
+        () => "answered",
+        () => "reset",
+      ),
+    );
+    await waitFor("the pool to open all its connections", () => (proxy.connections >= 10 ? true : undefined));
+    proxy.reset();
+    assert.equal(new Set(await Promise.all(busy)), new Set(["reset"]));
+    // Regression: postgres-js counts each reset against the whole pool and waits 3^n / 100 s
+    // (at most 20 s) before reconnecting; ten resets made every query wait 10–20 s.
+    const since = Date.now();
+    await waitFor(
+      "a query to be answered again",
+      () =>
+        storage.db.execute(sql`select 1`).then(
+          () => true,
+          () => undefined,
+        ),
+      30_000,
+      20,
+    );
+    const took = Date.now() - since;
+    assert.ok(took < 3_000, `the pool answered again only after ${took} ms`);
+  });
+
+  it("Postgres away for a second while callers keep trying (a restart): answered within 3 s of its return", async ({ proxy, storage }) => {
+    let away = true;
+    // Callers keep trying while it is away, as a cluster's retries do.
+    const knocking = Array.from({ length: 20 }, async () => {
+      while (away) await storage.db.execute(sql`select 1`).catch(() => new Promise((resolve) => setTimeout(resolve, 10)));
+    });
+    const busy = Array.from({ length: 10 }, () => storage.db.execute(sql`select pg_sleep(2)`).catch(() => "reset"));
+    await waitFor("the pool to open all its connections", () => (proxy.connections >= 10 ? true : undefined));
+    proxy.refuse();
+    proxy.reset();
+    await Promise.all(busy);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await proxy.listen();
+    const since = Date.now();
+    await waitFor(
+      "a query to be answered again",
+      () =>
+        storage.db.execute(sql`select 1`).then(
+          () => true,
+          () => undefined,
+        ),
+      30_000,
+      20,
+    );
+    const took = Date.now() - since;
+    away = false;
+    await Promise.all(knocking);
+    assert.ok(took < 3_000, `the pool answered again only after ${took} ms`);
+  });
+
+  it.run();
+}
