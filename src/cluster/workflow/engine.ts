@@ -178,7 +178,7 @@ export class WorkflowEngine {
 
   /** The fire turn of a framework wait timer (`$wf:…`) on the entity at `address`. */
   fireTurn(address: EntityAddress, timerId: string): TurnImplementation {
-    return waitFireTurn(this.options.store, address, timerId, (key) => this.wake(address, key.execId));
+    return waitFireTurn(this.options.store, address, timerId, (key, woken) => void this.awaken(address, key.execId, woken));
   }
 
   /** Runs a suspended (or resumable) execution again, here, once any run of it going on here ends. */
@@ -186,19 +186,24 @@ export class WorkflowEngine {
     void this.awaken(address, execId);
   }
 
-  /** `wake`, resolving once the run it started (or found started meanwhile) ended, or it gave up. */
-  private async awaken(address: EntityAddress, execId: string): Promise<void> {
+  /**
+   * `wake`, resolving once the run it started (or found started meanwhile) ended, or it gave up.
+   * `woken`: what the wake write returned, so the execution need not be read again.
+   */
+  private async awaken(address: EntityAddress, execId: string, woken?: RunningExecution): Promise<void> {
     const { store, log, mayRun } = this.options;
     const key: ExecutionKey = { type: address.type, id: address.id, execId };
     const running = () => this.executions.get(executionKey(address, execId))?.done;
     for (let attempt = 1; !this.stopped && mayRun(address.shard); ) {
       const before = running();
       if (before) {
+        // That run may have moved the execution on: read it afresh afterwards.
+        woken = undefined;
         await before.catch(() => {});
         continue;
       }
       try {
-        const found = await store.load(key);
+        const found = woken ? { ...woken, status: "running" as const } : await store.load(key);
         const run = found && !AT_REST.has(found.status) ? (running() ?? this.resumeOne(address, found)) : undefined;
         await run?.catch(() => {});
         return;

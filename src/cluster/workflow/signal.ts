@@ -30,11 +30,10 @@ export function waitTurn(
   return {
     kind: "mutation",
     handler: async (state, _args, turn): Promise<WaitOutcome> => {
-      const journaled = await store.entry(key, name);
+      const { entry: journaled, signal: payload } = await store.waited(key, name);
       if (journaled) return { done: journaled };
       const timers = new EntityTimers(state, turn, true);
       const timerId = waitTimerId({ execId: key.execId, kind: "signal", name, seq });
-      const payload = await store.signal(key, name);
       if (payload !== undefined) {
         timers.cancel(timerId);
         const entry: JournalEntry = { name, seq, result: signalled(payload), runs: 1 };

@@ -1,6 +1,6 @@
 import type { EntityAddress } from "../entity/address.ts";
 import type { TurnImplementation } from "../entity/context.ts";
-import type { ExecutionKey, JournalEntry, WorkflowStore } from "../storage/workflows/store.ts";
+import type { ExecutionKey, JournalEntry, RunningExecution, WorkflowStore } from "../storage/workflows/store.ts";
 import { EntityTimers } from "../timers/entity-timers.ts";
 import type { FireOutcome } from "../timers/timer.ts";
 
@@ -82,7 +82,7 @@ export function waitFireTurn(
   store: WorkflowStore,
   address: EntityAddress,
   timerId: string,
-  wake: (key: ExecutionKey) => void,
+  wake: (key: ExecutionKey, woken: RunningExecution | undefined) => void,
 ): TurnImplementation {
   return {
     kind: "mutation",
@@ -96,9 +96,12 @@ export function waitFireTurn(
       const key: ExecutionKey = { type: address.type, id: address.id, execId: timer.execId };
       const entry: JournalEntry = { name: timer.name, seq: timer.seq, result: timer.kind === "sleep" ? "null" : TIMED_OUT, runs: 1 };
       // The wake write first: it takes the execution's row lock, which orders it against a delivery.
-      turn.transact((tx) => store.wake(tx, key));
+      let woken: RunningExecution | undefined;
+      turn.transact(async (tx) => {
+        woken = await store.wake(tx, key);
+      });
       turn.transact((tx) => store.recordUnlessSignalled(tx, key, entry));
-      turn.afterCommit(() => wake(key));
+      turn.afterCommit(() => wake(key, woken));
       return { kind: "fired", lateMs };
     },
   };

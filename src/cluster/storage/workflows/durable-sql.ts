@@ -2,7 +2,7 @@ import { and, eq, inArray, or, sql } from "drizzle-orm";
 import { workflowExecutions, workflowJournal, workflowSignals } from "../../../../drizzle/schema.ts";
 import type { Database, SqlHandle } from "../database.ts";
 import { journalOf, keyOf, unavailable } from "./keys.ts";
-import type { CancelOutcome, Delivery, ExecutionKey, JournalEntry } from "./store.ts";
+import type { CancelOutcome, Delivery, ExecutionKey, JournalEntry, RunningExecution } from "./store.ts";
 
 const e = workflowExecutions;
 const j = workflowJournal;
@@ -37,11 +37,13 @@ export class DurableSql {
       .where(and(keyOf(key), eq(e.attempts, attempt), eq(e.status, "running"), awaited));
   }
 
-  async wake(tx: Database, key: ExecutionKey): Promise<void> {
-    await tx
+  async wake(tx: Database, key: ExecutionKey): Promise<RunningExecution | undefined> {
+    const [woken] = await tx
       .update(e)
       .set({ status: "running" })
-      .where(and(keyOf(key), eq(e.status, "suspended")));
+      .where(and(keyOf(key), eq(e.status, "suspended")))
+      .returning({ workflow: e.workflow, input: e.input });
+    return woken && { key, ...woken };
   }
 
   async recordUnlessSignalled(tx: Database, key: ExecutionKey, entry: JournalEntry): Promise<void> {

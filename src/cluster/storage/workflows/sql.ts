@@ -1,10 +1,10 @@
 import { and, asc, desc, eq, gte, inArray, notInArray, type SQL, sql } from "drizzle-orm";
-import { workflowExecutions, workflowJournal } from "../../../../drizzle/schema.ts";
+import { workflowExecutions, workflowJournal, workflowSignals } from "../../../../drizzle/schema.ts";
 import { ClusterError, executionCancelled } from "../../errors.ts";
 import type { Json } from "../../json.ts";
 import type { Database, SqlHandle } from "../database.ts";
 import { DurableSql, resumable } from "./durable-sql.ts";
-import { journalOf, keyOf, preparedJournalOf, preparedKeyOf, unavailable } from "./keys.ts";
+import { journalOf, keyOf, preparedJournalOf, preparedKeyOf, preparedSignalOf, unavailable } from "./keys.ts";
 import type {
   Claim,
   Delivery,
@@ -24,6 +24,7 @@ import type {
 
 const e = workflowExecutions;
 const j = workflowJournal;
+const s = workflowSignals;
 
 /** Statuses an execution never leaves: claiming one returns it as it ended. */
 const ENDED = ["completed", "cancelled", "compensated", "compensation_failed"] as const;
@@ -54,6 +55,24 @@ function prepareReads(db: Database) {
       .where(and(preparedJournalOf, eq(j.name, sql.placeholder("name"))))
       .prepare("workflow_entry"),
     load: db.select({ workflow: e.workflow, input: e.input, status: e.status }).from(e).where(preparedKeyOf).prepare("workflow_load"),
+    // A signal wait's two questions in one round trip: has it ended (its entry), was its signal delivered (the payload)?
+    wait: db
+      .select({ signal: sql<boolean>`false`.as("signal"), ...journal })
+      .from(j)
+      .where(and(preparedJournalOf, eq(j.name, sql.placeholder("name"))))
+      .unionAll(
+        db
+          .select({
+            signal: sql<boolean>`true`.as("signal"),
+            name: s.name,
+            seq: sql<number>`0`.as("seq"),
+            result: s.payload,
+            runs: sql<number>`0`.as("runs"),
+          })
+          .from(s)
+          .where(and(preparedSignalOf, eq(s.name, sql.placeholder("name")))),
+      )
+      .prepare("workflow_wait"),
   };
 }
 
@@ -129,6 +148,15 @@ export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
 
   async journal(key: ExecutionKey): Promise<JournalEntry[]> {
     return this.reads.journal.execute({ ...key }).catch(unavailable);
+  }
+
+  async waited(key: ExecutionKey, name: string): Promise<{ entry?: JournalEntry; signal?: string }> {
+    const rows = await this.reads.wait.execute({ ...key, name }).catch(unavailable);
+    const entry = rows.find((r) => !r.signal);
+    return {
+      entry: entry && { name: entry.name, seq: entry.seq, result: entry.result, runs: entry.runs },
+      signal: rows.find((r) => r.signal)?.result,
+    };
   }
 
   /** The journal entry of one step, if it has one. */

@@ -168,10 +168,15 @@ export interface WorkflowStore {
   // Durable waits (sleep.ts, signal.ts): these run in the entity's turns, in its transaction.
   /** Marks the execution suspended, if `attempt` is current and no signal `signal` (if given) awaits it. */
   suspend(tx: Database, key: ExecutionKey, attempt: number, signal: string | undefined): Promise<void>;
-  /** Marks a suspended execution running again (a wake-up that survives the waker's crash). */
-  wake(tx: Database, key: ExecutionKey): Promise<void>;
+  /**
+   * Marks a suspended execution running again (a wake-up that survives the waker's crash); returns
+   * what a run of it needs, so the wake-up reads nothing more (undefined: it was not suspended).
+   */
+  wake(tx: Database, key: ExecutionKey): Promise<RunningExecution | undefined>;
   /** Journals `entry` unless the signal of the same name was delivered (a timeout losing to it). */
   recordUnlessSignalled(tx: Database, key: ExecutionKey, entry: JournalEntry): Promise<void>;
+  /** A signal wait's state in one read: its journal entry if it ended, signal `name`'s payload (JSON text) if delivered. */
+  waited(key: ExecutionKey, name: string): Promise<{ readonly entry?: JournalEntry; readonly signal?: string }>;
   /** The payload (JSON text) of signal `name`, if delivered. */
   signal(key: ExecutionKey, name: string): Promise<string | undefined>;
   /** Delivers signal `name` once, and marks the execution running if it was suspended. */
