@@ -70,11 +70,8 @@ export class WorkflowEngine {
   private readonly sweep: AbandonedSweep;
 
   constructor(private readonly options: WorkflowEngineOptions) {
-    const { store, log, mayRun, address } = options;
-    const undriven = (key: ExecutionKey) => {
-      const at = address(key.type, key.id);
-      return !this.stopped && mayRun(at.shard) && !this.executions.has(executionKey(at, key.execId));
-    };
+    const { store, log, address } = options;
+    const undriven = (key: ExecutionKey) => this.undriven(address(key.type, key.id), key.execId);
     const resume = (found: readonly RunningExecution[]) => this.startResumed(found, () => true);
     this.sweep = new AbandonedSweep(
       { unfinished: () => store.unfinished(), undriven, resume, log },
@@ -214,16 +211,20 @@ export class WorkflowEngine {
     }
   }
 
+  /** Whether an execution should have a run here and has none: this runner serves its shard. */
+  private undriven(address: EntityAddress, execId: string): boolean {
+    return !this.stopped && this.options.mayRun(address.shard) && !this.executions.has(executionKey(address, execId));
+  }
+
   private startResumed(running: readonly RunningExecution[], wanted: (shard: ShardId) => boolean): void {
-    const { log, mayRun } = this.options;
     let resumed = 0;
     for (const execution of running) {
       const { key } = execution;
       const address = this.options.address(key.type, key.id);
-      if (!wanted(address.shard) || !mayRun(address.shard) || this.executions.has(executionKey(address, key.execId))) continue;
+      if (!wanted(address.shard) || !this.undriven(address, key.execId)) continue;
       if (this.resumeOne(address, execution)) resumed++;
     }
-    if (resumed > 0) log.info({ resumed }, "resumed running workflow executions");
+    if (resumed > 0) this.options.log.info({ resumed }, "resumed running workflow executions");
   }
 
   /** Runs an execution found in storage (undefined: it cannot); no caller waits for it, so its failures are logged here. */

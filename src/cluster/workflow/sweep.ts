@@ -47,9 +47,9 @@ export class AbandonedSweep {
       // Storage unreachable: nothing can run anyway; the next sweep looks again.
       const listed = await this.host.unfinished().catch(() => undefined);
       if (!listed) return;
-      const undriven = listed.filter((x) => this.host.undriven(x.key));
-      const again = undriven.filter((x) => this.seen.has(keyText(x.key)));
-      this.seen = new Set(undriven.filter((x) => !again.includes(x)).map((x) => keyText(x.key)));
+      const undriven = listed.filter((x) => this.host.undriven(x.key)).map((x) => ({ x, text: keyText(x.key) }));
+      const again = undriven.filter((u) => this.seen.has(u.text)).map((u) => u.x);
+      this.seen = new Set(undriven.filter((u) => !this.seen.has(u.text)).map((u) => u.text));
       if (again.length === 0) return;
       this.host.log.warn({ executions: again.length }, "resuming workflow executions that no run was driving");
       this.host.resume(again);
