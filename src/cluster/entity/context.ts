@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { Json } from "../json.ts";
 import type { Database, SqlHandle } from "../storage/database.ts";
+import type { Statement } from "../storage/statement.ts";
 import type { ExecutionRecord } from "../storage/workflows/store.ts";
 import type { TimerSink, Timers } from "../timers/timer.ts";
 import type { EntityAddress } from "./address.ts";
@@ -18,8 +19,12 @@ import type { EntityProtocol, RpcProtocol } from "./protocol.ts";
  */
 export type SqlTransaction = SqlHandle;
 
-/** A storage write that commits (or not) together with a turn's state. */
-export type TxWrite = (tx: Database) => Promise<void>;
+/**
+ * A storage write that commits (or not) together with a turn's state: queries run in the turn's
+ * transaction, or a fixed statement (the framework's own writes: a commit made only of those is
+ * sent in one round trip).
+ */
+export type TxWrite = ((tx: Database) => Promise<void>) | Statement;
 
 interface BaseContext {
   readonly self: EntityAddress;

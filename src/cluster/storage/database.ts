@@ -6,6 +6,7 @@ import * as schema from "../../../drizzle/schema.ts";
 import { type Backoff, backoffDelay } from "../backoff.ts";
 import type { Logger } from "../log.ts";
 import type { PostgresSsl } from "../tls.ts";
+import type { Statement, StatementRow } from "./statement.ts";
 
 /** One Drizzle handle, whichever driver is underneath: the rest of the code has one path. */
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -20,6 +21,13 @@ export interface Storage {
    * cannot express (it prepares only what its query builder builds). Parameters are `$1`, `$2`…
    */
   statement<Row extends object>(text: string): (params: readonly string[]) => Promise<Row[]>;
+  /**
+   * Runs `statements` as one transaction, sent together: BEGIN, each statement, COMMIT in one
+   * round trip on Postgres. A statement that fails aborts the transaction (nothing commits) and
+   * rejects with its error; a write that must not commit unless an earlier one matched a row
+   * raises (see `entity_version_conflict`).
+   */
+  pipeline(statements: readonly Statement[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -88,6 +96,22 @@ async function openPostgres(url: string, options: StorageOptions): Promise<Stora
       <Row extends object>(text: string) =>
       async (params: readonly string[]) =>
         (await client.unsafe(text, [...params], { prepare: true })) as unknown as Row[],
+    pipeline: async (statements) => {
+      const reserved = await client.reserve();
+      try {
+        const run = (text: string, params: readonly unknown[] = []) => reserved.unsafe(text, [...params] as never[], { prepare: true });
+        // Every response is awaited, the failures' too, before the connection goes back to the pool.
+        const settled = await Promise.allSettled([run("begin"), ...statements.map((s) => run(s.text, s.params)), run("commit")]);
+        const failed = settled.find((r) => r.status === "rejected");
+        if (failed) throw failed.reason;
+        statements.forEach((s, i) => {
+          const result = settled[i + 1] as PromiseFulfilledResult<unknown>;
+          s.rows?.(result.value as StatementRow[]);
+        });
+      } finally {
+        reserved.release();
+      }
+    },
     close: () => client.end({ timeout: 5 }),
   };
 }
@@ -118,6 +142,13 @@ async function openPglite(dataDir: string, { log, application }: StorageOptions)
         <Row extends object>(text: string) =>
         async (params: readonly string[]) =>
           (await client.query<Row>(text, [...params])).rows,
+      pipeline: (statements) =>
+        client.transaction(async (tx) => {
+          for (const s of statements) {
+            const { rows } = await tx.query<StatementRow>(s.text, [...s.params]);
+            s.rows?.(rows);
+          }
+        }),
       close: async () => {
         await client.close();
         releaseLock();

@@ -38,7 +38,7 @@ export function activityTurn(
         throw new StepFailed(name, error);
       }
       const entry: JournalEntry = { name, seq, result: toJsonText(value), runs: 1 };
-      ctx.transact((tx) => store.recordActivity(tx, key, entry, attempt));
+      ctx.transact(store.recordActivity(key, entry, attempt));
       return entry;
     },
   };

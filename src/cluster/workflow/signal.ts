@@ -37,12 +37,12 @@ export function waitTurn(
       if (payload !== undefined) {
         timers.cancel(timerId);
         const entry: JournalEntry = { name, seq, result: signalled(payload), runs: 1 };
-        turn.transact((tx) => store.recordActivity(tx, key, entry, attempt));
+        turn.transact(store.recordActivity(key, entry, attempt));
         return { done: entry };
       }
       const pending = timers.dueAt(timerId) !== undefined;
       if (timeoutMs !== undefined && !pending) timers.schedule(timerId, timeoutMs);
-      turn.transact((tx) => store.suspend(tx, key, attempt, name));
+      turn.transact(store.suspend(key, attempt, name));
       return { suspended: true };
     },
   };

@@ -63,11 +63,11 @@ export function sleepTurn(
       if (!(fireAt > now)) {
         if (pending !== undefined) timers.cancel(timerId);
         const entry: JournalEntry = { name, seq, result: "null", runs: 1 };
-        turn.transact((tx) => store.recordActivity(tx, key, entry, attempt));
+        turn.transact(store.recordActivity(key, entry, attempt));
         return { done: entry };
       }
       if (pending === undefined) timers.schedule(timerId, fireAt - now);
-      turn.transact((tx) => store.suspend(tx, key, attempt, undefined));
+      turn.transact(store.suspend(key, attempt, undefined));
       return { suspended: true };
     },
   };
@@ -97,10 +97,8 @@ export function waitFireTurn(
       const entry: JournalEntry = { name: timer.name, seq: timer.seq, result: timer.kind === "sleep" ? "null" : TIMED_OUT, runs: 1 };
       // The wake write first: it takes the execution's row lock, which orders it against a delivery.
       let woken: RunningExecution | undefined;
-      turn.transact(async (tx) => {
-        woken = await store.wake(tx, key);
-      });
-      turn.transact((tx) => store.recordUnlessSignalled(tx, key, entry));
+      turn.transact(store.wake(key, (execution) => (woken = execution)));
+      turn.transact(store.recordUnlessSignalled(key, entry));
       turn.afterCommit(() => wake(key, woken));
       return { kind: "fired", lateMs };
     },

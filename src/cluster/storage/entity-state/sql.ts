@@ -1,11 +1,13 @@
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { entityReplies, entityState } from "../../../../drizzle/schema.ts";
+import type { TxWrite } from "../../entity/context.ts";
 import { ClusterError } from "../../errors.ts";
 import { limits } from "../../limits.ts";
 import { type ClusterMetrics, noMetrics } from "../../metrics/metrics.ts";
 import { BatchQueue } from "../batch-queue.ts";
 import type { Database, Storage } from "../database.ts";
 import { sqlState } from "../failures.ts";
+import { isStatement, runStatement, type Statement } from "../statement.ts";
 import { OpenTransaction } from "../transaction.ts";
 import type { Commit, LoadedEntity, ReplyRecord, StateStore } from "./store.ts";
 
@@ -84,6 +86,28 @@ const batchCommit = (checked: boolean) => `
 const REPLY_STORED = "CL001";
 
 /**
+ * The state write of a pipelined commit (`pipelined`): the compare-and-set of `upsertState`, which
+ * raises (`entity_version_conflict`, SQLSTATE CL002) when it matched no row, so that the writes
+ * sent behind it in the same round trip roll back with it. Parameters: type, id, JSON, expected.
+ */
+const CAS_WRITE = `
+  with s as (
+    insert into entity_state (entity_type, entity_id, state, version) values ($1, $2, $3, ($4::text)::bigint + 1)
+    on conflict (entity_type, entity_id) do update
+      set state = excluded.state, version = entity_state.version + 1, updated_at = now()
+      where entity_state.version = ($4::text)::bigint
+    returning version
+  )
+  select coalesce((select version from s), entity_version_conflict($1, $2)) as version`;
+const VERSION_CONFLICT = "CL002";
+
+/** The replies of a pipelined commit, as JSON text `[{q: request id, r: reply, x: expiry ms}, …]`. */
+const REPLIES_WRITE = `
+  insert into entity_replies (entity_type, entity_id, request_id, reply, expires_at)
+  select $1, $2, x.q, x.r, to_timestamp(x.x / 1000.0) from json_to_recordset(($3::text)::json) as x(q text, r text, x bigint)
+  on conflict do nothing`;
+
+/**
  * An entity's state and its most recent unexpired replies, in one round trip: what a mailbox
  * activates with. Replies come as JSON text `[[id, reply, expires ms], …]`, newest first.
  */
@@ -101,6 +125,7 @@ const LOAD = `
 /** The StateStore on Postgres (or PGlite): one row per entity, one per stored reply. */
 export class SqlStateStore implements StateStore {
   private readonly db: Database;
+  private readonly storage: Storage;
   // Prepared once: query building is not free on a hot path.
   private readonly loadStatement: (params: readonly string[]) => Promise<LoadedRow[]>;
   private readonly batches: BatchQueue<Commit, number | undefined | ClusterError>;
@@ -110,6 +135,7 @@ export class SqlStateStore implements StateStore {
     private readonly metrics: ClusterMetrics = noMetrics,
   ) {
     this.db = storage.db;
+    this.storage = storage;
     this.loadStatement = storage.statement<LoadedRow>(LOAD);
     const fast = storage.statement<CommittedRow>(batchCommit(false));
     const checked = storage.statement<CommittedRow>(batchCommit(true));
@@ -164,7 +190,12 @@ export class SqlStateStore implements StateStore {
     }
     const started = performance.now();
     const m = this.metrics.commits;
-    const written = open ? open.commit((tx) => writeTurn(tx, turn)) : this.db.transaction((tx) => writeTurn(tx, turn));
+    const statements = open || turn.unseen?.length ? undefined : onlyStatements(writes);
+    const written = statements
+      ? this.pipelined(turn, statements)
+      : open
+        ? open.commit((tx) => writeTurn(tx, turn))
+        : this.db.transaction((tx) => writeTurn(tx, turn));
     const version = await written.catch((error: unknown) => {
       if (error instanceof CasConflict) return undefined;
       throw error;
@@ -172,6 +203,26 @@ export class SqlStateStore implements StateStore {
     m.duration.observe({}, (performance.now() - started) / 1000);
     m.rows.observe({}, 1);
     if (version === undefined) m.conflicts.inc({});
+    return version;
+  }
+
+  /** A commit whose writes are all statements: state, replies and writes in one round trip. */
+  private async pipelined(turn: Commit, writes: readonly Statement[]): Promise<number> {
+    const { type, id, expected, json, replies } = turn;
+    let version = Number.NaN;
+    const state: Statement = {
+      text: CAS_WRITE,
+      params: [type, id, json, String(expected)],
+      rows: (r) => (version = Number(r[0]?.version)),
+    };
+    const answers = replies.map((r) => ({ q: r.requestId, r: r.json, x: r.expiresAt }));
+    const stored: Statement[] = replies.length > 0 ? [{ text: REPLIES_WRITE, params: [type, id, JSON.stringify(answers)] }] : [];
+    try {
+      await this.storage.pipeline([state, ...stored, ...writes]);
+    } catch (error) {
+      if (sqlState(error) === VERSION_CONFLICT) throw new CasConflict();
+      throw error;
+    }
     return version;
   }
 
@@ -214,8 +265,13 @@ async function writeTurn(tx: Database, turn: Commit): Promise<number> {
       if (unseen.some((q) => !fresh.has(q))) throw new CasConflict();
     }
   }
-  for (const w of writes) await w(tx);
+  for (const w of writes) await (isStatement(w) ? runStatement(tx, w) : w(tx));
   return version;
+}
+
+/** `writes`, if every one is a statement (and there is one at least): they can be pipelined. */
+function onlyStatements(writes: readonly TxWrite[]): readonly Statement[] | undefined {
+  return writes.length > 0 && writes.every(isStatement) ? (writes as readonly Statement[]) : undefined;
 }
 
 function storedIds(db: Database, type: string, id: string, requestIds: readonly string[]) {

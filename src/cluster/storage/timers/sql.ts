@@ -2,28 +2,25 @@ import { and, asc, eq, inArray, lt, sql } from "drizzle-orm";
 import { entityTimers } from "../../../../drizzle/schema.ts";
 import { keyHash, type ShardId } from "../../ownership/shard.ts";
 import type { Database } from "../database.ts";
-import type { ListedTimer, StoredTimer, TimerFilter, TimerKey, TimerStore, TimerWrites } from "./store.ts";
+import type { ListedTimer, StoredTimer, TimerFilter, TimerStore, TimerWrites } from "./store.ts";
 
-const row = (key: TimerKey) =>
-  and(eq(entityTimers.entityType, key.type), eq(entityTimers.entityId, key.id), eq(entityTimers.timerId, key.timerId));
+const TIMER = "entity_type = $1 and entity_id = $2 and timer_id = $3";
+const UPSERT = `
+  insert into entity_timers (entity_type, entity_id, timer_id, key_hash, scheduled_at, fire_at, status, fired_at)
+  values ($1, $2, $3, ($4::text)::bigint, $5::timestamptz, $6::timestamptz, 'pending', null)
+  on conflict (entity_type, entity_id, timer_id) do update
+    set scheduled_at = excluded.scheduled_at, fire_at = excluded.fire_at, status = 'pending', fired_at = null`;
+const REMOVE = `delete from entity_timers where ${TIMER} and status = 'pending'`;
+const MARK_FIRED = `update entity_timers set status = 'fired', fired_at = $4::timestamptz where ${TIMER} and status = 'pending'`;
 
+/** The timer rows' writes, as statements: each runs in a turn, most in a commit of one round trip. */
 export const sqlTimerWrites: TimerWrites = {
-  upsert: (key, scheduledAt, fireAt) => async (tx) => {
-    const values = { scheduledAt, fireAt, status: "pending" as const, firedAt: null };
-    await tx
-      .insert(entityTimers)
-      .values({ entityType: key.type, entityId: key.id, timerId: key.timerId, keyHash: keyHash(key.id), ...values })
-      .onConflictDoUpdate({ target: [entityTimers.entityType, entityTimers.entityId, entityTimers.timerId], set: values });
-  },
-  remove: (key) => async (tx) => {
-    await tx.delete(entityTimers).where(and(row(key), eq(entityTimers.status, "pending")));
-  },
-  markFired: (key, firedAt) => async (tx) => {
-    await tx
-      .update(entityTimers)
-      .set({ status: "fired", firedAt })
-      .where(and(row(key), eq(entityTimers.status, "pending")));
-  },
+  upsert: (key, scheduledAt, fireAt) => ({
+    text: UPSERT,
+    params: [key.type, key.id, key.timerId, String(keyHash(key.id)), scheduledAt.toISOString(), fireAt.toISOString()],
+  }),
+  remove: (key) => ({ text: REMOVE, params: [key.type, key.id, key.timerId] }),
+  markFired: (key, firedAt) => ({ text: MARK_FIRED, params: [key.type, key.id, key.timerId, firedAt.toISOString()] }),
 };
 
 export class SqlTimerStore implements TimerStore {

@@ -1,6 +1,7 @@
 import { and, eq, inArray, or, sql } from "drizzle-orm";
 import { workflowExecutions, workflowJournal, workflowSignals } from "../../../../drizzle/schema.ts";
 import type { Database, SqlHandle } from "../database.ts";
+import { query, type Statement } from "../statement.ts";
 import { journalOf, keyOf, unavailable } from "./keys.ts";
 import type { CancelOutcome, Delivery, ExecutionKey, JournalEntry, RunningExecution } from "./store.ts";
 
@@ -16,6 +17,26 @@ const unconsumedSignal = sql`exists (select 1 from ${s} where ${s.entityType} = 
   and ${s.execId} = ${e.execId} and not exists (select 1 from ${j} where ${j.entityType} = ${s.entityType}
   and ${j.entityId} = ${s.entityId} and ${j.execId} = ${s.execId} and ${j.name} = ${s.name}))`;
 
+// The writes of the entities' turns (fixed statements; $1–$3: the execution's key).
+const EXECUTION = "entity_type = $1 and entity_id = $2 and exec_id = $3";
+const SUSPEND = `update workflow_executions set status = 'suspended' where ${EXECUTION} and attempts = $4::integer and status = 'running'`;
+const SUSPEND_UNLESS_SIGNALLED = `${SUSPEND}
+  and not exists (select 1 from workflow_signals s where s.entity_type = $1 and s.entity_id = $2 and s.exec_id = $3 and s.name = $5)`;
+const WAKE = `update workflow_executions set status = 'running' where ${EXECUTION} and status = 'suspended' returning workflow, input`;
+// A wait's end is journaled like an activity (a turn of the entity), under the execution's current attempt.
+// Only into a running execution: a stray timer of one that was cancelled or has ended journals nothing.
+const RECORD_UNLESS_SIGNALLED = `
+  insert into workflow_journal (entity_type, entity_id, exec_id, name, seq, result, runs, kind, attempt, created_at)
+  select $1, $2, $3, $4, $5::integer, $6, 1, 'activity', e.attempts, now() from workflow_executions e
+  where e.entity_type = $1 and e.entity_id = $2 and e.exec_id = $3 and e.status = 'running'
+    and not exists (select 1 from workflow_signals s where s.entity_type = $1 and s.entity_id = $2 and s.exec_id = $3 and s.name = $4)
+  on conflict do nothing`;
+const SIGNAL = `select payload from workflow_signals where ${EXECUTION} and name = $4`;
+/** An activity's journal entry; not fenced by attempt: the entity's version compare-and-set fences the turn. */
+export const RECORD_ACTIVITY = `
+  insert into workflow_journal (entity_type, entity_id, exec_id, name, seq, result, runs, kind, attempt)
+  values ($1, $2, $3, $4, $5::integer, $6, $7::integer, 'activity', $8::integer)`;
+
 /** Executions a runner must drive when it takes their shard. */
 export const resumable = () => or(inArray(e.status, ["running", "compensating"]), and(eq(e.status, "suspended"), unconsumedSignal));
 
@@ -29,40 +50,26 @@ export const resumable = () => or(inArray(e.status, ["running", "compensating"])
 export class DurableSql {
   constructor(private readonly db: Database) {}
 
-  async suspend(tx: Database, key: ExecutionKey, attempt: number, signal: string | undefined): Promise<void> {
-    const awaited = signal === undefined ? undefined : sql`not exists (select 1 from ${s} where ${signalOf(key, signal)})`;
-    await tx
-      .update(e)
-      .set({ status: "suspended" })
-      .where(and(keyOf(key), eq(e.attempts, attempt), eq(e.status, "running"), awaited));
+  suspend(key: ExecutionKey, attempt: number, signal: string | undefined): Statement {
+    const params = [key.type, key.id, key.execId, attempt];
+    return signal === undefined ? { text: SUSPEND, params } : { text: SUSPEND_UNLESS_SIGNALLED, params: [...params, signal] };
   }
 
-  async wake(tx: Database, key: ExecutionKey): Promise<RunningExecution | undefined> {
-    const [woken] = await tx
-      .update(e)
-      .set({ status: "running" })
-      .where(and(keyOf(key), eq(e.status, "suspended")))
-      .returning({ workflow: e.workflow, input: e.input });
-    return woken && { key, ...woken };
+  wake(key: ExecutionKey, woken: (execution: RunningExecution | undefined) => void): Statement {
+    return {
+      text: WAKE,
+      params: [key.type, key.id, key.execId],
+      rows: ([row]) => woken(row && { key, workflow: String(row.workflow), input: String(row.input) }),
+    };
   }
 
-  async recordUnlessSignalled(tx: Database, key: ExecutionKey, entry: JournalEntry): Promise<void> {
-    const v = (x: string | number) => sql`${x}`;
-    await tx
-      .insert(j)
-      .select(
-        // A wait's end is journaled like an activity (a turn of the entity), under the execution's current attempt.
-        // Only into a running execution: a stray timer of one that was cancelled or has ended journals nothing.
-        sql`select ${v(key.type)}, ${v(key.id)}, ${v(key.execId)}, ${v(entry.name)}, ${v(entry.seq)}::integer, ${v(entry.result)}, 1,
-              'activity', ${e.attempts}, now() from ${e}
-            where ${keyOf(key)} and ${e.status} = 'running' and not exists (select 1 from ${s} where ${signalOf(key, entry.name)})`,
-      )
-      .onConflictDoNothing();
+  recordUnlessSignalled(key: ExecutionKey, entry: JournalEntry): Statement {
+    return { text: RECORD_UNLESS_SIGNALLED, params: [key.type, key.id, key.execId, entry.name, entry.seq, entry.result] };
   }
 
   async signal(key: ExecutionKey, name: string): Promise<string | undefined> {
-    const rows = await this.db.select({ payload: s.payload }).from(s).where(signalOf(key, name)).catch(unavailable);
-    return rows[0]?.payload;
+    const rows = await query(this.db, SIGNAL, [key.type, key.id, key.execId, name]).catch(unavailable);
+    return rows[0] && String(rows[0].payload);
   }
 
   async deliver(key: ExecutionKey, name: string, payload: string): Promise<Delivery> {

@@ -1,9 +1,10 @@
-import { and, asc, desc, eq, gte, inArray, notInArray, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, type SQL, sql } from "drizzle-orm";
 import { workflowExecutions, workflowJournal, workflowSignals } from "../../../../drizzle/schema.ts";
 import { ClusterError, executionCancelled } from "../../errors.ts";
 import type { Json } from "../../json.ts";
 import type { Database, SqlHandle } from "../database.ts";
-import { DurableSql, resumable } from "./durable-sql.ts";
+import { query, type Statement } from "../statement.ts";
+import { DurableSql, RECORD_ACTIVITY, resumable } from "./durable-sql.ts";
 import { journalOf, keyOf, preparedJournalOf, preparedKeyOf, preparedSignalOf, unavailable } from "./keys.ts";
 import type {
   Claim,
@@ -28,6 +29,30 @@ const s = workflowSignals;
 
 /** Statuses an execution never leaves: claiming one returns it as it ended. */
 const ENDED = ["completed", "cancelled", "compensated", "compensation_failed"] as const;
+
+/**
+ * The claim, and the journal a resumed run replays (none for a first attempt), in one round trip.
+ * A compensating execution stays so (with its error): the next run continues compensating. An
+ * execution that ended, or whose exec id another workflow or other arguments hold, matches no row.
+ * Parameters: type, id, exec id, workflow, input.
+ */
+const CLAIM = `
+  with c as (
+    insert into workflow_executions as x (entity_type, entity_id, exec_id, workflow, input, status, attempts)
+    values ($1, $2, $3, $4, $5, 'running', 1)
+    on conflict (entity_type, entity_id, exec_id) do update set
+      status = case when x.status = 'compensating' then 'compensating' else 'running' end,
+      attempts = x.attempts + 1,
+      error = case when x.status = 'compensating' then x.error end,
+      finished_at = null
+    where x.status not in (${ENDED.map((status) => `'${status}'`).join(", ")}) and x.workflow = $4 and x.input = $5
+    returning attempts, status, error
+  )
+  select c.attempts, c.status, c.error, case when c.attempts > 1 then (
+    select coalesce(json_agg(json_build_array(j.name, j.seq, j.result, j.runs)), '[]')::text from workflow_journal j
+    where j.entity_type = $1 and j.entity_id = $2 and j.exec_id = $3
+  ) end as journal
+  from c`;
 
 /** INSERT … SELECT: nothing is written unless `attempt` is still the execution's current one. */
 function prepareStepWrite(db: Database) {
@@ -89,11 +114,9 @@ export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
     this.durable = new DurableSql(db);
   }
 
-  readonly suspend = (tx: Database, key: ExecutionKey, attempt: number, signal: string | undefined) =>
-    this.durable.suspend(tx, key, attempt, signal);
-  readonly wake = (tx: Database, key: ExecutionKey) => this.durable.wake(tx, key);
-  readonly recordUnlessSignalled = (tx: Database, key: ExecutionKey, entry: JournalEntry) =>
-    this.durable.recordUnlessSignalled(tx, key, entry);
+  readonly suspend = (key: ExecutionKey, attempt: number, signal: string | undefined) => this.durable.suspend(key, attempt, signal);
+  readonly wake = (key: ExecutionKey, woken: (execution: RunningExecution | undefined) => void) => this.durable.wake(key, woken);
+  readonly recordUnlessSignalled = (key: ExecutionKey, entry: JournalEntry) => this.durable.recordUnlessSignalled(key, entry);
   readonly signal = (key: ExecutionKey, name: string) => this.durable.signal(key, name);
   readonly deliver = (key: ExecutionKey, name: string, payload: string): Promise<Delivery> => this.durable.deliver(key, name, payload);
   readonly beginCompensation = (key: ExecutionKey, attempt: number, error: string) => this.durable.beginCompensation(key, attempt, error);
@@ -106,26 +129,18 @@ export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
    * or with other arguments is refused.
    */
   async claim(key: ExecutionKey, workflow: string, input: string): Promise<Claim> {
-    const claimed = await this.db
-      .insert(e)
-      .values({ entityType: key.type, entityId: key.id, execId: key.execId, workflow, input, status: "running", attempts: 1 })
-      .onConflictDoUpdate({
-        target: [e.entityType, e.entityId, e.execId],
-        // A compensating execution stays so (with its error): the next run continues compensating.
-        set: {
-          status: sql`case when ${e.status} = 'compensating' then 'compensating' else 'running' end`,
-          attempts: sql`${e.attempts} + 1`,
-          error: sql`case when ${e.status} = 'compensating' then ${e.error} else null end`,
-          finishedAt: null,
-        },
-        setWhere: and(notInArray(e.status, [...ENDED]), eq(e.workflow, workflow), eq(e.input, input)),
-      })
-      .returning({ attempts: e.attempts, status: e.status, error: e.error })
-      .catch(unavailable);
+    const claimed = await query(this.db, CLAIM, [key.type, key.id, key.execId, workflow, input]).catch(unavailable);
     const won = claimed[0];
     if (won !== undefined) {
-      const compensating = won.status === "compensating" ? (won.error ?? "failed") : undefined;
-      return { status: "running", attempt: won.attempts, journal: won.attempts === 1 ? [] : await this.journal(key), compensating };
+      const attempt = Number(won.attempts);
+      const compensating = won.status === "compensating" ? String(won.error ?? "failed") : undefined;
+      const journal = won.journal === null ? [] : (JSON.parse(String(won.journal)) as [string, number, string, number][]);
+      return {
+        status: "running",
+        attempt,
+        journal: journal.map(([name, seq, result, runs]) => ({ name, seq, result, runs })),
+        compensating,
+      };
     }
 
     const rows = await this.db
@@ -181,8 +196,8 @@ export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
    * duplicate entry fails the transaction (the activity turn checks the journal first, so it cannot
    * happen short of a bug, and then nothing of the turn may commit).
    */
-  async recordActivity(tx: Database, key: ExecutionKey, entry: JournalEntry, attempt: number): Promise<void> {
-    await tx.insert(j).values({ entityType: key.type, entityId: key.id, execId: key.execId, ...entry, kind: "activity", attempt });
+  recordActivity(key: ExecutionKey, entry: JournalEntry, attempt: number): Statement {
+    return { text: RECORD_ACTIVITY, params: [key.type, key.id, key.execId, entry.name, entry.seq, entry.result, entry.runs, attempt] };
   }
 
   /** Records how the execution ended, if `attempt` is still its current one (false: superseded). */

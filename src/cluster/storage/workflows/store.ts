@@ -1,5 +1,6 @@
 import type { Json } from "../../json.ts";
-import type { Database, SqlHandle } from "../database.ts";
+import type { SqlHandle } from "../database.ts";
+import type { Statement } from "../statement.ts";
 
 /** An execution: the entity it belongs to and the caller's exec id. */
 export interface ExecutionKey {
@@ -150,10 +151,10 @@ export interface WorkflowStore {
    */
   recordStep(key: ExecutionKey, attempt: number, name: string, seq: number, result: string): Promise<JournalEntry | undefined>;
   /**
-   * Journals an activity's result in `tx`, the transaction that commits the activity's state
-   * change. Not fenced by attempt: the entity's version compare-and-set fences the whole turn.
+   * Journals an activity's result, in the transaction that commits the activity's state change
+   * (a write of its turn). Not fenced by attempt: the entity's version compare-and-set fences the whole turn.
    */
-  recordActivity(tx: Database, key: ExecutionKey, entry: JournalEntry, attempt: number): Promise<void>;
+  recordActivity(key: ExecutionKey, entry: JournalEntry, attempt: number): Statement;
   /** Records how the execution ended, if `attempt` is still its current one (false: superseded or cancelled). */
   finish(key: ExecutionKey, attempt: number, outcome: Outcome): Promise<boolean>;
   /**
@@ -165,16 +166,16 @@ export interface WorkflowStore {
   unfinished(): Promise<RunningExecution[]>;
   /** What a wake-up needs to run the execution again, unless it has ended (or never started). */
   load(key: ExecutionKey): Promise<(RunningExecution & { readonly status: ExecutionStatus }) | undefined>;
-  // Durable waits (sleep.ts, signal.ts): these run in the entity's turns, in its transaction.
+  // Durable waits (sleep.ts, signal.ts): writes of the entity's turns, in its transaction.
   /** Marks the execution suspended, if `attempt` is current and no signal `signal` (if given) awaits it. */
-  suspend(tx: Database, key: ExecutionKey, attempt: number, signal: string | undefined): Promise<void>;
+  suspend(key: ExecutionKey, attempt: number, signal: string | undefined): Statement;
   /**
-   * Marks a suspended execution running again (a wake-up that survives the waker's crash); returns
-   * what a run of it needs, so the wake-up reads nothing more (undefined: it was not suspended).
+   * Marks a suspended execution running again (a wake-up that survives the waker's crash); `woken`
+   * gets what a run of it needs, so the wake-up reads nothing more (undefined: it was not suspended).
    */
-  wake(tx: Database, key: ExecutionKey): Promise<RunningExecution | undefined>;
+  wake(key: ExecutionKey, woken: (execution: RunningExecution | undefined) => void): Statement;
   /** Journals `entry` unless the signal of the same name was delivered (a timeout losing to it). */
-  recordUnlessSignalled(tx: Database, key: ExecutionKey, entry: JournalEntry): Promise<void>;
+  recordUnlessSignalled(key: ExecutionKey, entry: JournalEntry): Statement;
   /** A signal wait's state in one read: its journal entry if it ended, signal `name`'s payload (JSON text) if delivered. */
   waited(key: ExecutionKey, name: string): Promise<{ readonly entry?: JournalEntry; readonly signal?: string }>;
   /** The payload (JSON text) of signal `name`, if delivered. */
