@@ -301,7 +301,7 @@ export class WorkflowEngine {
     }
     // Told to stop: whatever the body made of that, this run records nothing more.
     if (run.suspension) throw run.suspension;
-    if (run.parked) throw await suspended(store, key, run.parked, () => this.wake(address, execId));
+    if (run.parked) throw suspended(key, run.parked, () => this.wake(address, execId));
     // A cancelled execution that registered no undo has nothing to compensate: it just ends cancelled.
     if (compensating && run.compensations.length === 0 && wasCancelled(claim.journal)) outcome = { status: "cancelled", error: CANCELLED };
     else if (compensating) outcome = await compensate(store, this.options.log, run, claim.compensating ?? "failed", false);

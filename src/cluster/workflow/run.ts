@@ -26,17 +26,13 @@ export interface RunHost {
 export interface Parked {
   readonly name: string;
   readonly signal: boolean;
+  /** Its signal was delivered while the wait's turn ran, too late to wake it: it must be woken now. */
+  readonly signalled: boolean;
 }
 
-/**
- * What the callers of a run that suspended get. A signal delivered while the wait's turn ran may
- * have found the execution still running, and not woken it: if it is there, `wake` it now.
- */
-export async function suspended(store: WorkflowStore, key: ExecutionKey, parked: Parked, wake: () => void): Promise<ClusterError> {
-  if (parked.signal) {
-    const delivered = await store.signal(key, parked.name).catch(() => undefined);
-    if (delivered !== undefined) wake();
-  }
+/** What the callers of a run that suspended get; a signal delivered while it suspended (`signalled`) wakes it first. */
+export function suspended(key: ExecutionKey, parked: Parked, wake: () => void): ClusterError {
+  if (parked.signalled) wake();
   const what = parked.signal ? `signal ${parked.name}` : `sleep ${parked.name}`;
   return new ClusterError("SUSPENDED", `exec ${key.execId} is suspended until ${what} ends; it resumes by itself`);
 }
@@ -204,7 +200,7 @@ export class Run implements WorkflowContext<unknown>, RetryRun, CompensatingRun 
       this.remember(outcome.done, seq);
       return outcome.done;
     }
-    this.parked = { name, signal };
+    this.parked = { name, signal, signalled: outcome.signalled };
     throw this.halt(new ClusterError("SUSPENDED", `exec ${this.execId} is suspended until ${signal ? "signal" : "sleep"} ${name} ends`));
   }
 

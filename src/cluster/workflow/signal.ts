@@ -16,8 +16,8 @@ export const signalled = (payload: string) => `{"signal":${payload}}`;
 /**
  * The turn a signal wait reaches: journaled → over; the signal delivered already → consumed now
  * (journaled, its timeout timer cancelled); otherwise the timeout timer is scheduled (unless
- * pending) and the execution is marked suspended unless the signal arrived meanwhile. The engine
- * checks for the signal once more after a suspension, so a delivery racing this turn is not lost.
+ * pending) and the execution is marked suspended unless the signal arrived meanwhile; the signal is
+ * read once more behind that write, so a delivery racing this turn is not lost (the engine wakes it).
  */
 export function waitTurn(
   store: WorkflowStore,
@@ -43,7 +43,12 @@ export function waitTurn(
       const pending = timers.dueAt(timerId) !== undefined;
       if (timeoutMs !== undefined && !pending) timers.schedule(timerId, timeoutMs);
       turn.transact(store.suspend(key, attempt, name));
-      return { suspended: true };
+      // A delivery that committed while the suspend write waited for the execution's row lock saw
+      // it running, and woke nothing; the write's own subquery (its statement's snapshot) missed
+      // it. A statement of its own after it, in the same transaction, sees it.
+      const outcome = { suspended: true as const, signalled: false };
+      turn.transact(store.readSignal(key, name, (payload) => (outcome.signalled = payload !== undefined)));
+      return outcome;
     },
   };
 }

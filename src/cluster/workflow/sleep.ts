@@ -34,8 +34,11 @@ export function parseWaitTimer(timerId: string): WaitTimer | undefined {
 /** The journal result of a signal wait that timed out. */
 export const TIMED_OUT = JSON.stringify({ timeout: true });
 
-/** What a wait's turn found: the wait is over (journaled), or the execution is now suspended. */
-export type WaitOutcome = { readonly done: JournalEntry } | { readonly suspended: true };
+/**
+ * What a wait's turn found: the wait is over (journaled), or the execution is now suspended
+ * (`signalled`: a signal wait's signal was found delivered as it suspended: it must be woken).
+ */
+export type WaitOutcome = { readonly done: JournalEntry } | { readonly suspended: true; readonly signalled: boolean };
 
 /**
  * The turn a sleep reaches: a journaled sleep is over; a due one is journaled now; otherwise its
@@ -68,7 +71,7 @@ export function sleepTurn(
       }
       if (pending === undefined) timers.schedule(timerId, fireAt - now);
       turn.transact(store.suspend(key, attempt, undefined));
-      return { suspended: true };
+      return { suspended: true, signalled: false };
     },
   };
 }

@@ -1,7 +1,7 @@
 import { and, eq, inArray, or, sql } from "drizzle-orm";
 import { workflowExecutions, workflowJournal, workflowSignals } from "../../../../drizzle/schema.ts";
 import type { Database, SqlHandle } from "../database.ts";
-import { query, type Statement } from "../statement.ts";
+import type { Statement } from "../statement.ts";
 import { journalOf, keyOf, unavailable } from "./keys.ts";
 import type { CancelOutcome, Delivery, ExecutionKey, JournalEntry, RunningExecution } from "./store.ts";
 
@@ -67,9 +67,8 @@ export class DurableSql {
     return { text: RECORD_UNLESS_SIGNALLED, params: [key.type, key.id, key.execId, entry.name, entry.seq, entry.result] };
   }
 
-  async signal(key: ExecutionKey, name: string): Promise<string | undefined> {
-    const rows = await query(this.db, SIGNAL, [key.type, key.id, key.execId, name]).catch(unavailable);
-    return rows[0] && String(rows[0].payload);
+  readSignal(key: ExecutionKey, name: string, found: (payload: string | undefined) => void): Statement {
+    return { text: SIGNAL, params: [key.type, key.id, key.execId, name], rows: ([row]) => found(row && String(row.payload)) };
   }
 
   async deliver(key: ExecutionKey, name: string, payload: string): Promise<Delivery> {

@@ -117,7 +117,8 @@ export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
   readonly suspend = (key: ExecutionKey, attempt: number, signal: string | undefined) => this.durable.suspend(key, attempt, signal);
   readonly wake = (key: ExecutionKey, woken: (execution: RunningExecution | undefined) => void) => this.durable.wake(key, woken);
   readonly recordUnlessSignalled = (key: ExecutionKey, entry: JournalEntry) => this.durable.recordUnlessSignalled(key, entry);
-  readonly signal = (key: ExecutionKey, name: string) => this.durable.signal(key, name);
+  readonly readSignal = (key: ExecutionKey, name: string, found: (payload: string | undefined) => void) =>
+    this.durable.readSignal(key, name, found);
   readonly deliver = (key: ExecutionKey, name: string, payload: string): Promise<Delivery> => this.durable.deliver(key, name, payload);
   readonly beginCompensation = (key: ExecutionKey, attempt: number, error: string) => this.durable.beginCompensation(key, attempt, error);
   readonly cancel = (tx: SqlHandle, key: ExecutionKey, error: string, mark: JournalEntry) => this.durable.cancel(tx, key, error, mark);

@@ -178,8 +178,8 @@ export interface WorkflowStore {
   recordUnlessSignalled(key: ExecutionKey, entry: JournalEntry): Statement;
   /** A signal wait's state in one read: its journal entry if it ended, signal `name`'s payload (JSON text) if delivered. */
   waited(key: ExecutionKey, name: string): Promise<{ readonly entry?: JournalEntry; readonly signal?: string }>;
-  /** The payload (JSON text) of signal `name`, if delivered. */
-  signal(key: ExecutionKey, name: string): Promise<string | undefined>;
+  /** Reads the payload (JSON text) of signal `name` into `found` (undefined: not delivered), as a statement of a turn. */
+  readSignal(key: ExecutionKey, name: string, found: (payload: string | undefined) => void): Statement;
   /** Delivers signal `name` once, and marks the execution running if it was suspended. */
   deliver(key: ExecutionKey, name: string, payload: string): Promise<Delivery>;
   /** Records that the execution failed with `error` and is compensating (false: superseded). */
