@@ -143,6 +143,7 @@ export class Mailbox {
     // beyond the state, so they are never replayed: a checkpoint follows each one.
     let base = this.committedJson;
     let replay: [Queued, TurnContext][] = [];
+    for (const queued of batch) queued.impl.prefetch?.();
 
     try {
       for (const queued of batch) {

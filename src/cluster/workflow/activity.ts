@@ -3,10 +3,11 @@ import { handlerContext } from "../entity/definition.ts";
 import { ClusterError, StepFailed } from "../errors.ts";
 import { toJsonText } from "../json.ts";
 import type { ExecutionKey, JournalEntry, WorkflowStore } from "../storage/workflows/store.ts";
+import { readingTurn } from "./reading-turn.ts";
 
 /**
  * The turn that runs activity `name` of an execution in its entity's mailbox. It reads the journal
- * first, inside the turn: an entry there (committed by an earlier run, possibly on another runner)
+ * first, once the batches ahead of it committed (the read starts with its batch): an entry there (committed by an earlier run, possibly on another runner)
  * is returned and the body does not run. Otherwise the body changes the state and the journal entry
  * joins the turn's transaction, so both commit or neither does. The entity's version
  * compare-and-set makes the check sound: an entry committed after this entity's state was loaded
@@ -23,12 +24,11 @@ export function activityTurn(
   attempt: number,
   body: (state: unknown, ctx: EntityContext) => unknown,
 ): TurnImplementation {
-  return {
-    kind: "mutation",
-    handler: async (state, _args, turn): Promise<JournalEntry> => {
-      const ctx = handlerContext(turn);
-      const journaled = await store.entry(key, name);
+  return readingTurn(
+    () => store.entry(key, name),
+    async (journaled, state, turn): Promise<JournalEntry> => {
       if (journaled) return journaled;
+      const ctx = handlerContext(turn);
       let value: unknown;
       try {
         value = await body(state, ctx);
@@ -41,5 +41,5 @@ export function activityTurn(
       ctx.transact(store.recordActivity(key, entry, attempt));
       return entry;
     },
-  };
+  );
 }

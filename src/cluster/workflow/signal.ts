@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { TurnImplementation } from "../entity/context.ts";
 import type { ExecutionKey, JournalEntry, WorkflowStore } from "../storage/workflows/store.ts";
 import { EntityTimers } from "../timers/entity-timers.ts";
+import { readingTurn } from "./reading-turn.ts";
 import { type WaitOutcome, waitTimerId } from "./sleep.ts";
 
 /** The framework's RPC name for a signal delivery routed to the owner of the entity's shard. */
@@ -27,10 +28,9 @@ export function waitTurn(
   seq: number,
   timeoutMs: number | undefined,
 ): TurnImplementation {
-  return {
-    kind: "mutation",
-    handler: async (state, _args, turn): Promise<WaitOutcome> => {
-      const { entry: journaled, signal: payload } = await store.waited(key, name);
+  return readingTurn(
+    () => store.waited(key, name),
+    ({ entry: journaled, signal: payload }, state, turn): WaitOutcome => {
       if (journaled) return { done: journaled };
       const timers = new EntityTimers(state, turn, true);
       const timerId = waitTimerId({ execId: key.execId, kind: "signal", name, seq });
@@ -50,5 +50,5 @@ export function waitTurn(
       turn.transact(store.readSignal(key, name, (payload) => (outcome.signalled = payload !== undefined)));
       return outcome;
     },
-  };
+  );
 }

@@ -3,6 +3,7 @@ import type { TurnImplementation } from "../entity/context.ts";
 import type { ExecutionKey, JournalEntry, RunningExecution, WorkflowStore } from "../storage/workflows/store.ts";
 import { EntityTimers } from "../timers/entity-timers.ts";
 import type { FireOutcome } from "../timers/timer.ts";
+import { readingTurn } from "./reading-turn.ts";
 
 /**
  * Durable waits are timers of the execution's entity, in a namespace of the framework's own:
@@ -53,10 +54,9 @@ export function sleepTurn(
   seq: number,
   dueAt: (now: Date) => number,
 ): TurnImplementation {
-  return {
-    kind: "mutation",
-    handler: async (state, _args, turn): Promise<WaitOutcome> => {
-      const journaled = await store.entry(key, name);
+  return readingTurn(
+    () => store.entry(key, name),
+    (journaled, state, turn): WaitOutcome => {
       if (journaled) return { done: journaled };
       const timers = new EntityTimers(state, turn, true);
       const timerId = waitTimerId({ execId: key.execId, kind: "sleep", name, seq });
@@ -73,7 +73,7 @@ export function sleepTurn(
       turn.transact(store.suspend(key, attempt, undefined));
       return { suspended: true, signalled: false };
     },
-  };
+  );
 }
 
 /**
