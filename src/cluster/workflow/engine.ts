@@ -8,13 +8,17 @@ import { type Json, toJsonText } from "../json.ts";
 import { limits } from "../limits.ts";
 import { type ClusterMetrics, noMetrics } from "../metrics/metrics.ts";
 import type { ShardId } from "../ownership/shard.ts";
-import type { ExecutionKey, Outcome, RunningExecution } from "../storage/workflows/store.ts";
+import type { ExecutionKey, Outcome, RunningExecution, WokenExecution } from "../storage/workflows/store.ts";
+
+type RunningClaim = WokenExecution["claim"];
+
 import { CANCELLED, cancelTurn, stoppedShort, wasCancelled } from "./cancel.ts";
 import { compensate } from "./compensation.ts";
 import type { WorkflowImplementation } from "./definition.ts";
 import { executionKey, halt, persist, STORAGE_BACKOFF, superseded } from "./persist.ts";
 import { Run, type RunHost, suspended } from "./run.ts";
 import { countRun } from "./run-metrics.ts";
+import { deliverSignal } from "./signal.ts";
 import { waitFireTurn } from "./sleep.ts";
 import { AbandonedSweep } from "./sweep.ts";
 
@@ -164,13 +168,7 @@ export class WorkflowEngine {
    * a second delivery, or one after the wait timed out, is refused (ALREADY_EXISTS, HTTP 409).
    */
   async deliver(address: EntityAddress, execId: string, name: string, payload: Json): Promise<void> {
-    const delivery = await this.options.store.deliver({ type: address.type, id: address.id, execId }, name, toJsonText(payload));
-    if (!delivery.delivered) {
-      const why =
-        delivery.reason === "duplicate" ? "was delivered already (the first payload stands)" : "is no longer awaited (it timed out)";
-      throw new ClusterError("ALREADY_EXISTS", `signal ${name} of exec ${execId} ${why}`);
-    }
-    if (delivery.woke) this.wake(address, execId);
+    if (await deliverSignal(this.options.store, { type: address.type, id: address.id, execId }, name, payload)) this.wake(address, execId);
   }
 
   /** The fire turn of a framework wait timer (`$wf:…`) on the entity at `address`. */
@@ -185,23 +183,24 @@ export class WorkflowEngine {
 
   /**
    * `wake`, resolving once the run it started (or found started meanwhile) ended, or it gave up.
-   * `woken`: what the wake write returned, so the execution need not be read again.
+   * `woken`: what the wake write returned (the execution, claimed for this run), so it need not be
+   * read or claimed again.
    */
-  private async awaken(address: EntityAddress, execId: string, woken?: RunningExecution): Promise<void> {
+  private async awaken(address: EntityAddress, execId: string, woken?: WokenExecution): Promise<void> {
     const { store, log, mayRun } = this.options;
     const key: ExecutionKey = { type: address.type, id: address.id, execId };
     const running = () => this.executions.get(executionKey(address, execId))?.done;
     for (let attempt = 1; !this.stopped && mayRun(address.shard); ) {
       const before = running();
       if (before) {
-        // That run may have moved the execution on: read it afresh afterwards.
+        // That run may have moved the execution on: read it afresh afterwards (and claim it again).
         woken = undefined;
         await before.catch(() => {});
         continue;
       }
       try {
         const found = woken ? { ...woken, status: "running" as const } : await store.load(key);
-        const run = found && !AT_REST.has(found.status) ? (running() ?? this.resumeOne(address, found)) : undefined;
+        const run = found && !AT_REST.has(found.status) ? (running() ?? this.resumeOne(address, found, woken?.claim)) : undefined;
         await run?.catch(() => {});
         return;
       } catch (err) {
@@ -227,8 +226,15 @@ export class WorkflowEngine {
     if (resumed > 0) this.options.log.info({ resumed }, "resumed running workflow executions");
   }
 
-  /** Runs an execution found in storage (undefined: it cannot); no caller waits for it, so its failures are logged here. */
-  private resumeOne(address: EntityAddress, { key, workflow, input }: RunningExecution): Promise<unknown> | undefined {
+  /**
+   * Runs an execution found in storage (undefined: it cannot), from `claim` when a wake-up claimed
+   * it already; no caller waits for it, so its failures are logged here.
+   */
+  private resumeOne(
+    address: EntityAddress,
+    { key, workflow, input }: RunningExecution,
+    claim?: RunningClaim,
+  ): Promise<unknown> | undefined {
     const { log } = this.options;
     const rpc = this.options.workflowOf(key.type, workflow);
     const args = rpc?.args.safeParse(JSON.parse(input));
@@ -236,7 +242,7 @@ export class WorkflowEngine {
       log.error({ entity: formatAddress(address), execId: key.execId, workflow }, "cannot resume execution: unknown workflow or arguments");
       return undefined;
     }
-    const { done } = this.start(address, workflow, rpc.workflow, args.data, key.execId, "resumed");
+    const { done } = this.start(address, workflow, rpc.workflow, args.data, key.execId, "resumed", claim);
     done.catch((err: unknown) => {
       const code = err instanceof ClusterError ? err.code : "INTERNAL";
       const where = { entity: formatAddress(address), execId: key.execId };
@@ -255,12 +261,13 @@ export class WorkflowEngine {
     args: unknown,
     execId: string,
     how: "started" | "resumed",
+    claimed?: RunningClaim,
   ): Execution {
     const key = executionKey(address, execId);
     const controller = new AbortController();
     const input = toJsonText(args);
     const stored: ExecutionKey = { type: address.type, id: address.id, execId };
-    const done = this.drive(address, rpc, workflow, args, input, execId, controller.signal).catch((error: unknown) =>
+    const done = this.drive(address, rpc, workflow, args, input, execId, controller.signal, claimed).catch((error: unknown) =>
       stoppedShort(this.options.store, stored, this.cancelled.has(key), error),
     );
     const execution: Execution = { address, rpc, input, controller, done };
@@ -283,11 +290,12 @@ export class WorkflowEngine {
     input: string,
     execId: string,
     signal: AbortSignal,
+    claimed: RunningClaim | undefined,
   ): Promise<unknown> {
     const { store } = this.options;
     const key: ExecutionKey = { type: address.type, id: address.id, execId };
     const what = `workflow ${rpc} of ${formatAddress(address)}, exec ${execId},`;
-    const claim = await persist(() => store.claim(key, rpc, input), signal, this.options.log);
+    const claim = claimed ?? (await persist(() => store.claim(key, rpc, input), signal, this.options.log));
     if (claim.status === "completed") return JSON.parse(claim.result);
     if (claim.status === "ended") throw new ClusterError("WORKFLOW_FAILED", `${what} ended ${claim.ended}: ${claim.error}`);
 

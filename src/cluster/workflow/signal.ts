@@ -1,5 +1,7 @@
 import { z } from "zod";
 import type { TurnImplementation } from "../entity/context.ts";
+import { ClusterError } from "../errors.ts";
+import { type Json, toJsonText } from "../json.ts";
 import type { ExecutionKey, JournalEntry, WorkflowStore } from "../storage/workflows/store.ts";
 import { EntityTimers } from "../timers/entity-timers.ts";
 import { readingTurn } from "./reading-turn.ts";
@@ -51,4 +53,12 @@ export function waitTurn(
       return outcome;
     },
   );
+}
+
+/** Delivers signal `name` once; true when that woke the suspended execution. A second delivery, or one after the wait timed out, is refused (ALREADY_EXISTS). */
+export async function deliverSignal(store: WorkflowStore, key: ExecutionKey, name: string, payload: Json): Promise<boolean> {
+  const delivery = await store.deliver(key, name, toJsonText(payload));
+  if (delivery.delivered) return delivery.woke;
+  const why = delivery.reason === "duplicate" ? "was delivered already (the first payload stands)" : "is no longer awaited (it timed out)";
+  throw new ClusterError("ALREADY_EXISTS", `signal ${name} of exec ${key.execId} ${why}`);
 }

@@ -1,6 +1,6 @@
 import type { EntityAddress } from "../entity/address.ts";
 import type { TurnImplementation } from "../entity/context.ts";
-import type { ExecutionKey, JournalEntry, RunningExecution, WorkflowStore } from "../storage/workflows/store.ts";
+import type { ExecutionKey, JournalEntry, WokenExecution, WorkflowStore } from "../storage/workflows/store.ts";
 import { EntityTimers } from "../timers/entity-timers.ts";
 import type { FireOutcome } from "../timers/timer.ts";
 import { readingTurn } from "./reading-turn.ts";
@@ -78,14 +78,15 @@ export function sleepTurn(
 
 /**
  * The fire turn of a wait timer: ends the wait in the journal (a sleep is over; a signal wait
- * timed out, unless its signal was delivered), marks the execution running (so a crash before the
- * wake-up leaves it to the next owner's resume), and wakes it once that has committed.
+ * timed out, unless its signal was delivered), marks the execution running and claims it for the
+ * run it wakes (so a crash before the wake-up leaves it to the next owner's resume), and wakes it
+ * once that has committed, with what that run needs: its claim and journal.
  */
 export function waitFireTurn(
   store: WorkflowStore,
   address: EntityAddress,
   timerId: string,
-  wake: (key: ExecutionKey, woken: RunningExecution | undefined) => void,
+  wake: (key: ExecutionKey, woken: WokenExecution | undefined) => void,
 ): TurnImplementation {
   return {
     kind: "mutation",
@@ -99,9 +100,12 @@ export function waitFireTurn(
       const key: ExecutionKey = { type: address.type, id: address.id, execId: timer.execId };
       const entry: JournalEntry = { name: timer.name, seq: timer.seq, result: timer.kind === "sleep" ? "null" : TIMED_OUT, runs: 1 };
       // The wake write first: it takes the execution's row lock, which orders it against a delivery.
-      let woken: RunningExecution | undefined;
+      let woken: WokenExecution | undefined;
       turn.transact(store.wake(key, (execution) => (woken = execution)));
-      turn.transact(store.recordUnlessSignalled(key, entry));
+      const journaled = (done: boolean) => {
+        if (done && woken) woken = { ...woken, claim: { ...woken.claim, journal: [...woken.claim.journal, entry] } };
+      };
+      turn.transact(store.recordUnlessSignalled(key, entry, journaled));
       turn.afterCommit(() => wake(key, woken));
       return { kind: "fired", lateMs };
     },

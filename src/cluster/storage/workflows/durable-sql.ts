@@ -1,9 +1,9 @@
 import { and, eq, inArray, or, sql } from "drizzle-orm";
 import { workflowExecutions, workflowJournal, workflowSignals } from "../../../../drizzle/schema.ts";
 import type { Database, SqlHandle } from "../database.ts";
-import type { Statement } from "../statement.ts";
+import type { Statement, StatementRow } from "../statement.ts";
 import { journalOf, keyOf, unavailable } from "./keys.ts";
-import type { CancelOutcome, Delivery, ExecutionKey, JournalEntry, RunningExecution } from "./store.ts";
+import type { CancelOutcome, Delivery, ExecutionKey, JournalEntry, WokenExecution } from "./store.ts";
 
 const e = workflowExecutions;
 const j = workflowJournal;
@@ -17,12 +17,28 @@ const unconsumedSignal = sql`exists (select 1 from ${s} where ${s.entityType} = 
   and ${s.execId} = ${e.execId} and not exists (select 1 from ${j} where ${j.entityType} = ${s.entityType}
   and ${j.entityId} = ${s.entityId} and ${j.execId} = ${s.execId} and ${j.name} = ${s.name}))`;
 
+/** An execution's journal ($1–$3: its key) as JSON text `[[name, seq, result, runs], …]` (see `parseJournal`). */
+export const JOURNAL_JSON = `(
+  select coalesce(json_agg(json_build_array(j.name, j.seq, j.result, j.runs)), '[]')::text from workflow_journal j
+  where j.entity_type = $1 and j.entity_id = $2 and j.exec_id = $3
+)`;
+
+export function parseJournal(json: unknown): JournalEntry[] {
+  if (json === null || json === undefined) return [];
+  return (JSON.parse(String(json)) as [string, number, string, number][]).map(([name, seq, result, runs]) => ({ name, seq, result, runs }));
+}
+
 // The writes of the entities' turns (fixed statements; $1–$3: the execution's key).
 const EXECUTION = "entity_type = $1 and entity_id = $2 and exec_id = $3";
 const SUSPEND = `update workflow_executions set status = 'suspended' where ${EXECUTION} and attempts = $4::integer and status = 'running'`;
 const SUSPEND_UNLESS_SIGNALLED = `${SUSPEND}
   and not exists (select 1 from workflow_signals s where s.entity_type = $1 and s.entity_id = $2 and s.exec_id = $3 and s.name = $5)`;
-const WAKE = `update workflow_executions set status = 'running' where ${EXECUTION} and status = 'suspended' returning workflow, input`;
+const WAKE = `
+  with w as (
+    update workflow_executions set status = 'running', attempts = attempts + 1 where ${EXECUTION} and status = 'suspended'
+    returning workflow, input, attempts
+  )
+  select w.workflow, w.input, w.attempts, ${JOURNAL_JSON} as journal from w`;
 // A wait's end is journaled like an activity (a turn of the entity), under the execution's current attempt.
 // Only into a running execution: a stray timer of one that was cancelled or has ended journals nothing.
 const RECORD_UNLESS_SIGNALLED = `
@@ -30,7 +46,8 @@ const RECORD_UNLESS_SIGNALLED = `
   select $1, $2, $3, $4, $5::integer, $6, 1, 'activity', e.attempts, now() from workflow_executions e
   where e.entity_type = $1 and e.entity_id = $2 and e.exec_id = $3 and e.status = 'running'
     and not exists (select 1 from workflow_signals s where s.entity_type = $1 and s.entity_id = $2 and s.exec_id = $3 and s.name = $4)
-  on conflict do nothing`;
+  on conflict do nothing
+  returning name`;
 const SIGNAL = `select payload from workflow_signals where ${EXECUTION} and name = $4`;
 /** An activity's journal entry; not fenced by attempt: the entity's version compare-and-set fences the turn. */
 export const RECORD_ACTIVITY = `
@@ -55,16 +72,19 @@ export class DurableSql {
     return signal === undefined ? { text: SUSPEND, params } : { text: SUSPEND_UNLESS_SIGNALLED, params: [...params, signal] };
   }
 
-  wake(key: ExecutionKey, woken: (execution: RunningExecution | undefined) => void): Statement {
-    return {
-      text: WAKE,
-      params: [key.type, key.id, key.execId],
-      rows: ([row]) => woken(row && { key, workflow: String(row.workflow), input: String(row.input) }),
-    };
+  wake(key: ExecutionKey, woken: (execution: WokenExecution | undefined) => void): Statement {
+    const execution = (row: StatementRow): WokenExecution => ({
+      key,
+      workflow: String(row.workflow),
+      input: String(row.input),
+      claim: { status: "running", attempt: Number(row.attempts), journal: parseJournal(row.journal), compensating: undefined },
+    });
+    return { text: WAKE, params: [key.type, key.id, key.execId], rows: ([row]) => woken(row && execution(row)) };
   }
 
-  recordUnlessSignalled(key: ExecutionKey, entry: JournalEntry): Statement {
-    return { text: RECORD_UNLESS_SIGNALLED, params: [key.type, key.id, key.execId, entry.name, entry.seq, entry.result] };
+  recordUnlessSignalled(key: ExecutionKey, entry: JournalEntry, journaled: (done: boolean) => void): Statement {
+    const params = [key.type, key.id, key.execId, entry.name, entry.seq, entry.result];
+    return { text: RECORD_UNLESS_SIGNALLED, params, rows: (rows) => journaled(rows.length > 0) };
   }
 
   readSignal(key: ExecutionKey, name: string, found: (payload: string | undefined) => void): Statement {

@@ -4,7 +4,7 @@ import { ClusterError, executionCancelled } from "../../errors.ts";
 import type { Json } from "../../json.ts";
 import type { Database, SqlHandle } from "../database.ts";
 import { query, type Statement } from "../statement.ts";
-import { DurableSql, RECORD_ACTIVITY, resumable } from "./durable-sql.ts";
+import { DurableSql, JOURNAL_JSON, parseJournal, RECORD_ACTIVITY, resumable } from "./durable-sql.ts";
 import { journalOf, keyOf, preparedJournalOf, preparedKeyOf, preparedSignalOf, unavailable } from "./keys.ts";
 import type {
   Claim,
@@ -19,6 +19,7 @@ import type {
   RunningExecution,
   StoredExecution,
   StoredJournalEntry,
+  WokenExecution,
   WorkflowAdminStore,
   WorkflowStore,
 } from "./store.ts";
@@ -48,11 +49,7 @@ const CLAIM = `
     where x.status not in (${ENDED.map((status) => `'${status}'`).join(", ")}) and x.workflow = $4 and x.input = $5
     returning attempts, status, error
   )
-  select c.attempts, c.status, c.error, case when c.attempts > 1 then (
-    select coalesce(json_agg(json_build_array(j.name, j.seq, j.result, j.runs)), '[]')::text from workflow_journal j
-    where j.entity_type = $1 and j.entity_id = $2 and j.exec_id = $3
-  ) end as journal
-  from c`;
+  select c.attempts, c.status, c.error, case when c.attempts > 1 then ${JOURNAL_JSON} end as journal from c`;
 
 /** INSERT … SELECT: nothing is written unless `attempt` is still the execution's current one. */
 function prepareStepWrite(db: Database) {
@@ -115,8 +112,9 @@ export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
   }
 
   readonly suspend = (key: ExecutionKey, attempt: number, signal: string | undefined) => this.durable.suspend(key, attempt, signal);
-  readonly wake = (key: ExecutionKey, woken: (execution: RunningExecution | undefined) => void) => this.durable.wake(key, woken);
-  readonly recordUnlessSignalled = (key: ExecutionKey, entry: JournalEntry) => this.durable.recordUnlessSignalled(key, entry);
+  readonly wake = (key: ExecutionKey, woken: (execution: WokenExecution | undefined) => void) => this.durable.wake(key, woken);
+  readonly recordUnlessSignalled = (key: ExecutionKey, entry: JournalEntry, journaled: (done: boolean) => void) =>
+    this.durable.recordUnlessSignalled(key, entry, journaled);
   readonly readSignal = (key: ExecutionKey, name: string, found: (payload: string | undefined) => void) =>
     this.durable.readSignal(key, name, found);
   readonly deliver = (key: ExecutionKey, name: string, payload: string): Promise<Delivery> => this.durable.deliver(key, name, payload);
@@ -135,13 +133,7 @@ export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
     if (won !== undefined) {
       const attempt = Number(won.attempts);
       const compensating = won.status === "compensating" ? String(won.error ?? "failed") : undefined;
-      const journal = won.journal === null ? [] : (JSON.parse(String(won.journal)) as [string, number, string, number][]);
-      return {
-        status: "running",
-        attempt,
-        journal: journal.map(([name, seq, result, runs]) => ({ name, seq, result, runs })),
-        compensating,
-      };
+      return { status: "running", attempt, journal: parseJournal(won.journal), compensating };
     }
 
     const rows = await this.db

@@ -82,6 +82,11 @@ export interface RunningExecution {
   readonly input: string;
 }
 
+/** An execution a wake-up claimed already (`WorkflowStore.wake`): the run that drives it needs no claim of its own. */
+export interface WokenExecution extends RunningExecution {
+  readonly claim: Claim & { readonly status: "running" };
+}
+
 /** An execution as the operator API shows it (GET /admin/workflows…). */
 export interface StoredExecution {
   readonly key: ExecutionKey;
@@ -170,12 +175,13 @@ export interface WorkflowStore {
   /** Marks the execution suspended, if `attempt` is current and no signal `signal` (if given) awaits it. */
   suspend(key: ExecutionKey, attempt: number, signal: string | undefined): Statement;
   /**
-   * Marks a suspended execution running again (a wake-up that survives the waker's crash); `woken`
-   * gets what a run of it needs, so the wake-up reads nothing more (undefined: it was not suspended).
+   * Marks a suspended execution running again (a wake-up that survives the waker's crash) and
+   * claims it for the run the wake-up starts, as a new attempt; `woken` gets what that run needs,
+   * its journal included, so it reads nothing more (undefined: it was not suspended).
    */
-  wake(key: ExecutionKey, woken: (execution: RunningExecution | undefined) => void): Statement;
-  /** Journals `entry` unless the signal of the same name was delivered (a timeout losing to it). */
-  recordUnlessSignalled(key: ExecutionKey, entry: JournalEntry): Statement;
+  wake(key: ExecutionKey, woken: (execution: WokenExecution | undefined) => void): Statement;
+  /** Journals `entry` unless the signal of the same name was delivered (a timeout losing to it); `journaled` says which. */
+  recordUnlessSignalled(key: ExecutionKey, entry: JournalEntry, journaled: (done: boolean) => void): Statement;
   /** A signal wait's state in one read: its journal entry if it ended, signal `name`'s payload (JSON text) if delivered. */
   waited(key: ExecutionKey, name: string): Promise<{ readonly entry?: JournalEntry; readonly signal?: string }>;
   /** Reads the payload (JSON text) of signal `name` into `found` (undefined: not delivered), as a statement of a turn. */
