@@ -1,7 +1,7 @@
 /**
  * Durable sleeps: N ApprovalTest executions (default 10,000; 100 per entity) sleeping at once, their
- * due times spread over 10 s. Measures the runner's RSS growth over idle while they all sleep (a
- * suspended execution is held in no memory: targets ≤ 50 MiB) and the wake-up lateness, journaled
+ * due times spread over 10 s. Measures the runner's RSS growth over idle while they all sleep, each
+ * read once settled (a suspended execution is held in no memory: targets ≤ 50 MiB) and the wake-up lateness, journaled
  * end of the sleep − its timer's due time (target p99 ≤ 100 ms). An in-process runner on PGlite, and
  * one on Postgres when a URL is given. `npm run bench -- --only sleeps` runs this case alone.
  */
@@ -47,6 +47,22 @@ function rss(): number {
   return process.memoryUsage().rss;
 }
 
+/**
+ * RSS once the garbage of a burst of starts has been handed back (V8 returns the pages a
+ * collection freed over the next seconds): what the runner holds, not what it held a moment ago.
+ * Read every 500 ms until it stops falling, or until `deadline`.
+ */
+async function settledRss(deadline: number): Promise<number> {
+  let last = rss();
+  while (Date.now() + 500 < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const now = rss();
+    if (now > last - MiB) return Math.min(now, last);
+    last = now;
+  }
+  return last;
+}
+
 async function measure(runner: Runner, backend: string, N: number): Promise<SleepRow> {
   const { cluster } = runner;
   const run = Date.now().toString(36);
@@ -64,7 +80,7 @@ async function measure(runner: Runner, backend: string, N: number): Promise<Slee
     (i) => start(`warm-${run}-${i % 10}`, `w${i}`, 3_600_000),
   );
   const msPerStart = (Date.now() - warm) / WARMUP;
-  const idle = rss();
+  const idle = await settledRss(Date.now() + 10_000);
   // Every execution sleeps before the first is due: the starts get half as long again as the warm-up says they take.
   const started = Date.now();
   const firstDue = started + 5_000 + Math.ceil(N * msPerStart * 1.5);
@@ -72,7 +88,7 @@ async function measure(runner: Runner, backend: string, N: number): Promise<Slee
     await start(id, execId, Math.max(0, firstDue + Math.floor((i / Math.max(1, N - 1)) * WINDOW_MS) - Date.now()));
   });
   console.log(`${backend}: ${N} executions started in ${Date.now() - started} ms (${Math.round(1000 / msPerStart)}/s in the warm-up)`);
-  const sleeping = rss();
+  const sleeping = await settledRss(firstDue - 1_000);
   const active = cluster.activeExecutionCount;
   if (Date.now() > firstDue) console.warn("some executions fell due before all were started");
   const dueAt = await sleepDueTimes(runner, [...new Set(execs.map((x) => x.id))]);
