@@ -96,21 +96,12 @@ async function openPostgres(url: string, options: StorageOptions): Promise<Stora
       <Row extends object>(text: string) =>
       async (params: readonly string[]) =>
         (await client.unsafe(text, [...params], { prepare: true })) as unknown as Row[],
+    // postgres-js sends the statements a transaction callback returns as an array together
+    // (pipelined). Its own transaction, not a reserved connection: a reserved connection lost while
+    // Postgres restarted left a commit waiting for good (a mailbox stuck in a chaos run).
     pipeline: async (statements) => {
-      const reserved = await client.reserve();
-      try {
-        const run = (text: string, params: readonly unknown[] = []) => reserved.unsafe(text, [...params] as never[], { prepare: true });
-        // Every response is awaited, the failures' too, before the connection goes back to the pool.
-        const settled = await Promise.allSettled([run("begin"), ...statements.map((s) => run(s.text, s.params)), run("commit")]);
-        const failed = settled.find((r) => r.status === "rejected");
-        if (failed) throw failed.reason;
-        statements.forEach((s, i) => {
-          const result = settled[i + 1] as PromiseFulfilledResult<unknown>;
-          s.rows?.(result.value as StatementRow[]);
-        });
-      } finally {
-        reserved.release();
-      }
+      const results = await client.begin((tx) => statements.map((s) => tx.unsafe(s.text, [...s.params] as never[], { prepare: true })));
+      statements.forEach((s, i) => s.rows?.(results[i] as unknown as StatementRow[]));
     },
     close: () => client.end({ timeout: 5 }),
   };
