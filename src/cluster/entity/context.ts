@@ -21,8 +21,8 @@ export type SqlTransaction = SqlHandle;
 
 /**
  * A storage write that commits (or not) together with a turn's state: queries run in the turn's
- * transaction, or a fixed statement (the framework's own writes: a commit made only of those is
- * sent in one round trip).
+ * transaction, or a fixed statement (the framework's own writes: a commit made only of those
+ * sends them together, in one round trip).
  */
 export type TxWrite = ((tx: Database) => Promise<void>) | Statement;
 

@@ -22,10 +22,10 @@ export interface Storage {
    */
   statement<Row extends object>(text: string): (params: readonly string[]) => Promise<Row[]>;
   /**
-   * Runs `statements` as one transaction, sent together: BEGIN, each statement, COMMIT in one
-   * round trip on Postgres. A statement that fails aborts the transaction (nothing commits) and
-   * rejects with its error; a write that must not commit unless an earlier one matched a row
-   * raises (see `entity_version_conflict`).
+   * Runs `statements` as one transaction, the statements sent together (on Postgres: BEGIN, then
+   * all of them in one round trip, then COMMIT). A statement that fails aborts the transaction
+   * (nothing commits) and rejects with its error; a write that must not commit unless an earlier
+   * one matched a row raises (see `entity_version_conflict`).
    */
   pipeline(statements: readonly Statement[]): Promise<void>;
   close(): Promise<void>;

@@ -13,8 +13,8 @@ export type StatementRow = Record<string, unknown>;
 /**
  * One of the framework's writes, as fixed SQL text (`$1`, `$2`… parameters) with its values: no
  * query builder runs for it, the server prepares it once per connection, and a commit whose writes
- * are all statements sends them, with the state write, as one pipelined transaction: one round
- * trip (`Storage.pipeline`). `rows` receives what it returns, once it has run.
+ * are all statements sends them together with the state write, in one transaction
+ * (`Storage.pipeline`). `rows` receives what it returns, once it has run.
  */
 export interface Statement {
   readonly text: string;

@@ -7,8 +7,8 @@ import { readingTurn } from "./reading-turn.ts";
 
 /**
  * The turn that runs activity `name` of an execution in its entity's mailbox. It reads the journal
- * first, once the batches ahead of it committed (the read starts with its batch): an entry there (committed by an earlier run, possibly on another runner)
- * is returned and the body does not run. Otherwise the body changes the state and the journal entry
+ * first, once the batches ahead of it committed (the read starts with its batch): an entry there
+ * (committed by an earlier run, possibly on another runner) is returned and the body does not run. Otherwise the body changes the state and the journal entry
  * joins the turn's transaction, so both commit or neither does. The entity's version
  * compare-and-set makes the check sound: an entry committed after this entity's state was loaded
  * came with a newer state version, and this turn's commit then fails and is retried.

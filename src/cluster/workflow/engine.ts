@@ -8,10 +8,7 @@ import { type Json, toJsonText } from "../json.ts";
 import { limits } from "../limits.ts";
 import { type ClusterMetrics, noMetrics } from "../metrics/metrics.ts";
 import type { ShardId } from "../ownership/shard.ts";
-import type { ExecutionKey, Outcome, RunningExecution, WokenExecution } from "../storage/workflows/store.ts";
-
-type RunningClaim = WokenExecution["claim"];
-
+import type { ExecutionKey, Outcome, RunningClaim, RunningExecution, WokenExecution } from "../storage/workflows/store.ts";
 import { CANCELLED, cancelTurn, stoppedShort, wasCancelled } from "./cancel.ts";
 import { compensate } from "./compensation.ts";
 import type { WorkflowImplementation } from "./definition.ts";

@@ -88,7 +88,7 @@ const REPLY_STORED = "CL001";
 /**
  * The state write of a pipelined commit (`pipelined`): the compare-and-set of `upsertState`, which
  * raises (`entity_version_conflict`, SQLSTATE CL002) when it matched no row, so that the writes
- * sent behind it in the same round trip roll back with it. Parameters: type, id, JSON, expected.
+ * sent behind it roll back with it. Parameters: type, id, JSON, expected.
  */
 const CAS_WRITE = `
   with s as (
@@ -206,7 +206,7 @@ export class SqlStateStore implements StateStore {
     return version;
   }
 
-  /** A commit whose writes are all statements: state, replies and writes in one round trip. */
+  /** A commit whose writes are all statements: state, replies and writes sent together. */
   private async pipelined(turn: Commit, writes: readonly Statement[]): Promise<number> {
     const { type, id, expected, json, replies } = turn;
     let version = Number.NaN;

@@ -82,9 +82,12 @@ export interface RunningExecution {
   readonly input: string;
 }
 
+/** A claim that made the execution this run's to drive. */
+export type RunningClaim = Claim & { readonly status: "running" };
+
 /** An execution a wake-up claimed already (`WorkflowStore.wake`): the run that drives it needs no claim of its own. */
 export interface WokenExecution extends RunningExecution {
-  readonly claim: Claim & { readonly status: "running" };
+  readonly claim: RunningClaim;
 }
 
 /** An execution as the operator API shows it (GET /admin/workflows…). */
