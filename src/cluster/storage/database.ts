@@ -101,7 +101,7 @@ async function openPostgres(url: string, options: StorageOptions): Promise<Stora
     // Postgres restarted left a commit waiting for good (a mailbox stuck in a chaos run).
     pipeline: async (statements) => {
       const results = await client.begin((tx) => statements.map((s) => tx.unsafe(s.text, [...s.params] as never[], { prepare: true })));
-      statements.forEach((s, i) => s.rows?.(results[i] as unknown as StatementRow[]));
+      for (const [i, s] of statements.entries()) s.rows?.(results[i] as unknown as StatementRow[]);
     },
     close: () => client.end({ timeout: 5 }),
   };
