@@ -89,13 +89,14 @@ export interface TurnImplementation {
   readonly kind: RpcProtocol["kind"];
   readonly handler: TurnHandler;
   /**
-   * Starts the read the handler begins with (the framework's workflow turns: their journal entry).
-   * The mailbox starts the reads of a whole batch together, before applying it, so that its turns
-   * do not wait for one read after another. Each read still sees all that the batches before it
-   * committed, as a read made inside the turn would; neither sees the uncommitted writes of the
-   * turns ahead of it in its own batch.
+   * Runs the read the handler begins with (the framework's workflow turns: their journal entry);
+   * settles when it is done, and never rejects (the handler reports its failure). The mailbox runs
+   * the reads of a whole batch together and applies the batch once all have settled, so that its
+   * turns neither wait for one read after another nor run asynchronously. Each read still sees all
+   * that the batches before it committed, as a read made inside the turn would; neither sees the
+   * uncommitted writes of the turns ahead of it in its own batch.
    */
-  readonly prefetch?: () => void;
+  readonly prefetch?: () => Promise<void>;
 }
 
 /** The executions of one entity, as its handlers may read them (`ctx.workflows`). */

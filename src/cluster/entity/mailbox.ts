@@ -143,7 +143,8 @@ export class Mailbox {
     // beyond the state, so they are never replayed: a checkpoint follows each one.
     let base = this.committedJson;
     let replay: [Queued, TurnContext][] = [];
-    for (const queued of batch) queued.impl.prefetch?.();
+    const reads = batch.flatMap((queued) => queued.impl.prefetch?.() ?? []);
+    if (reads.length > 0) await Promise.all(reads);
 
     try {
       for (const queued of batch) {
