@@ -1,13 +1,13 @@
-import { sql } from "drizzle-orm";
-import { bigint, index, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 
 /**
- * Durable timers, one row per (entity, timer id). The entity's own state is the authority on which
- * timers are pending (it commits in the same transaction as these rows); this table is what a
- * shard's new owner reads to rebuild its schedule without loading every entity. `key_hash` is the
- * stable hash of the entity id, so a shard's rows are found whatever SHARD_COUNT is.
- * `status`: `pending`, then `fired` (kept for a day, for inspection); a cancelled timer's row is
- * deleted.
+ * Pending durable timers, one row per (entity, timer id). The entity's own state is the authority
+ * on which timers are pending (it commits in the same transaction as these rows); this table is
+ * what a shard's new owner reads to rebuild its schedule without loading every entity. `key_hash`
+ * is the stable hash of the entity id, so a shard's rows are found whatever SHARD_COUNT is. A
+ * timer's row is deleted when it fires or is cancelled: its fire is recorded where it is handled
+ * (the entity's onTimer, a durable wait's journal entry), and a row updated instead cost a new
+ * row version and index entries on every fire (migration 0010).
  */
 export const entityTimers = pgTable(
   "entity_timers",
@@ -18,12 +18,6 @@ export const entityTimers = pgTable(
     keyHash: bigint("key_hash", { mode: "number" }).notNull(),
     scheduledAt: timestamp("scheduled_at", { withTimezone: true, mode: "date" }).notNull(),
     fireAt: timestamp("fire_at", { withTimezone: true, mode: "date" }).notNull(),
-    status: text("status", { enum: ["pending", "fired"] }).notNull(),
-    firedAt: timestamp("fired_at", { withTimezone: true, mode: "date" }),
   },
-  (t) => [
-    primaryKey({ columns: [t.entityType, t.entityId, t.timerId] }),
-    index("entity_timers_pending").on(t.keyHash).where(sql`${t.status} = 'pending'`),
-    index("entity_timers_fired").on(t.firedAt).where(sql`${t.status} = 'fired'`),
-  ],
+  (t) => [primaryKey({ columns: [t.entityType, t.entityId, t.timerId] })],
 );

@@ -84,7 +84,8 @@ export class EntityTimers implements Timers {
     const fireAt = Date.parse(pending.fire_at);
     if (fireAt > this.turn.now.getTime()) return { kind: "early", fireAt };
     delete this.table[timerId];
-    this.turn.transact(rows.markFired(this.key(timerId), this.turn.now));
+    // The fire is recorded by whoever handles it (the entity's onTimer, a wait's journal entry): the row goes.
+    this.turn.transact(rows.remove(this.key(timerId)));
     return { timer_id: timerId, ...pending, fired_at: this.turn.now.toISOString() };
   }
 

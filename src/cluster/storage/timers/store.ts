@@ -23,9 +23,8 @@ export interface StoredTimer {
 export interface TimerWrites {
   /** The row of a newly scheduled timer; it replaces whatever the same timer id had. */
   upsert(key: TimerKey, scheduledAt: Date, fireAt: Date): TxWrite;
-  /** Deletes the timer's row if it is still pending. */
+  /** Deletes the timer's row (it fired, or was cancelled): a row exists only while its timer is pending. */
   remove(key: TimerKey): TxWrite;
-  markFired(key: TimerKey, firedAt: Date): TxWrite;
 }
 
 /** Which pending timers the operator API lists, soonest first. */
@@ -41,12 +40,10 @@ export interface ListedTimer extends StoredTimer {
   readonly scheduledAt: Date;
 }
 
-/** What a shard's owner reads of the timers table, and its housekeeping. */
+/** What a shard's owner and the operator API read of the timers table. */
 export interface TimerStore {
   /** Pending timers across the cluster, soonest first (the index: a turn in flight may have just changed one). */
   listPending(filter: TimerFilter): Promise<ListedTimer[]>;
   /** Every pending timer of entities in `shards`. */
   loadPending(shards: readonly ShardId[]): Promise<StoredTimer[]>;
-  /** Forgets fired timers older than `cutoff`: their fires are recorded by the entities. */
-  pruneFired(cutoff: Date): Promise<void>;
 }
