@@ -84,7 +84,7 @@ export class Cluster {
       log,
       metrics,
     });
-    const workflowStore = new SqlWorkflowStore(options.storage.db);
+    const workflowStore = new SqlWorkflowStore(options.storage);
     this.runtime = new EntityRuntime({
       store: this.store,
       log,

@@ -152,7 +152,7 @@ class Node {
   }
 
   record(id: string, execId: string) {
-    return new SqlWorkflowStore(this.storage.db).get({ type: "Trip", id, execId });
+    return new SqlWorkflowStore(this.storage).get({ type: "Trip", id, execId });
   }
 
   /** An operator's cancel (POST /admin/workflows/Trip/{id}/{execId}/cancel): the execution it answers, or the error's code. */
@@ -236,6 +236,25 @@ for (const backend of backends()) {
     const dup = await settle(node.cluster.signal("Trip", id, "g1", "late", "other"));
     assert.is(dup, "ALREADY_EXISTS", "a second delivery is refused");
     assert.equal((await node.record(id, "g1"))?.result, ["e-payload", "l-payload"], "the first payload stands");
+  });
+
+  it("the reads of signal waits asked together (a mailbox batch's) each get their own entry and signal", async ({ node }) => {
+    const id = uniqueId("trip");
+    await node.cluster.signal("Trip", id, "r1", "x", "x-payload");
+    assert.is(await node.run(id, "r1", ["wait:x", "wait:y"]), "SUSPENDED");
+    await node.cluster.signal("Trip", id, "r2", "y", "y-payload");
+    const store = new SqlWorkflowStore(node.storage);
+    const key = (execId: string) => ({ type: "Trip", id, execId });
+    const [consumed, awaited, early, unknown] = await Promise.all([
+      store.waited(key("r1"), "x"),
+      store.waited(key("r1"), "y"),
+      store.waited(key("r2"), "y"),
+      store.waited(key("r1"), "z"),
+    ]);
+    assert.equal(consumed, { entry: { name: "x", seq: 0, result: '{"signal":"x-payload"}', runs: 1 }, signal: '"x-payload"' });
+    assert.equal(awaited, {}, "suspended at y, nothing delivered");
+    assert.equal(early, { signal: '"y-payload"' }, "delivered before its execution started");
+    assert.equal(unknown, {});
   });
 
   it("a signal timeout fails the workflow and its compensations run in reverse, once each", async ({ node }) => {

@@ -104,7 +104,7 @@ function runtimeOn(storage: Storage, mayCommit?: () => boolean, sweepMs?: number
     log: silentLogger,
     mayCommit,
     idleMs: 60_000,
-    workflows: { store: new SqlWorkflowStore(storage.db), address: (_type, id) => address(id), sweepMs },
+    workflows: { store: new SqlWorkflowStore(storage), address: (_type, id) => address(id), sweepMs },
   });
   runtime.register(Ledger);
   return runtime;
@@ -157,7 +157,7 @@ for (const backend of STORAGE_BACKENDS) {
     assert.match(error.message, /b failed: b refuses after changing state/);
     assert.equal(await runtime.call(callOf(address(id), "items", {})), ["a"], "the state change of b was rolled back");
     assert.equal(await journalOf(storage, id, "e2"), [{ name: "a", runs: 1 }], "b left no journal entry");
-    const record = await new SqlWorkflowStore(storage.db).get({ type: "Ledger", id, execId: "e2" });
+    const record = await new SqlWorkflowStore(storage).get({ type: "Ledger", id, execId: "e2" });
     assert.is(record?.status, "failed");
 
     // The retry resumes at b: a is not run again, b commits once.
@@ -177,7 +177,7 @@ for (const backend of STORAGE_BACKENDS) {
     assert.is((await failure(runtime.call(callOf(address(id), "script", args)))).code, "WORKFLOW_FAILED");
     assert.equal(await runtime.call(callOf(address(id), "script", args)), ["a", "b", "c"]);
     assert.equal([ran(id, "e3", "a"), ran(id, "e3", "b"), ran(id, "e3", "c")], [1, 2, 1]);
-    const record = await new SqlWorkflowStore(storage.db).get({ type: "Ledger", id, execId: "e3" });
+    const record = await new SqlWorkflowStore(storage).get({ type: "Ledger", id, execId: "e3" });
     assert.is(record?.status, "completed");
     assert.is(record?.attempts, 2);
     assert.is(record?.error, null);
@@ -193,7 +193,7 @@ for (const backend of STORAGE_BACKENDS) {
     const results = await Promise.all([...calls, ...late]);
     for (const r of results) assert.equal(r, ["a", "g", "b"]);
     assert.equal([ran(id, "e4", "a"), ran(id, "e4", "g"), ran(id, "e4", "b")], [1, 1, 1]);
-    assert.is((await new SqlWorkflowStore(storage.db).get({ type: "Ledger", id, execId: "e4" }))?.attempts, 1);
+    assert.is((await new SqlWorkflowStore(storage).get({ type: "Ledger", id, execId: "e4" }))?.attempts, 1);
   });
 
   it("an exec id is refused with other arguments, while running and once completed", async ({ runtime }) => {
@@ -220,7 +220,7 @@ for (const backend of STORAGE_BACKENDS) {
     await runtime.release(new Set([0]));
     const stopped = await failure(call);
     assert.is(stopped.code, "NOT_OWNER");
-    const store = new SqlWorkflowStore(storage.db);
+    const store = new SqlWorkflowStore(storage);
     assert.is((await store.get({ type: "Ledger", id, execId: "e6" }))?.status, "running");
 
     runtime.resume([0]);
@@ -264,7 +264,7 @@ for (const backend of STORAGE_BACKENDS) {
       const fenced = await failure(older);
       assert.is(fenced.code, "NOT_OWNER");
       assert.match(fenced.message, /superseded/);
-      const record = await new SqlWorkflowStore(storage.db).get({ type: "Ledger", id, execId: "e7" });
+      const record = await new SqlWorkflowStore(storage).get({ type: "Ledger", id, execId: "e7" });
       assert.is(record?.attempts, 2);
       assert.equal(
         record?.steps.map((s) => [s.name, s.runs]),
@@ -292,7 +292,7 @@ for (const backend of STORAGE_BACKENDS) {
       fenced = true;
       gate(`${id}/e9/g`).open();
       assert.is((await failure(call)).code, "NOT_OWNER");
-      const store = new SqlWorkflowStore(storage.db);
+      const store = new SqlWorkflowStore(storage);
       assert.is((await store.get({ type: "Ledger", id, execId: "e9" }))?.status, "running");
       // The shard never moved, so no resume comes, and its caller is gone: the engine's sweep drives it on.
       fenced = false;

@@ -1,11 +1,11 @@
 import { and, asc, desc, eq, gte, inArray, type SQL, sql } from "drizzle-orm";
-import { workflowExecutions, workflowJournal, workflowSignals } from "../../../../drizzle/schema.ts";
+import { workflowExecutions, workflowJournal } from "../../../../drizzle/schema.ts";
 import { ClusterError, executionCancelled } from "../../errors.ts";
 import type { Json } from "../../json.ts";
-import type { Database, SqlHandle } from "../database.ts";
+import type { Database, SqlHandle, Storage } from "../database.ts";
 import { query, type Statement } from "../statement.ts";
 import { DurableSql, JOURNAL_JSON, parseJournal, RECORD_ACTIVITY, resumable } from "./durable-sql.ts";
-import { journalOf, keyOf, preparedJournalOf, preparedKeyOf, preparedSignalOf, unavailable } from "./keys.ts";
+import { journalOf, keyOf, preparedJournalOf, preparedKeyOf, unavailable } from "./keys.ts";
 import type {
   Claim,
   Delivery,
@@ -19,14 +19,15 @@ import type {
   RunningExecution,
   StoredExecution,
   StoredJournalEntry,
+  Waited,
   WokenExecution,
   WorkflowAdminStore,
   WorkflowStore,
 } from "./store.ts";
+import { WaitReads } from "./wait-reads.ts";
 
 const e = workflowExecutions;
 const j = workflowJournal;
-const s = workflowSignals;
 
 /** Statuses an execution never leaves: claiming one returns it as it ended. */
 const ENDED = ["completed", "cancelled", "compensated", "compensation_failed"] as const;
@@ -77,24 +78,6 @@ function prepareReads(db: Database) {
       .where(and(preparedJournalOf, eq(j.name, sql.placeholder("name"))))
       .prepare("workflow_entry"),
     load: db.select({ workflow: e.workflow, input: e.input, status: e.status }).from(e).where(preparedKeyOf).prepare("workflow_load"),
-    // A signal wait's two questions in one round trip: has it ended (its entry), was its signal delivered (the payload)?
-    wait: db
-      .select({ signal: sql<boolean>`false`.as("signal"), ...journal })
-      .from(j)
-      .where(and(preparedJournalOf, eq(j.name, sql.placeholder("name"))))
-      .unionAll(
-        db
-          .select({
-            signal: sql<boolean>`true`.as("signal"),
-            name: s.name,
-            seq: sql<number>`0`.as("seq"),
-            result: s.payload,
-            runs: sql<number>`0`.as("runs"),
-          })
-          .from(s)
-          .where(and(preparedSignalOf, eq(s.name, sql.placeholder("name")))),
-      )
-      .prepare("workflow_wait"),
   };
 }
 
@@ -104,11 +87,15 @@ export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
   private readonly stepWrite: ReturnType<typeof prepareStepWrite>;
   private readonly durable: DurableSql;
   private readonly reads: ReturnType<typeof prepareReads>;
+  private readonly waits: WaitReads;
+  private readonly db: Database;
 
-  constructor(private readonly db: Database) {
-    this.stepWrite = prepareStepWrite(db);
-    this.reads = prepareReads(db);
-    this.durable = new DurableSql(db);
+  constructor(storage: Storage) {
+    this.db = storage.db;
+    this.stepWrite = prepareStepWrite(this.db);
+    this.reads = prepareReads(this.db);
+    this.waits = new WaitReads(storage);
+    this.durable = new DurableSql(this.db);
   }
 
   readonly suspend = (key: ExecutionKey, attempt: number, signal: string | undefined) => this.durable.suspend(key, attempt, signal);
@@ -158,13 +145,8 @@ export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
     return this.reads.journal.execute({ ...key }).catch(unavailable);
   }
 
-  async waited(key: ExecutionKey, name: string): Promise<{ entry?: JournalEntry; signal?: string }> {
-    const rows = await this.reads.wait.execute({ ...key, name }).catch(unavailable);
-    const entry = rows.find((r) => !r.signal);
-    return {
-      entry: entry && { name: entry.name, seq: entry.seq, result: entry.result, runs: entry.runs },
-      signal: rows.find((r) => r.signal)?.result,
-    };
+  waited(key: ExecutionKey, name: string): Promise<Waited> {
+    return this.waits.read(key, name).catch(unavailable);
   }
 
   /** The journal entry of one step, if it has one. */

@@ -141,6 +141,12 @@ export interface WorkflowAdminStore {
  * attempt number: once a newer run has claimed the execution, an older one can no longer write.
  * Failures are UNAVAILABLE (transient for the engine, which retries them in place).
  */
+/** A signal wait's state: its journal entry if it ended, its signal's payload (JSON text) if delivered. */
+export interface Waited {
+  readonly entry?: JournalEntry;
+  readonly signal?: string;
+}
+
 export interface WorkflowStore {
   /**
    * Claims `key` for a run of `workflow` with `input` (JSON text): a new execution starts as attempt
@@ -185,8 +191,8 @@ export interface WorkflowStore {
   wake(key: ExecutionKey, woken: (execution: WokenExecution | undefined) => void): Statement;
   /** Journals `entry` unless the signal of the same name was delivered (a timeout losing to it); `journaled` says which. */
   recordUnlessSignalled(key: ExecutionKey, entry: JournalEntry, journaled: (done: boolean) => void): Statement;
-  /** A signal wait's state in one read: its journal entry if it ended, signal `name`'s payload (JSON text) if delivered. */
-  waited(key: ExecutionKey, name: string): Promise<{ readonly entry?: JournalEntry; readonly signal?: string }>;
+  /** A signal wait's state, read together with the others asked for at the same time. */
+  waited(key: ExecutionKey, name: string): Promise<Waited>;
   /** Reads the payload (JSON text) of signal `name` into `found` (undefined: not delivered), as a statement of a turn. */
   readSignal(key: ExecutionKey, name: string, found: (payload: string | undefined) => void): Statement;
   /** Delivers signal `name` once, and marks the execution running if it was suspended. */
