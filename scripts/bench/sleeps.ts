@@ -3,7 +3,9 @@
  * due times spread over 10 s. Measures the runner's RSS growth over idle while they all sleep, each
  * read once settled (a suspended execution is held in no memory: targets ≤ 50 MiB) and the wake-up lateness, journaled
  * end of the sleep − its timer's due time (target p99 ≤ 100 ms). An in-process runner on PGlite, and
- * one on Postgres when a URL is given. `npm run bench -- --only sleeps` runs this case alone.
+ * one on Postgres when a URL is given. Two warm-ups come first: 300 starts (the start rate, which
+ * sets the first due time) and 3,000 sleeps waking at the measured rate (the wake-up path's code).
+ * `npm run bench -- --only sleeps` runs this case alone.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,6 +22,8 @@ const WINDOW_MS = 10_000;
 const CONCURRENCY = 200;
 /** Executions started first, to learn how fast this runner starts them; they sleep past the bench's end. */
 const WARMUP = 300;
+/** Executions that then sleep and wake at the measured rate, before the measurement. */
+const WAKE_WARMUP = 3_000;
 const MiB = 1024 * 1024;
 
 export interface SleepRow extends Record<string, string | number> {
@@ -63,10 +67,20 @@ async function settledRss(deadline: number): Promise<number> {
   return last;
 }
 
+interface Sleeper {
+  readonly id: string;
+  readonly execId: string;
+  /** Its place in due order. */
+  readonly i: number;
+}
+
+/** `n` executions, 100 per entity, in due order (an entity's due times are next to each other). */
+const sleepers = (name: string, n: number): Sleeper[] =>
+  Array.from({ length: n }, (_, i) => ({ id: `${name}-${Math.floor(i / PER_ENTITY)}`, execId: `x${i}`, i }));
+
 async function measure(runner: Runner, backend: string, N: number): Promise<SleepRow> {
   const { cluster } = runner;
   const run = Date.now().toString(36);
-  const execs = Array.from({ length: N }, (_, i) => ({ id: `sleep-${run}-${Math.floor(i / PER_ENTITY)}`, execId: `x${i}`, i }));
   const start = async (id: string, execId: string, delay_ms: number): Promise<void> => {
     await cluster
       .call("ApprovalTest", id, "start", { exec_id: execId, delay_ms, timeout_ms: 600_000, fail_times: 0 })
@@ -74,39 +88,38 @@ async function measure(runner: Runner, backend: string, N: number): Promise<Slee
         if (!(e instanceof ClusterError && e.code === "SUSPENDED")) throw e;
       });
   };
+  /** Starts `wave`, its sleeps due over `windowMs` from `firstDue`, in order. */
+  const startWave = (wave: readonly Sleeper[], firstDue: number, windowMs: number) =>
+    runAll(wave, ({ id, execId, i }) =>
+      start(id, execId, Math.max(0, firstDue + Math.floor((i / Math.max(1, wave.length - 1)) * windowMs) - Date.now())),
+    );
   const warm = Date.now();
   await runAll(
     Array.from({ length: WARMUP }, (_, i) => i),
     (i) => start(`warm-${run}-${i % 10}`, `w${i}`, 3_600_000),
   );
   const msPerStart = (Date.now() - warm) / WARMUP;
-  const idle = await settledRss(Date.now() + 10_000);
   // Every execution sleeps before the first is due: the starts get half as long again as the warm-up says they take.
+  const firstDueOf = (n: number, marginMs: number) => Date.now() + marginMs + Math.ceil(n * msPerStart * 1.5);
+  // The wake-up path (fire turn, resumed run, next wait) warmed up too, at the measured rate: a
+  // first run of it takes unoptimized code, and the backlog it built took seconds to drain.
+  const warmWave = sleepers(`wake-${run}`, WAKE_WARMUP);
+  await startWave(warmWave, firstDueOf(WAKE_WARMUP, 1_000), (WAKE_WARMUP / N) * WINDOW_MS);
+  await wakeTimes(runner, warmWave);
+  const idle = await settledRss(Date.now() + 10_000);
+  const execs = sleepers(`sleep-${run}`, N);
   const started = Date.now();
-  const firstDue = started + 5_000 + Math.ceil(N * msPerStart * 1.5);
-  await runAll(execs, async ({ id, execId, i }) => {
-    await start(id, execId, Math.max(0, firstDue + Math.floor((i / Math.max(1, N - 1)) * WINDOW_MS) - Date.now()));
-  });
+  const firstDue = firstDueOf(N, 5_000);
+  await startWave(execs, firstDue, WINDOW_MS);
   console.log(`${backend}: ${N} executions started in ${Date.now() - started} ms (${Math.round(1000 / msPerStart)}/s in the warm-up)`);
+  // Read now, not as the first come due: its queries would compete with the wake-ups.
+  const dueAt = await sleepDueTimes(runner, [...new Set(execs.map((x) => x.id))]);
   const sleeping = await settledRss(firstDue - 1_000);
   const active = cluster.activeExecutionCount;
   if (Date.now() > firstDue) console.warn("some executions fell due before all were started");
-  const dueAt = await sleepDueTimes(runner, [...new Set(execs.map((x) => x.id))]);
   await new Promise((resolve) => setTimeout(resolve, firstDue + WINDOW_MS + 2_000 - Date.now()));
-  const lateness: number[] = [];
-  await runAll(execs, async ({ id, execId }) => {
-    for (let tries = 0; ; tries++) {
-      const v = (await cluster.call("ApprovalTest", id, "execution", { exec_id: execId })) as ApprovalExecution;
-      const at = (name: string) => Date.parse(v.journal.find((e) => e.name === name)?.at ?? "");
-      const woke = at("delay");
-      if (Number.isFinite(woke)) {
-        lateness.push(woke - (dueAt.get(`${id}/${execId}`) ?? Number.NaN));
-        return;
-      }
-      if (tries > 600) throw new Error(`${id}/${execId} never woke`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  });
+  const woke = await wakeTimes(runner, execs);
+  const lateness = execs.map(({ id, execId }, i) => (woke[i] as number) - (dueAt.get(`${id}/${execId}`) ?? Number.NaN));
   lateness.sort((a, b) => a - b);
   return {
     backend,
@@ -118,6 +131,24 @@ async function measure(runner: Runner, backend: string, N: number): Promise<Slee
     "p99 ms": percentile(lateness, 99),
     "max ms": lateness.at(-1) ?? Number.NaN,
   };
+}
+
+/** When each execution of `wave` ended its sleep (its journal entry, epoch ms), polled until all have. */
+async function wakeTimes(runner: Runner, wave: readonly Sleeper[]): Promise<number[]> {
+  const woke: number[] = [];
+  await runAll(wave, async ({ id, execId, i }) => {
+    for (let tries = 0; ; tries++) {
+      const v = (await runner.cluster.call("ApprovalTest", id, "execution", { exec_id: execId })) as ApprovalExecution;
+      const at = Date.parse(v.journal.find((e) => e.name === "delay")?.at ?? "");
+      if (Number.isFinite(at)) {
+        woke[i] = at;
+        return;
+      }
+      if (tries > 600) throw new Error(`${id}/${execId} never woke`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+  return woke;
 }
 
 /**
