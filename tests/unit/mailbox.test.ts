@@ -3,6 +3,7 @@ import * as assert from "uvu/assert";
 import { z } from "zod";
 import { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
 import { badRequest, ClusterError, defineEntity, silentLogger } from "../../src/cluster/index.ts";
+import { readingTurn } from "../../src/cluster/workflow/reading-turn.ts";
 import { callOf } from "../support/call.ts";
 import { MemoryStore } from "../support/memory-store.ts";
 
@@ -72,6 +73,41 @@ test("a handler that throws after changing state leaves no trace; its neighbours
   );
   assert.equal(await runtime.call(callOf(at("b"), "read", {})), [1, 3, 4, 6]);
   assert.equal(JSON.parse(store.rows.get("Box/b")?.json ?? "").items, [1, 3, 4, 6]);
+});
+
+test("reading turns (a read ahead, then a synchronous change) are replayed, not read again, when a later turn of the batch fails", async () => {
+  const { store, runtime, at } = setup();
+  let reads = 0;
+  const applied = new Map<number, number>();
+  const reading = (n: number) =>
+    readingTurn(
+      async () => {
+        reads++;
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        return n;
+      },
+      (found, state) => {
+        applied.set(found, (applied.get(found) ?? 0) + 1);
+        return (state as { items: number[] }).items.push(found);
+      },
+    );
+  // Posted together: one batch.
+  const results = await Promise.allSettled([
+    runtime.turn(at("r"), reading(1)),
+    runtime.call(callOf(at("r"), "addThenFail", { n: 2 })),
+    runtime.turn(at("r"), reading(3)),
+    runtime.call(callOf(at("r"), "addThenFail", { n: 4 })),
+  ]);
+  assert.equal(
+    results.map((r) => r.status),
+    ["fulfilled", "rejected", "fulfilled", "rejected"],
+  );
+  assert.equal(await runtime.call(callOf(at("r"), "read", {})), [1, 3]);
+  assert.equal(JSON.parse(store.rows.get("Box/r")?.json ?? "").items, [1, 3]);
+  assert.is(reads, 2, "each read once");
+  // Synchronous once its read is in: replayed after each failure behind it, as a state checkpoint after it would not be.
+  assert.equal([applied.get(1), applied.get(3)], [3, 2]);
+  assert.is(store.commits, 1, "one batch, one commit");
 });
 
 test("a failed commit fails the batch and rolls back memory", async () => {
