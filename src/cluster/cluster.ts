@@ -207,7 +207,9 @@ export class Cluster {
     await this.ownership.start();
     this.singletons.start();
     const prune = () => {
+      const cutoff = new Date(Date.now() - limits.retentionMs);
       this.store.pruneReplies(new Date()).catch((err: unknown) => this.options.log.warn({ err }, "reply pruning failed"));
+      this.timerStore.pruneFired(cutoff).catch((err: unknown) => this.options.log.warn({ err }, "fired timer pruning failed"));
     };
     this.pruner = setInterval(prune, limits.pruneEveryMs);
     this.pruner.unref();

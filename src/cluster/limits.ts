@@ -27,7 +27,7 @@ export const limits = {
   commitBatchesInFlight: 1,
   /** Timer fire turns in flight per runner. */
   timerFiresInFlight: 256,
-  /** How long stored replies to a client's request id are kept for retries to find. */
+  /** How long stored replies to a client's request id are kept for retries to find (and timer rows marked fired by older runners). */
   retentionMs: 24 * 3600 * 1000,
   /**
    * How long after its call's deadline the reply to an id the router minted (a forwarded call)
@@ -48,7 +48,7 @@ export const limits = {
    * running and compensating executions.
    */
   workflowSweepMs: 5_000,
-  /** How often expired replies are pruned. */
+  /** How often expired replies and timer rows are pruned. */
   pruneEveryMs: 600_000,
   /** How long a cluster-wide listing (`/debug/entities`) waits for each peer. */
   peerQueryTimeoutMs: 2_000,

@@ -6,10 +6,11 @@ import type { ListedTimer, StoredTimer, TimerFilter, TimerStore, TimerWrites } f
 
 const TIMER = "entity_type = $1 and entity_id = $2 and timer_id = $3";
 const UPSERT = `
-  insert into entity_timers (entity_type, entity_id, timer_id, key_hash, scheduled_at, fire_at)
-  values ($1, $2, $3, ($4::text)::bigint, $5::timestamptz, $6::timestamptz)
-  on conflict (entity_type, entity_id, timer_id) do update set scheduled_at = excluded.scheduled_at, fire_at = excluded.fire_at`;
-const REMOVE = `delete from entity_timers where ${TIMER}`;
+  insert into entity_timers (entity_type, entity_id, timer_id, key_hash, scheduled_at, fire_at, status, fired_at)
+  values ($1, $2, $3, ($4::text)::bigint, $5::timestamptz, $6::timestamptz, 'pending', null)
+  on conflict (entity_type, entity_id, timer_id) do update
+    set scheduled_at = excluded.scheduled_at, fire_at = excluded.fire_at, status = 'pending', fired_at = null`;
+const REMOVE = `delete from entity_timers where ${TIMER} and status = 'pending'`;
 
 /** The timer rows' writes, as statements: each runs in a turn, most in a commit of one round trip. */
 export const sqlTimerWrites: TimerWrites = {
@@ -29,6 +30,7 @@ export class SqlTimerStore implements TimerStore {
   /** Every pending timer of entities in `shards`. */
   async loadPending(shards: readonly ShardId[]): Promise<StoredTimer[]> {
     if (shards.length === 0) return [];
+    const pending = eq(entityTimers.status, "pending");
     const all = new Set(shards).size === this.shardCount;
     return this.db
       .select({
@@ -38,7 +40,7 @@ export class SqlTimerStore implements TimerStore {
         fireAt: entityTimers.fireAt,
       })
       .from(entityTimers)
-      .where(all ? undefined : inArray(sql`mod(${entityTimers.keyHash}, ${this.shardCount})`, [...shards]));
+      .where(all ? pending : and(pending, inArray(sql`mod(${entityTimers.keyHash}, ${this.shardCount})`, [...shards])));
   }
 
   async listPending(filter: TimerFilter): Promise<ListedTimer[]> {
@@ -48,6 +50,7 @@ export class SqlTimerStore implements TimerStore {
       .from(t)
       .where(
         and(
+          eq(t.status, "pending"),
           filter.type === undefined ? undefined : eq(t.entityType, filter.type),
           filter.id === undefined ? undefined : eq(t.entityId, filter.id),
           filter.dueBefore && lt(t.fireAt, filter.dueBefore),
@@ -55,5 +58,10 @@ export class SqlTimerStore implements TimerStore {
       )
       .orderBy(asc(t.fireAt), asc(t.entityType), asc(t.entityId), asc(t.timerId))
       .limit(filter.limit);
+  }
+
+  /** Forgets rows marked fired before `cutoff` (by runners of before the delete on fire). */
+  async pruneFired(cutoff: Date): Promise<void> {
+    await this.db.delete(entityTimers).where(and(eq(entityTimers.status, "fired"), lt(entityTimers.firedAt, cutoff)));
   }
 }

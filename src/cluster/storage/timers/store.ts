@@ -23,7 +23,7 @@ export interface StoredTimer {
 export interface TimerWrites {
   /** The row of a newly scheduled timer; it replaces whatever the same timer id had. */
   upsert(key: TimerKey, scheduledAt: Date, fireAt: Date): TxWrite;
-  /** Deletes the timer's row (it fired, or was cancelled): a row exists only while its timer is pending. */
+  /** Deletes the timer's row if it is still pending (it fired, or was cancelled). */
   remove(key: TimerKey): TxWrite;
 }
 
@@ -40,10 +40,15 @@ export interface ListedTimer extends StoredTimer {
   readonly scheduledAt: Date;
 }
 
-/** What a shard's owner and the operator API read of the timers table. */
+/** What a shard's owner reads of the timers table, and its housekeeping. */
 export interface TimerStore {
   /** Pending timers across the cluster, soonest first (the index: a turn in flight may have just changed one). */
   listPending(filter: TimerFilter): Promise<ListedTimer[]>;
   /** Every pending timer of entities in `shards`. */
   loadPending(shards: readonly ShardId[]): Promise<StoredTimer[]>;
+  /**
+   * Forgets timer rows marked fired before `cutoff`. Runners delete a fired timer's row now; older
+   * ones marked it fired, and may still do so during a rolling upgrade.
+   */
+  pruneFired(cutoff: Date): Promise<void>;
 }
