@@ -136,17 +136,17 @@ export interface WorkflowAdminStore {
   detailedJournal(key: ExecutionKey): Promise<StoredJournalEntry[]>;
 }
 
-/**
- * Workflow executions and their journal. Every write that drives an execution is fenced by its
- * attempt number: once a newer run has claimed the execution, an older one can no longer write.
- * Failures are UNAVAILABLE (transient for the engine, which retries them in place).
- */
 /** A signal wait's state: its journal entry if it ended, its signal's payload (JSON text) if delivered. */
 export interface Waited {
   readonly entry?: JournalEntry;
   readonly signal?: string;
 }
 
+/**
+ * Workflow executions and their journal. Every write that drives an execution is fenced by its
+ * attempt number: once a newer run has claimed the execution, an older one can no longer write.
+ * Failures are UNAVAILABLE (transient for the engine, which retries them in place).
+ */
 export interface WorkflowStore {
   /**
    * Claims `key` for a run of `workflow` with `input` (JSON text): a new execution starts as attempt

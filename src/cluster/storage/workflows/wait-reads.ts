@@ -1,5 +1,5 @@
 import type { Storage } from "../database.ts";
-import type { ExecutionKey, JournalEntry, Waited } from "./store.ts";
+import type { ExecutionKey, Waited } from "./store.ts";
 
 // Each key looks up its rows by primary key (a lateral subquery with a limit is never turned into a
 // join): a hash join of the keys against the whole journal was the plan Postgres chose otherwise.
@@ -54,13 +54,15 @@ export class WaitReads {
     this.asked = [];
     try {
       const keys = asked.map(({ key, name }, i) => ({ i, t: key.type, d: key.id, e: key.execId, n: name }));
-      const found: { entry?: JournalEntry; signal?: string }[] = asked.map(() => ({}));
+      const found = asked.map((): { -readonly [K in keyof Waited]: Waited[K] } => ({}));
       for (const { i, signal, seq, result, runs } of await this.run([JSON.stringify(keys)])) {
-        const waited = found[i] as { entry?: JournalEntry; signal?: string };
+        const waited = found[i];
+        const ask = asked[i];
+        if (!waited || !ask) continue;
         if (signal) waited.signal = result;
-        else waited.entry = { name: (asked[i] as Asked).name, seq: Number(seq), result, runs: Number(runs) };
+        else waited.entry = { name: ask.name, seq: Number(seq), result, runs: Number(runs) };
       }
-      for (const [i, { resolve }] of asked.entries()) resolve(found[i] as Waited);
+      for (const [i, { resolve }] of asked.entries()) resolve(found[i] ?? {});
     } catch (error) {
       for (const { reject } of asked) reject(error);
     }
