@@ -9,7 +9,16 @@
  *  - a write scheduled after the close runs against the nulled socket and throws outside any
  *    promise, leaving the same stuck state (and the query never settled).
  * Found by the chaos harness (scripts/chaos/): a runner whose shard acquisition waited on such a
- * connection stopped taking shards. Fails loudly if the driver changed: check whether upstream fixed it.
+ * connection stopped taking shards.
+ *
+ * And a transaction (`sql.begin`) keeps sending its queries to its connection object after that
+ * connection closed, though the transaction itself has failed: the pool reconnects the same object
+ * for other queries, so a late query of the dead transaction ran outside any transaction on a new
+ * session, or, sent while Postgres still refused connections, never settled at all (an entity whose
+ * handler awaited it stopped answering for good, in CI's chaos run). Patched: once the connection
+ * closed, the transaction's queries are refused at once (tests/integration/reconnect.test.ts).
+ *
+ * Fails loudly if the driver changed: check whether upstream fixed it.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -17,7 +26,7 @@ import { fileURLToPath } from "node:url";
 
 const MARK = "patched by scripts/patches/postgres-js.mjs";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "node_modules", "postgres");
-const edits = [
+const connectionEdits = [
   [
     `  function nextWrite(fn) {
     const x = socket.write(chunk, fn)
@@ -45,7 +54,33 @@ const edits = [
   ],
 ];
 
-for (const file of ["src/connection.js", "cjs/src/connection.js", "cf/src/connection.js"].map((f) => join(root, f))) {
+const transactionEdits = [
+  [
+    `        new Promise((_, reject) => connection.onclose = reject)`,
+    `        new Promise((_, reject) => connection.onclose = e => reject(gone = e)) // ${MARK}`,
+  ],
+  [
+    `    let savepoints = 0
+      , connection`,
+    `    let savepoints = 0
+      , gone = null // ${MARK}: the error that closed the transaction's connection
+      , connection`,
+  ],
+  [
+    `      function handler(q) {
+        q.catch(e => uncaughtError || (uncaughtError = e))`,
+    `      function handler(q) {
+        if (gone) // ${MARK}: the connection this transaction lived on is gone, and so is the transaction
+          return q.reject(gone)
+        q.catch(e => uncaughtError || (uncaughtError = e))`,
+  ],
+];
+
+const files = ["src", "cjs/src", "cf/src"].flatMap((dir) => [
+  [join(root, dir, "connection.js"), connectionEdits],
+  [join(root, dir, "index.js"), transactionEdits],
+]);
+for (const [file, edits] of files) {
   if (!existsSync(file)) continue;
   let text = readFileSync(file, "utf8");
   if (text.includes(MARK)) continue;

@@ -8,6 +8,7 @@ import { sql } from "drizzle-orm";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { openStorage, type Storage, silentLogger } from "../../src/cluster/index.ts";
+import { OpenTransaction } from "../../src/cluster/storage/transaction.ts";
 import { waitFor } from "../support/wait.ts";
 
 /** Forwards to Postgres; `reset()` drops every connection with a TCP reset, as a crashing peer would. */
@@ -75,14 +76,28 @@ async function msUntilAnswered(storage: Storage): Promise<number> {
   return Date.now() - since;
 }
 
+/** How `query` ended, or "still waiting" after `ms` (what a hung query looks like). */
+function outcome(query: Promise<unknown>, ms = 5_000): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const waiting = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve("still waiting"), ms);
+  });
+  const settled = query.then(
+    () => "answered",
+    () => "refused",
+  );
+  return Promise.race([settled, waiting]).finally(() => clearTimeout(timer));
+}
+
 const postgresUrl = process.env.POSTGRES_URL;
 if (postgresUrl) {
-  const it = suite<{ proxy: ResettingProxy; storage: Storage }>("Postgres pool after its connections were reset");
+  const it = suite<{ proxy: ResettingProxy; storage: Storage; proxied: string }>("Postgres pool after its connections were reset");
   it.before(async (ctx) => {
     const target = new URL(postgresUrl);
     ctx.proxy = new ResettingProxy({ host: target.hostname, port: Number(target.port || 5432) });
     target.port = String(await ctx.proxy.listen());
-    ctx.storage = await openStorage({ postgresUrl: target.toString(), dataDir: "", log: silentLogger, poolSize: 10 });
+    ctx.proxied = target.toString();
+    ctx.storage = await openStorage({ postgresUrl: ctx.proxied, dataDir: "", log: silentLogger, poolSize: 10 });
   });
   it.after(async (ctx) => {
     await ctx.storage.close();
@@ -128,6 +143,47 @@ if (postgresUrl) {
     away = false;
     await Promise.all(knocking);
     assert.ok(took < 3_000, `the pool answered again only after ${took} ms`);
+  });
+
+  // A pool of one connection, so that the pool reconnects the very connection object the open
+  // transaction (a turn's, see `ctx.sql`) lived on. Regression: postgres-js kept sending the
+  // transaction's queries to that object (scripts/patches/postgres-js.mjs).
+  const openOnOneConnection = async (proxied: string) => {
+    const single = await openStorage({ postgresUrl: proxied, dataDir: "", log: silentLogger, poolSize: 1 });
+    const open = await OpenTransaction.begin(single.db);
+    await open.tx.execute(sql`select 1`);
+    // Queued behind the transaction: the pool's next use of the connection once it closed.
+    const next = single.db.execute(sql`select 2`);
+    return { single, open, next };
+  };
+
+  it("a turn's transaction whose connection was reset refuses its later queries instead of running them on the pool's next session", async ({
+    proxy,
+    proxied,
+  }) => {
+    const { single, open, next } = await openOnOneConnection(proxied);
+    proxy.reset();
+    await next; // the pool reconnected the transaction's connection object and used it
+    assert.is(await outcome(open.tx.execute(sql`select 3`)), "refused", "a query of the dead transaction ran outside any transaction");
+    assert.is(await outcome(open.rollback()), "refused");
+    await single.close();
+  });
+
+  it("a turn's transaction whose connection was reset while Postgres refuses connections: its later query fails at once, not never", async ({
+    proxy,
+    proxied,
+  }) => {
+    const { single, open, next } = await openOnOneConnection(proxied);
+    proxy.refuse();
+    proxy.reset();
+    assert.is(await outcome(next), "refused");
+    // Regression: this query never settled, and the entity whose handler awaited it stopped
+    // answering for good (CI's chaos run, after a Postgres restart).
+    assert.is(await outcome(open.tx.execute(sql`select 3`)), "refused");
+    assert.is(await outcome(open.rollback()), "refused");
+    await proxy.listen();
+    await msUntilAnswered(single);
+    await single.close();
   });
 
   it.run();
