@@ -169,13 +169,14 @@ async function sleepDueTimes(runner: Runner, entities: readonly string[]): Promi
   return due;
 }
 
-async function measureBackend(backend: string, postgresUrl: string | undefined, n: number): Promise<SleepRow> {
+/** The case on one runner: on Postgres when a URL is given, else on PGlite. */
+async function measureBackend(postgresUrl: string | undefined, n: number): Promise<SleepRow> {
   const dataDir = mkdtempSync(join(tmpdir(), "bench-sleeps-"));
   const env: Record<string, string> = { LISTEN_ADDR: "127.0.0.1:0", DATA_DIR: dataDir };
   if (postgresUrl) env.POSTGRES_URL = postgresUrl;
   const runner = await startRunner(loadConfig(env), silentLogger);
   try {
-    return await measure(runner, backend, n);
+    return await measure(runner, postgresUrl ? "postgres" : "pglite", n);
   } finally {
     await runner.stop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -189,18 +190,19 @@ async function measureBackend(backend: string, postgresUrl: string | undefined, 
  */
 export async function measureSleeps(postgresUrl: string | undefined, n = SLEEPERS): Promise<SleepRow[]> {
   const rows: SleepRow[] = [];
-  for (const backend of postgresUrl ? ["pglite", "postgres"] : ["pglite"]) {
-    const args = [...process.execArgv, fileURLToPath(import.meta.url), backend, String(n)];
-    const env = { ...process.env, SLEEPS_POSTGRES_URL: backend === "postgres" ? postgresUrl : "" };
+  for (const url of postgresUrl ? [undefined, postgresUrl] : [undefined]) {
+    const args = [...process.execArgv, fileURLToPath(import.meta.url), String(n)];
+    const env = { ...process.env, SLEEPS_POSTGRES_URL: url ?? "" };
     const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (chunk: Buffer) => {
       out += chunk.toString();
     });
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-    const [last, ...lines] = out.trimEnd().split("\n").reverse();
-    for (const line of lines.reverse()) console.log(line);
-    if (code !== 0 || !last) throw new Error(`the ${backend} sleeps case exited with ${code}`);
+    const lines = out.trimEnd().split("\n");
+    const last = lines.pop();
+    for (const line of lines) console.log(line);
+    if (code !== 0 || !last) throw new Error(`the sleeps case on ${url ? "postgres" : "pglite"} exited with ${code}`);
     rows.push(JSON.parse(last) as SleepRow);
   }
   return rows;
@@ -208,8 +210,7 @@ export async function measureSleeps(postgresUrl: string | undefined, n = SLEEPER
 
 // Run as a script by measureSleeps: one backend's case; its row is the last line of stdout.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [backend = "pglite", n = String(SLEEPERS)] = process.argv.slice(2);
-  const row = await measureBackend(backend, process.env.SLEEPS_POSTGRES_URL || undefined, Number(n));
+  const row = await measureBackend(process.env.SLEEPS_POSTGRES_URL || undefined, Number(process.argv[2] ?? SLEEPERS));
   console.log(JSON.stringify(row));
   process.exit(0);
 }
