@@ -24,6 +24,11 @@ cleanup() {
     for log in "$RUN_DIR"/runner-*/runner.log; do
       [ -f "$log" ] && { echo "----- warnings and errors in $log -----"; grep -v '"level":"info"' "$log" | tail -n 40; }
     done
+    # Last, where a truncated CI log still shows it: what each failed stage said failed.
+    for name in "${failed_stages[@]}"; do
+      echo "----- failures in stage $name -----"
+      sed 's/\x1b\[[0-9;]*m//g' "$RUN_DIR/$name.log" | grep -a -E -A8 'FAIL|✘' | tail -n 60
+    done
   fi
   [ -f "$RUN_DIR/env" ] && scripts/cluster.sh down --state "$RUN_DIR" >/dev/null 2>&1
   [ -f "$RUN_DIR/tls/env" ] && scripts/cluster.sh down --state "$RUN_DIR/tls" >/dev/null 2>&1
