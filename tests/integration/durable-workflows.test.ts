@@ -165,6 +165,13 @@ class Node {
     return (await this.cluster.operator.timers({ type: "Trip", id, limit: 100 })).map((t) => t.timerId);
   }
 
+  /** When the entity's one pending timer is due (epoch ms). */
+  async dueAt(id: string): Promise<number> {
+    const [timer, ...more] = await this.cluster.operator.timers({ type: "Trip", id, limit: 100 });
+    assert.ok(timer && more.length === 0, "one timer pending");
+    return timer.fireAt.getTime();
+  }
+
   /** Waits until the execution has ended (any status but running, suspended, compensating). */
   ended(id: string, execId: string) {
     return waitFor(`${execId} to end`, async () => {
@@ -200,7 +207,7 @@ for (const backend of backends()) {
 
   it("a sleep suspends the execution (held in no memory) and a timer wakes it, also after a restart", async ({ node }) => {
     const id = uniqueId("trip");
-    assert.is(await node.run(id, "s1", ["act:a", "sleep:nap:400", "act:b"]), "SUSPENDED");
+    assert.is(await node.run(id, "s1", ["act:a", "sleep:nap:2000", "act:b"]), "SUSPENDED");
     assert.is((await node.record(id, "s1"))?.status, "suspended");
     assert.is(node.cluster.activeExecutionCount, 0, "a sleeping execution is held by no runner");
     await node.restart();
@@ -209,14 +216,16 @@ for (const backend of backends()) {
     assert.equal(done.result, ["a", "nap", "b"]);
     assert.equal(await node.items(id), ["a", "b"]);
     assert.ok(done.steps.every((s) => s.runs === 1));
-    assert.equal(await node.run(id, "s1", ["act:a", "sleep:nap:400", "act:b"]), done.result, "running it again returns its result");
+    assert.equal(await node.run(id, "s1", ["act:a", "sleep:nap:2000", "act:b"]), done.result, "running it again returns its result");
   });
 
   it("a sleep whose due time passed while no runner was up wakes at once on return", async ({ node }) => {
     const id = uniqueId("trip");
-    assert.is(await node.run(id, "s2", ["sleep:nap:200", "act:b"]), "SUSPENDED");
+    assert.is(await node.run(id, "s2", ["sleep:nap:1000", "act:b"]), "SUSPENDED");
+    const due = await node.dueAt(id);
     await node.cluster.shutdown();
-    await new Promise((resolve) => setTimeout(resolve, 300)); // the due time passes while no runner is up
+    // The due time passes while no runner is up.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, due + 100 - Date.now())));
     await node.start();
     const started = Date.now();
     assert.is((await node.ended(id, "s2")).status, "completed");
@@ -303,9 +312,10 @@ for (const backend of backends()) {
     node,
   }) => {
     const id = uniqueId("trip");
-    const ops = ["act:a", "act:b", "sleep:nap:1000", "act:c"];
+    const ops = ["act:a", "act:b", "sleep:nap:2000", "act:c"];
     assert.is(await node.run(id, "x1", ops), "SUSPENDED");
     assert.is((await node.timers(id)).length, 1, "the sleep's timer is pending");
+    const due = await node.dueAt(id);
     const cancelled = (await node.cancel(id, "x1")) as StoredExecution;
     assert.is(cancelled.status, "compensated", "it answers once the compensations ran");
     assert.is(cancelled.error, "cancelled by an operator");
@@ -316,7 +326,7 @@ for (const backend of backends()) {
     assert.equal(await node.timers(id), [], "the cancel took the sleep's timer with it");
     assert.is(await node.cancel(id, "x1"), "ALREADY_EXISTS", "a second cancel is refused (409)");
     assert.is(await node.run(id, "x1", ops), "WORKFLOW_FAILED", "a retried start answers as for any compensated execution (422)");
-    await new Promise((resolve) => setTimeout(resolve, 1_300)); // past the sleep's due time
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, due + 300 - Date.now()))); // past the sleep's due time
     assert.equal(await node.record(id, "x1"), record, "nothing changed since");
     assert.equal(await node.items(id), ["a", "b", "undo:b", "undo:a"]);
   });
