@@ -15,7 +15,7 @@ import { Cluster, ClusterError, defineEntity, openStorage, type Storage, silentL
 import { SqlWorkflowStore } from "../../src/cluster/storage/workflows/sql.ts";
 import type { StoredExecution } from "../../src/cluster/storage/workflows/store.ts";
 import { uniqueId } from "../support/unique-id.ts";
-import { waitFor } from "../support/wait.ts";
+import { untilPast, waitFor } from "../support/wait.ts";
 
 /**
  * `kind:name[:n]` operations: `act` (an activity appending `name`, compensated by appending
@@ -160,14 +160,18 @@ class Node {
     return settle(this.cluster.operator.cancelExecution({ type: "Trip", id, execId }));
   }
 
+  private pendingTimers(id: string) {
+    return this.cluster.operator.timers({ type: "Trip", id, limit: 100 });
+  }
+
   /** The ids of the entity's pending timers. */
   async timers(id: string): Promise<string[]> {
-    return (await this.cluster.operator.timers({ type: "Trip", id, limit: 100 })).map((t) => t.timerId);
+    return (await this.pendingTimers(id)).map((t) => t.timerId);
   }
 
   /** When the entity's one pending timer is due (epoch ms). */
   async dueAt(id: string): Promise<number> {
-    const [timer, ...more] = await this.cluster.operator.timers({ type: "Trip", id, limit: 100 });
+    const [timer, ...more] = await this.pendingTimers(id);
     assert.ok(timer && more.length === 0, "one timer pending");
     return timer.fireAt.getTime();
   }
@@ -225,7 +229,7 @@ for (const backend of backends()) {
     const due = await node.dueAt(id);
     await node.cluster.shutdown();
     // The due time passes while no runner is up.
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, due + 100 - Date.now())));
+    await untilPast(due + 100);
     await node.start();
     const started = Date.now();
     assert.is((await node.ended(id, "s2")).status, "completed");
@@ -326,7 +330,7 @@ for (const backend of backends()) {
     assert.equal(await node.timers(id), [], "the cancel took the sleep's timer with it");
     assert.is(await node.cancel(id, "x1"), "ALREADY_EXISTS", "a second cancel is refused (409)");
     assert.is(await node.run(id, "x1", ops), "WORKFLOW_FAILED", "a retried start answers as for any compensated execution (422)");
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, due + 300 - Date.now()))); // past the sleep's due time
+    await untilPast(due + 300);
     assert.equal(await node.record(id, "x1"), record, "nothing changed since");
     assert.equal(await node.items(id), ["a", "b", "undo:b", "undo:a"]);
   });

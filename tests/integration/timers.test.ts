@@ -5,6 +5,7 @@ import { BACKENDS } from "../support/backends.ts";
 import { restartRunner, runnerSuite } from "../support/runner-suite.ts";
 import { assertFiredOnce, firesOf, settledFires } from "../support/timers.ts";
 import { uniqueId } from "../support/unique-id.ts";
+import { untilPast } from "../support/wait.ts";
 
 for (const backend of BACKENDS) {
   const it = runnerSuite("Timers", backend);
@@ -13,16 +14,17 @@ for (const backend of BACKENDS) {
   // (CI's), a few hundred ms went by between the schedule and the read.
   it("schedule returns at once; the timer is pending, then fires after its delay, once", async ({ api }) => {
     const id = uniqueId("tm");
+    const delay = 1_500;
     const t0 = Date.now();
-    assert.is(await api.timer.schedule({ id, timer_id: "t", delay_ms: 1_500 }), null);
+    assert.is(await api.timer.schedule({ id, timer_id: "t", delay_ms: delay }), null);
     assert.ok(Date.now() - t0 < 1_000, "schedule does not wait for the timer");
     const [pending] = await api.timer.pending({ id });
     assert.is(pending?.timer_id, "t");
-    assert.is(Date.parse(pending?.fire_at ?? "") - Date.parse(pending?.scheduled_at ?? ""), 1_500);
+    assert.is(Date.parse(pending?.fire_at ?? "") - Date.parse(pending?.scheduled_at ?? ""), delay);
     assert.equal(await api.timer.fires({ id }), []);
     const [fire] = await firesOf(api, id, 1);
     assert.is(fire?.scheduled_at, pending?.scheduled_at);
-    assertFiredOnce(await settledFires(api, id), new Map([["t", 1_500]]));
+    assertFiredOnce(await settledFires(api, id), new Map([["t", delay]]));
     assert.equal(await api.timer.pending({ id }), []);
   });
 
@@ -91,7 +93,7 @@ for (const backend of BACKENDS) {
     await ctx.api.timer.schedule({ id, timer_id: "due", delay_ms: 300 });
     const dueAt = Date.parse((await ctx.api.timer.pending({ id }))[0]?.fire_at ?? "");
     // The downtime outlasts the delay: that is the scenario, not a wait for an event.
-    await restartRunner(ctx, backend, () => new Promise((resolve) => setTimeout(resolve, Math.max(0, dueAt - Date.now()) + 200)));
+    await restartRunner(ctx, backend, () => untilPast(dueAt + 200));
     const ready = Date.now();
     const [fire] = await firesOf(ctx.api, id, 1);
     const lateness = Date.parse(fire?.fired_at ?? "") - ready;

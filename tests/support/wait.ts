@@ -1,3 +1,6 @@
+/** Resolves once the clock is past `epochMs` (a due time the test must let pass). */
+export const untilPast = (epochMs: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, epochMs - Date.now()) + 1));
+
 /**
  * Polls `probe` until it returns a value other than `undefined`, or fails after `timeoutMs`.
  * For conditions that no event announces (an entity evicted by a timer, a peer restarted).

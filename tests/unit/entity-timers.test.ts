@@ -16,6 +16,7 @@ import type { FireOutcome, TimerSink } from "../../src/cluster/timers/timer.ts";
 import type { AuditEntry } from "../../src/cluster/traits/auditable.ts";
 import { callOf } from "../support/call.ts";
 import { MemoryStore } from "../support/memory-store.ts";
+import { untilPast } from "../support/wait.ts";
 
 const none = z.object({});
 const timerArgs = z.object({ timer_id: z.string(), delay_ms: z.number() });
@@ -85,8 +86,6 @@ function setup() {
   };
   return { store, sink, runtime, alarm };
 }
-
-const untilPast = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms - Date.now()) + 1));
 
 test("schedule: pending at once, the row written in the turn's commit, the schedule told after it", async () => {
   const { store, sink, alarm } = setup();
