@@ -6,6 +6,7 @@ import * as schema from "../../../drizzle/schema.ts";
 import { type Backoff, backoffDelay } from "../backoff.ts";
 import type { Logger } from "../log.ts";
 import type { PostgresSsl } from "../tls.ts";
+import { joinStatements } from "./joined-statements.ts";
 import type { Statement, StatementRow } from "./statement.ts";
 
 /** One Drizzle handle, whichever driver is underneath: the rest of the code has one path. */
@@ -25,7 +26,8 @@ export interface Storage {
    * Runs `statements` as one transaction, the statements sent together (on Postgres: BEGIN, then
    * all of them in one round trip, then COMMIT). A statement that fails aborts the transaction
    * (nothing commits) and rejects with its error; a write that must not commit unless an earlier
-   * one matched a row raises (see `entity_version_conflict`).
+   * one matched a row raises (see `entity_version_conflict`). Statements of one set form are
+   * joined into one where their order allows (`joinStatements`).
    */
   pipeline(statements: readonly Statement[]): Promise<void>;
   close(): Promise<void>;
@@ -57,7 +59,8 @@ export interface StorageOptions {
 const APPLICATION_MIGRATIONS = { migrationsTable: "__application_migrations", migrationsSchema: "drizzle" };
 
 export async function openStorage(options: StorageOptions): Promise<Storage> {
-  return options.postgresUrl ? openPostgres(options.postgresUrl, options) : openPglite(options.dataDir, options);
+  const storage = await (options.postgresUrl ? openPostgres(options.postgresUrl, options) : openPglite(options.dataDir, options));
+  return { ...storage, pipeline: (statements) => storage.pipeline(joinStatements(statements)) };
 }
 
 // Each driver is loaded only when used: PGlite alone takes ~150 ms to load, in every start-up.

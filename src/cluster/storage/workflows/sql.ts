@@ -4,7 +4,7 @@ import { ClusterError, executionCancelled } from "../../errors.ts";
 import type { Json } from "../../json.ts";
 import type { Database, SqlHandle, Storage } from "../database.ts";
 import { query, type Statement } from "../statement.ts";
-import { DurableSql, JOURNAL_JSON, parseJournal, RECORD_ACTIVITY, resumable } from "./durable-sql.ts";
+import { DurableSql, journalJson, parseJournal, recordActivity, resumable } from "./durable-sql.ts";
 import { journalOf, keyOf, preparedJournalOf, preparedKeyOf, unavailable } from "./keys.ts";
 import type {
   Claim,
@@ -50,7 +50,7 @@ const CLAIM = `
     where x.status not in (${ENDED.map((status) => `'${status}'`).join(", ")}) and x.workflow = $4 and x.input = $5
     returning attempts, status, error
   )
-  select c.attempts, c.status, c.error, case when c.attempts > 1 then ${JOURNAL_JSON} end as journal from c`;
+  select c.attempts, c.status, c.error, case when c.attempts > 1 then ${journalJson("$3")} end as journal from c`;
 
 /** INSERT … SELECT: nothing is written unless `attempt` is still the execution's current one. */
 function prepareStepWrite(db: Database) {
@@ -172,7 +172,7 @@ export class SqlWorkflowStore implements WorkflowStore, WorkflowAdminStore {
    * happen short of a bug, and then nothing of the turn may commit).
    */
   recordActivity(key: ExecutionKey, entry: JournalEntry, attempt: number): Statement {
-    return { text: RECORD_ACTIVITY, params: [key.type, key.id, key.execId, entry.name, entry.seq, entry.result, entry.runs, attempt] };
+    return recordActivity(key, entry, attempt);
   }
 
   /** Records how the execution ended, if `attempt` is still its current one (false: superseded). */
