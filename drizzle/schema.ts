@@ -4,7 +4,9 @@ import { bigint, index, pgTable, primaryKey, text, timestamp } from "drizzle-orm
 /**
  * One row per entity that has ever committed a turn. `state` is the JSON text exactly as the
  * runtime serialized it (text, not jsonb, so key order and content round-trip byte for byte).
- * `version` is the storage fence: every write is a compare-and-set on it.
+ * `version` is the storage fence: every write is a compare-and-set on it. `forwarded_replies` holds
+ * the replies to forwarded calls that their routers may still retry (entity/forwarded-replies.ts),
+ * written with the state instead of a row each; null or "" when there are none.
  */
 export const entityState = pgTable(
   "entity_state",
@@ -14,6 +16,7 @@ export const entityState = pgTable(
     state: text("state").notNull(),
     version: bigint("version", { mode: "number" }).notNull(),
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    forwardedReplies: text("forwarded_replies"),
   },
   (t) => [primaryKey({ columns: [t.entityType, t.entityId] })],
 );
@@ -21,8 +24,8 @@ export const entityState = pgTable(
 /**
  * Replies of mutations that carried a request id, committed in the same transaction as the state
  * they produced: a retried call finds its reply here instead of applying twice. `expires_at` is
- * when no retry can come any more: 24 h after commit for a client's Idempotency-Key, shortly after
- * the call's deadline for an id the router minted for a forwarded call.
+ * when no retry can come any more: 24 h after commit for a client's Idempotency-Key. (Replies to
+ * forwarded calls live in the state row; a row here of one is a retry's, or an older runner's.)
  */
 export const entityReplies = pgTable(
   "entity_replies",

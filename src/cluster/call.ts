@@ -16,10 +16,10 @@ export interface Call {
   /** The request id was minted for this very attempt: no stored reply can exist, skip the lookup. */
   readonly fresh: boolean;
   /**
-   * The router minted the request id (a forwarded call without one): retries come only until the
-   * deadline, so its stored reply is kept briefly (limits.mintedReplyGraceMs), not 24 h.
+   * Set when the router minted the request id (a forwarded call without one): its reply is kept
+   * in the entity's state row only until the router says it has it (forwarded-replies.ts).
    */
-  readonly minted: boolean;
+  readonly minted?: MintedId | undefined;
   /** Entities ("Type/id") the call passed through, its origin first. */
   readonly callChain: readonly string[];
   /** Epoch milliseconds after which nobody waits for the reply (retries included). */
@@ -28,6 +28,19 @@ export interface Call {
   readonly trace?: TraceContext | undefined;
   /** Aborts when the caller gives up (a halted singleton): no attempt is sent after; one already sent may still apply. */
   readonly signal?: AbortSignal | undefined;
+}
+
+/** A request id a router minted, and what that router no longer waits for. */
+export interface MintedId {
+  /** The router that minted it (one per runner process). */
+  readonly router: string;
+  /** Its place in that router's sequence of minted ids. */
+  readonly seq: number;
+  /**
+   * Every call this router minted an id below this for, to the same entity, is settled there:
+   * answered, or given up. Never above `seq`.
+   */
+  readonly settledBelow: number;
 }
 
 /** What a caller may say of a call besides its target and arguments. */

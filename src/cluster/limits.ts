@@ -31,7 +31,8 @@ export const limits = {
   retentionMs: 24 * 3600 * 1000,
   /**
    * How long after its call's deadline the reply to an id the router minted (a forwarded call)
-   * is kept: nobody retries after the deadline; the margin covers clock skew between runners.
+   * may be kept, at most (its router usually says it has it long before): nobody retries after
+   * the deadline; the margin covers clock skew between runners.
    */
   mintedReplyGraceMs: 60_000,
   /**

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Backoff, backoffDelay } from "./backoff.ts";
 import type { Call } from "./call.ts";
@@ -8,6 +7,7 @@ import type { EntityRuntime } from "./entity/runtime.ts";
 import { ClusterError, toClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { type ClusterMetrics, noMetrics } from "./metrics/metrics.ts";
+import { MintedIds } from "./minted-ids.ts";
 import type { Ownership } from "./ownership/ownership.ts";
 import type { GrpcTransport } from "./transport/grpc.ts";
 
@@ -22,6 +22,7 @@ const OWNER_BACKOFF: Backoff = { firstMs: 20, maxMs: 500, jitter: true };
  */
 export class Router {
   private readonly debug: boolean;
+  readonly minted = new MintedIds();
 
   constructor(
     private readonly ownership: Ownership,
@@ -51,11 +52,20 @@ export class Router {
 
   /** Forwarded calls without a request id get one minted, kept by every retry. */
   private async route(call: Call): Promise<unknown> {
-    const { address, deadline } = call;
     if (expired(call)) throw deadlineExceeded(call, "was not sent: its deadline had passed");
+    const entity = formatAddress(call.address);
+    const minted: { seq?: number } = {};
+    try {
+      return await this.attempts(call, entity, minted);
+    } finally {
+      if (minted.seq !== undefined) this.minted.settle(entity, minted.seq);
+    }
+  }
+
+  private async attempts(call: Call, entity: string, minted: { seq?: number }): Promise<unknown> {
+    const { address, deadline } = call;
     const budgetMs = Math.round(deadline - Date.now());
     let requestId = call.requestId;
-    let minted = false;
     for (let attempt = 1; ; attempt++) {
       if (call.signal?.aborted) throw abandoned(call, "before it was sent");
       // Which errors are safe to retry depends on where the attempt ran: a local turn that failed
@@ -64,29 +74,32 @@ export class Router {
       try {
         if (this.ownership.isLocal(address.shard)) {
           // A local call may wait behind a turn that waits on it (a cycle): the deadline ends the wait.
-          const local = requestId === call.requestId ? call : { ...call, requestId, fresh: false, minted };
+          const local = minted.seq === undefined ? call : { ...call, requestId, fresh: false, minted: this.minted.id(entity, minted.seq) };
           return await untilAbandoned(call, withDeadline(local, this.runtime.call(local), budgetMs));
         }
         const owner = this.ownership.ownerOf(address.shard);
         // Nothing was attempted, so waiting for an owner is always safe.
         if (!owner || !this.transport) throw new ClusterError("NOT_OWNER", `no runner serves shard ${address.shard} yet`);
+        // An id minted for this attempt has no earlier attempt: the owner need not doubt it.
+        const fresh = !requestId;
         if (!requestId) {
-          requestId = randomUUID();
-          minted = true;
+          minted.seq = this.minted.mint(entity);
+          requestId = this.minted.requestId(minted.seq);
         }
         remote = true;
         this.metrics.calls.forwarded.inc(this.runtime.labels(address.type, call.rpc));
-        if (this.debug) this.log.debug({ entity: formatAddress(address), rpc: call.rpc, owner, attempt }, "call forwarded");
-        return await untilAbandoned(call, this.transport.call(owner, { ...call, requestId, fresh: minted && attempt === 1, minted }));
+        if (this.debug) this.log.debug({ entity, rpc: call.rpc, owner, attempt }, "call forwarded");
+        const id = minted.seq === undefined ? undefined : this.minted.id(entity, minted.seq);
+        return await untilAbandoned(call, this.transport.call(owner, { ...call, requestId, fresh, minted: id }));
       } catch (error) {
         if (!(error instanceof ClusterError) || call.signal?.aborted || !retryable(error, remote, requestId !== undefined)) throw error;
         const pause = backoffDelay(attempt, OWNER_BACKOFF);
         if (Date.now() + pause >= deadline) {
           this.metrics.calls.retries.inc({ reason: "deadline" });
-          throw new ClusterError("UNAVAILABLE", `${formatAddress(address)} unreachable after ${attempt} attempts: ${error.message}`);
+          throw new ClusterError("UNAVAILABLE", `${entity} unreachable after ${attempt} attempts: ${error.message}`);
         }
         this.metrics.calls.retries.inc({ reason: error.code });
-        if (attempt % 10 === 0) this.log.warn({ entity: formatAddress(address), attempt, err: error.message }, "still retrying call");
+        if (attempt % 10 === 0) this.log.warn({ entity, attempt, err: error.message }, "still retrying call");
         await sleep(pause, undefined, { signal: call.signal }).catch(() => {});
       }
     }

@@ -143,7 +143,6 @@ it("cardinality is bounded: the series count after 10,000 ids (and 200 unregiste
             rpc: rpc as string,
             args: {},
             requestId: undefined,
-            minted: false,
             fresh: false,
             callChain: [],
             deadline: Date.now() + 5_000,

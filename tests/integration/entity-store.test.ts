@@ -181,6 +181,35 @@ for (const backend of STORAGE_BACKENDS) {
     );
   });
 
+  it("forwarded replies ride in the state row: batched, pipelined and transactional commits write them, one without them keeps them", async ({
+    store,
+  }) => {
+    const id = uniqueId("fwd");
+    const forwarded = (n: number) => JSON.stringify({ r: [n, n + 60_000, [[n, String(n), n + 60_000]]] });
+    const load = async () => (await store.load("Counter", id, 10)).state;
+    const pipelined = { text: "select 1", params: [] };
+    assert.is(await store.commit({ type: "Counter", id, expected: 0, json: "1", replies: [], forwarded: forwarded(1) }), 1);
+    assert.equal(await load(), { json: "1", version: 1, forwarded: forwarded(1) });
+    assert.is(await store.commit({ type: "Counter", id, expected: 1, json: "2", replies: [] }), 2);
+    assert.equal(await load(), { json: "2", version: 2, forwarded: forwarded(1) });
+    assert.is(
+      await store.commit({ type: "Counter", id, expected: 2, json: "3", replies: [], forwarded: forwarded(3), writes: [pipelined] }),
+      3,
+    );
+    assert.equal(await load(), { json: "3", version: 3, forwarded: forwarded(3) });
+    assert.is(await store.commit({ type: "Counter", id, expected: 3, json: "4", replies: [], writes: [pipelined] }), 4);
+    assert.equal((await load())?.forwarded, forwarded(3));
+    assert.is(
+      await store.commit({ type: "Counter", id, expected: 4, json: "5", replies: [], forwarded: forwarded(5), writes: [async () => {}] }),
+      5,
+    );
+    assert.equal((await load())?.forwarded, forwarded(5));
+    // None left: the column is emptied, and a stale commit changes nothing.
+    assert.is(await store.commit({ type: "Counter", id, expected: 5, json: "6", replies: [], forwarded: "" }), 6);
+    assert.is(await store.commit({ type: "Counter", id, expected: 5, json: "x", replies: [], forwarded: forwarded(9) }), undefined);
+    assert.equal(await load(), { json: "6", version: 6 });
+  });
+
   it("retries through a runtime: from the index, from storage beyond it, and at a new owner; each key counts once", async ({ store }) => {
     const id = uniqueId("retry");
     const at = { type: "Counter", id, shard: 0 };

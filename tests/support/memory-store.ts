@@ -30,7 +30,7 @@ export class MemoryStore implements StateStore {
     const all = [...this.replies].filter(([k, r]) => k.startsWith(prefix) && r.expiresAt > now).map(([, r]) => r);
     return { state: this.rows.get(`${type}/${id}`), replies: all.slice(-replyLimit), more: all.length > replyLimit };
   }
-  async commit({ type, id, expected, json, replies, unseen = [], writes = [] }: Commit) {
+  async commit({ type, id, expected, json, replies, unseen = [], writes = [], forwarded }: Commit) {
     await new Promise((resolve) => setTimeout(resolve, 2));
     if (this.failNext) {
       this.failNext = false;
@@ -49,7 +49,7 @@ export class MemoryStore implements StateStore {
     }
     this.commits++;
     this.writes += writes.length;
-    this.rows.set(key, { json, version: expected + 1 });
+    this.rows.set(key, { json, version: expected + 1, forwarded: forwarded ?? this.rows.get(key)?.forwarded });
     for (const r of replies) if (!this.replies.has(`${key}/${r.requestId}`)) this.replies.set(`${key}/${r.requestId}`, r);
     return expected + 1;
   }

@@ -28,7 +28,6 @@ const call = (): Call => ({
   args: { amount: 1 },
   requestId: "r",
   fresh: true,
-  minted: true,
   callChain: [],
   deadline: Date.now() + 3_000,
 });

@@ -15,7 +15,15 @@ import { waitFor } from "../support/wait.ts";
 const echo: InboundHandler = {
   call: async (e: Call) => {
     if (e.rpc === "fail") throw new ClusterError("NOT_OWNER", "not mine");
-    return { echoed: e.args, chain: e.callChain, id: e.requestId, fresh: e.fresh, shard: e.address.shard, trace: e.trace };
+    return {
+      echoed: e.args,
+      chain: e.callChain,
+      id: e.requestId,
+      fresh: e.fresh,
+      minted: e.minted,
+      shard: e.address.shard,
+      trace: e.trace,
+    };
   },
   locate: (type, id) => ({ type, id, shard: 7 }),
   activeEntities: () => [{ type: "Counter", id: "a", shard: 7 }],
@@ -39,7 +47,7 @@ const envelope = (rpc: string): Call => ({
   deadline: Date.now() + 5_000,
   fresh: true,
   trace: { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", flags: "01" },
-  minted: true,
+  minted: { router: "r", seq: 2 ** 40, settledBelow: 2 ** 40 - 3 },
 });
 
 /** Rejections of `calls`, once all have settled; fails if any resolved. */
@@ -98,6 +106,9 @@ const wireCall = (id: number, rpc: string, payload: string): WireCallRequest => 
   fresh: true,
   traceparent: "",
   minted: false,
+  minted_router: "",
+  minted_seq: 0,
+  settled_below: 0,
 });
 
 test("calls carry payload, request id, chain, freshness and trace; application errors keep their code", async () => {
@@ -108,6 +119,7 @@ test("calls carry payload, request id, chain, freshness and trace; application e
       chain: ["CrossEntity/x"],
       id: "r-1",
       fresh: true,
+      minted: { router: "r", seq: 2 ** 40, settledBelow: 2 ** 40 - 3 },
       shard: 7,
       trace: { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", flags: "01" },
     });
@@ -237,6 +249,7 @@ test("a call past its deadline fails with TIMEOUT, and the stream goes on servin
       chain: ["CrossEntity/x"],
       id: "r-1",
       fresh: true,
+      minted: envelope("get").minted,
       shard: 0,
       trace: envelope("get").trace,
     });

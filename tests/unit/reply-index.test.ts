@@ -74,9 +74,9 @@ test("index: an expired reply leaves without making the index incomplete", () =>
 
 test("minted ids expire shortly after their deadline; client keys after 24 h", () => {
   const deadline = Date.now() + 30_000;
-  const call = callOf(at("x"), "add", { n: 1 }, { requestId: "m", deadline, minted: true });
+  const call = callOf(at("x"), "add", { n: 1 }, { requestId: "m", deadline, minted: { router: "r", seq: 0, settledBelow: 0 } });
   assert.is(replyExpiry(call), deadline + limits.mintedReplyGraceMs);
-  const client = replyExpiry({ ...call, minted: false });
+  const client = replyExpiry({ ...call, minted: undefined });
   assert.ok(Math.abs(client - (Date.now() + limits.retentionMs)) < 1_000);
 });
 
@@ -110,7 +110,7 @@ test("a retry beyond the index is answered from storage: the commit's check refu
   assert.is(items.length, 2 * many + 1);
   // A freshly minted id cannot have been applied: no check.
   const checked = store.checked;
-  await add(runtime, "deep", 1, "minted-now", { fresh: true, minted: true });
+  await add(runtime, "deep", 1, "minted-now", { fresh: true, minted: { router: "r", seq: 0, settledBelow: 0 } });
   assert.is(store.checked, checked);
 });
 

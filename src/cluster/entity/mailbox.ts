@@ -1,14 +1,15 @@
 import { deadlineExceeded, expired } from "../deadline.ts";
 import { ClusterError } from "../errors.ts";
 import { limits } from "../limits.ts";
-import type { ReplyRecord } from "../storage/entity-state/store.ts";
 import { toCallerError } from "../storage/failures.ts";
 import type { OpenTransaction } from "../storage/transaction.ts";
 import type { EntityAddress } from "./address.ts";
 import { formatAddress } from "./address.ts";
+import { BatchReplies } from "./batch-replies.ts";
 import type { TurnContext, TxWrite } from "./context.ts";
 import type { EntityType } from "./definition.ts";
-import { ReplyIndex, replyExpiry } from "./reply-index.ts";
+import { ForwardedReplies } from "./forwarded-replies.ts";
+import { ReplyIndex } from "./reply-index.ts";
 import { type MailboxHost, type Outcome, type Queued, type Turn, turnContext } from "./turn-context.ts";
 
 /**
@@ -25,6 +26,8 @@ export class Mailbox {
   private loaded = false;
   /** Replies committed up to `version`; undefined while there are none (most entities, no memory). */
   private replies: ReplyIndex | undefined;
+  /** Replies to forwarded calls their routers may still ask for, as committed up to `version`. */
+  private forwarded = ForwardedReplies.none;
   /** Request ids a failed commit could not rule out: read from storage with the next load. */
   private suspects: string[] | undefined;
   private readonly queue: Queued[] = [];
@@ -121,6 +124,7 @@ export class Mailbox {
     this.state = stored ? this.type.decodeState(JSON.parse(stored.json)) : this.type.initialState();
     this.committedJson = stored ? stored.json : JSON.stringify(this.state);
     this.version = stored?.version ?? 0;
+    this.forwarded = ForwardedReplies.parse(stored?.forwarded);
     this.replies = loaded.replies.length > 0 || loaded.more || found.length > 0 ? new ReplyIndex(loaded.replies, !loaded.more) : undefined;
     this.replies?.add(found);
     this.suspects = undefined;
@@ -128,13 +132,8 @@ export class Mailbox {
   }
 
   private async apply(batch: Queued[]): Promise<void> {
-    const index = this.replies;
+    const ids = new BatchReplies(this.replies, this.forwarded);
     const outcomes: Outcome[] = [];
-    const replies: ReplyRecord[] = [];
-    /** Request ids the index cannot rule out: applied ones the commit checks, refused ones storage answers. */
-    const unseen: string[] = [];
-    const refused: string[] = [];
-    const repliedInBatch = new Map<string, Outcome>();
     const turn: Turn = { writes: [], effects: [], mutated: false };
     this.turn = turn;
     // Rollback without a copy per call: `base` is a serialized checkpoint and `replay` the
@@ -148,25 +147,25 @@ export class Mailbox {
 
     try {
       for (const queued of batch) {
-        const { impl } = queued;
-        const { requestId } = queued.call;
+        const { impl, call } = queued;
         const mutation = impl.kind === "mutation";
-        const earlier = requestId && mutation ? (repliedInBatch.get(requestId) ?? storedOutcome(index?.get(requestId))) : undefined;
+        const earlier = mutation ? ids.earlier(call) : undefined;
         if (earlier) {
           outcomes.push(earlier);
           continue;
         }
         // Its caller stopped waiting (TIMEOUT) while it queued: applying it now would surprise a retry.
-        if (expired(queued.call)) {
-          outcomes.push({ ok: false, error: deadlineExceeded(queued.call, "was not applied: its deadline passed while it waited") });
+        if (expired(call)) {
+          outcomes.push({ ok: false, error: deadlineExceeded(call, "was not applied: its deadline passed while it waited") });
           continue;
         }
-        const doubtful = requestId !== undefined && mutation && !queued.call.fresh && index?.mayMiss(requestId) === true;
+        const doubtful = mutation && ids.doubtful(call);
+        if (mutation) ids.applying(call);
         const own: Turn = { writes: [], effects: [], mutated: false };
-        const ctx = turnContext(this.host, this.address, queued.call, own, turn);
+        const ctx = turnContext(this.host, this.address, call, own, turn);
         let outcome: Outcome;
         try {
-          const pending = impl.handler(this.state, queued.call.args, ctx);
+          const pending = impl.handler(this.state, call.args, ctx);
           const isAsync = pending instanceof Promise;
           const reply = (isAsync ? await pending : pending) ?? null;
           if (own.queried) await turn.sql?.settle(false);
@@ -180,18 +179,17 @@ export class Mailbox {
             } else {
               replay.push([queued, ctx]);
             }
-            if (requestId) replies.push({ requestId, json: JSON.stringify(reply), expiresAt: replyExpiry(queued.call) });
-            if (doubtful) unseen.push(requestId);
+            ids.applied(call, reply, doubtful);
           }
           outcome = { ok: true, reply };
         } catch (error) {
           if (own.queried) await turn.sql?.settle(true).catch(() => {});
           if (mutation) this.restore(base, replay);
-          if (doubtful) refused.push(requestId);
+          ids.failed(call, doubtful);
           outcome = { ok: false, error };
         }
         outcomes.push(outcome);
-        if (requestId && mutation) repliedInBatch.set(requestId, outcome);
+        if (mutation) ids.settle(call, outcome);
         // While a transaction is open (on PGlite: the database is), the batch ends here; the rest
         // is applied next, as calls outside the transaction would wait for it.
         if (own.queried) this.queue.unshift(...batch.splice(outcomes.length));
@@ -203,14 +201,14 @@ export class Mailbox {
     const json = turn.mutated ? JSON.stringify(this.state) : this.committedJson;
     const open = turn.sql?.transaction();
     // A turn that queried commits its state even when unchanged: the version compare-and-set fences its queries.
-    if (json !== this.committedJson || replies.length > 0 || turn.writes.length > 0 || (open && turn.mutated)) {
-      await this.commit(json, replies, unseen, turn.writes, open);
+    if (json !== this.committedJson || ids.pending || turn.writes.length > 0 || (open && turn.mutated)) {
+      await this.commit(json, ids, turn.writes, open);
     } else if (open) {
       // Nothing to commit. On a lost connection the server has dropped the transaction already.
       await (await open.catch(() => undefined))?.rollback().catch(() => {});
     }
     // A refusal (no reply stored) of a call that may have been applied before: storage decides.
-    if (refused.length > 0) await this.answerRefusedFromStorage(batch, outcomes, refused);
+    if (ids.refused.length > 0) await this.answerRefusedFromStorage(batch, outcomes, ids.refused);
     for (const effect of turn.effects) {
       try {
         effect();
@@ -274,20 +272,16 @@ export class Mailbox {
     throw new ClusterError("NOT_OWNER", `this runner no longer serves shard ${this.address.shard}`);
   }
 
-  private async commit(
-    json: string,
-    replies: ReplyRecord[],
-    unseen: string[],
-    writes: TxWrite[],
-    opening?: Promise<OpenTransaction>,
-  ): Promise<void> {
+  private async commit(json: string, ids: BatchReplies, writes: TxWrite[], opening?: Promise<OpenTransaction>): Promise<void> {
+    const { rows: replies, unseen } = ids;
     let version: number | undefined;
     try {
       // The fence is asked inside the commit, right before the write (it also ends an open transaction).
       const open = await opening;
       const { type, id, shard } = this.address;
       const fence = () => this.host.mayCommit(shard);
-      version = await this.host.store.commit({ type, id, expected: this.version, json, replies, unseen, writes, fence, open });
+      const forwarded = ids.forwardedText();
+      version = await this.host.store.commit({ type, id, expected: this.version, json, replies, unseen, forwarded, writes, fence, open });
     } catch (error) {
       this.rollback();
       if (error instanceof ClusterError && error.code === "NOT_OWNER") {
@@ -306,6 +300,7 @@ export class Mailbox {
     }
     this.version = version;
     this.committedJson = json;
+    this.forwarded = ids.committedForwarded();
     // Only now, committed, may a reply answer a retry.
     if (replies.length > 0) {
       this.replies ??= new ReplyIndex([], true);
@@ -316,8 +311,4 @@ export class Mailbox {
   private rollback(): void {
     this.state = this.type.decodeState(JSON.parse(this.committedJson));
   }
-}
-
-function storedOutcome(json: string | undefined): Outcome | undefined {
-  return json === undefined ? undefined : { ok: true, reply: JSON.parse(json) };
 }

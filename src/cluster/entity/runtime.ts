@@ -295,7 +295,7 @@ export class EntityRuntime {
 
 /** A turn the framework makes: no caller waits past a deadline, no request id, no chain. */
 function frameworkCall(address: EntityAddress, rpc: string, args: unknown): Call {
-  return { address, rpc, args, requestId: undefined, fresh: false, minted: false, callChain: [], deadline: Number.POSITIVE_INFINITY };
+  return { address, rpc, args, requestId: undefined, fresh: false, callChain: [], deadline: Number.POSITIVE_INFINITY };
 }
 
 const UNKNOWN: CallLabels = { entity_type: OTHER, rpc: OTHER };

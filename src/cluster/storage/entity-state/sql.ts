@@ -20,10 +20,16 @@ function upsertState(db: Database) {
       entityId: sql.placeholder("id"),
       state: sql.placeholder("json"),
       version: sql.placeholder("next"),
+      forwardedReplies: sql.placeholder("forwarded"),
     })
     .onConflictDoUpdate({
       target: [entityState.entityType, entityState.entityId],
-      set: { state: sql`excluded.state`, version: sql`${entityState.version} + 1`, updatedAt: sql`now()` },
+      set: {
+        state: sql`excluded.state`,
+        version: sql`${entityState.version} + 1`,
+        updatedAt: sql`now()`,
+        forwardedReplies: sql`coalesce(excluded.forwarded_replies, ${entityState.forwardedReplies})`,
+      },
       setWhere: eq(entityState.version, sql.placeholder("expected")),
     })
     .returning({ version: entityState.version });
@@ -37,21 +43,22 @@ function upsertState(db: Database) {
  *
  * A reply flagged `c` answers a request id the runner could not rule out in memory (its reply
  * index overflowed): if that id has a stored reply, the call was applied before, and its row
- * must not be written. The fast statement costs no lookup for that: the reply insert finds the
- * stored one (its unique index probe is paid anyway), and `entity_reply_stored` then aborts the
- * whole statement (SQLSTATE CL001), which the runner answers by committing the batch again with
- * the checked statement, which leaves out just the rows whose flagged ids are stored. That path
- * is rare (a retry after the index forgot the first attempt); a lookup per flagged id in every
- * statement was not: it made keyed calls to busy entities several times slower.
+ * must not be written. The fast statement costs no lookup for that: its plain insert meets the
+ * stored reply in the primary key (a probe paid anyway) and the unique violation aborts the whole
+ * statement, which the runner answers by committing the batch again with the checked statement,
+ * which leaves out just the rows whose flagged ids are stored. That path is rare (a retry after
+ * the index forgot the first attempt); a lookup per flagged id in every statement was not: it
+ * made keyed calls to busy entities several times slower. (A plain insert, not `on conflict do
+ * nothing`: the speculative insertion that needs cost a third of the reply's Postgres time.)
  */
 const batchCommit = (checked: boolean) => `
   with input as (
-    select * from json_to_recordset(($1::text)::json) as x(t text, i text, e bigint, s text)
+    select * from json_to_recordset(($1::text)::json) as x(t text, i text, e bigint, s text, f text)
   ), rq as (
     select * from json_to_recordset(($2::text)::json) as x(t text, i text, q text, r text, x bigint, c boolean)
   ), s as (
-    insert into entity_state (entity_type, entity_id, state, version)
-    select input.t, input.i, input.s, input.e + 1 from input${
+    insert into entity_state (entity_type, entity_id, state, version, forwarded_replies)
+    select input.t, input.i, input.s, input.e + 1, input.f from input${
       checked
         ? `
     where not exists (
@@ -62,39 +69,32 @@ const batchCommit = (checked: boolean) => `
     }
     order by input.t, input.i
     on conflict (entity_type, entity_id) do update
-      set state = excluded.state, version = entity_state.version + 1, updated_at = now()
+      set state = excluded.state, version = entity_state.version + 1, updated_at = now(),
+        forwarded_replies = coalesce(excluded.forwarded_replies, entity_state.forwarded_replies)
       where entity_state.version = excluded.version - 1
     returning entity_type, entity_id, version
   ), r as (
     insert into entity_replies (entity_type, entity_id, request_id, reply, expires_at)
     select rq.t, rq.i, rq.q, rq.r, to_timestamp(rq.x / 1000.0) from rq
-    join s on s.entity_type = rq.t and s.entity_id = rq.i
-    on conflict do nothing
-    returning entity_type, entity_id, request_id
+    join s on s.entity_type = rq.t and s.entity_id = rq.i${checked ? " on conflict do nothing" : ""}
   )
-  select entity_type, entity_id, version from s${
-    checked
-      ? ""
-      : `
-  union all
-  select rq.t, rq.i, entity_reply_stored(rq.t, rq.i, rq.q) from rq
-  join s on s.entity_type = rq.t and s.entity_id = rq.i
-  where rq.c and not exists (select 1 from r where r.entity_type = rq.t and r.entity_id = rq.i and r.request_id = rq.q)`
-  }`;
+  select entity_type, entity_id, version from s`;
 
-/** What `entity_reply_stored` raises: the batch held a flagged request id that has a reply stored. */
-const REPLY_STORED = "CL001";
+/** SQLSTATE unique_violation: the fast statement met a stored reply. */
+const REPLY_STORED = "23505";
 
 /**
  * The state write of a pipelined commit (`pipelined`): the compare-and-set of `upsertState`, which
  * raises (`entity_version_conflict`, SQLSTATE CL002) when it matched no row, so that the writes
- * sent behind it roll back with it. Parameters: type, id, JSON, expected.
+ * sent behind it roll back with it. Parameters: type, id, JSON, expected, forwarded replies (null: unchanged).
  */
 const CAS_WRITE = `
   with s as (
-    insert into entity_state (entity_type, entity_id, state, version) values ($1, $2, $3, ($4::text)::bigint + 1)
+    insert into entity_state (entity_type, entity_id, state, version, forwarded_replies)
+    values ($1, $2, $3, ($4::text)::bigint + 1, $5::text)
     on conflict (entity_type, entity_id) do update
-      set state = excluded.state, version = entity_state.version + 1, updated_at = now()
+      set state = excluded.state, version = entity_state.version + 1, updated_at = now(),
+        forwarded_replies = coalesce(excluded.forwarded_replies, entity_state.forwarded_replies)
       where entity_state.version = ($4::text)::bigint
     returning version
   )
@@ -112,7 +112,7 @@ const REPLIES_WRITE = `
  * activates with. Replies come as JSON text `[[id, reply, expires ms], …]`, newest first.
  */
 const LOAD = `
-  select s.state as json, s.version, (
+  select s.state as json, s.version, s.forwarded_replies as forwarded, (
     select coalesce(json_agg(json_build_array(r.request_id, r.reply, r.x) order by r.created_at desc), '[]')::text from (
       select request_id, reply, created_at, (extract(epoch from expires_at) * 1000)::bigint as x
       from entity_replies
@@ -167,7 +167,9 @@ export class SqlStateStore implements StateStore {
       expiresAt: Number(x),
     }));
     const more = newest.length > replyLimit;
-    return { state: { json: row.json, version: Number(row.version) }, replies: newest.slice(0, replyLimit).reverse(), more };
+    const version = Number(row.version);
+    const state = row.forwarded ? { json: row.json, version, forwarded: row.forwarded } : { json: row.json, version };
+    return { state, replies: newest.slice(0, replyLimit).reverse(), more };
   }
 
   /**
@@ -208,11 +210,11 @@ export class SqlStateStore implements StateStore {
 
   /** A commit whose writes are all statements: state, replies and writes sent together. */
   private async pipelined(turn: Commit, writes: readonly Statement[]): Promise<number> {
-    const { type, id, expected, json, replies } = turn;
+    const { type, id, expected, json, replies, forwarded } = turn;
     let version = Number.NaN;
     const state: Statement = {
       text: CAS_WRITE,
-      params: [type, id, json, String(expected)],
+      params: [type, id, json, String(expected), forwarded ?? null],
       rows: (r) => (version = Number(r[0]?.version)),
     };
     const answers = replies.map((r) => ({ q: r.requestId, r: r.json, x: r.expiresAt }));
@@ -247,8 +249,8 @@ export class SqlStateStore implements StateStore {
  * turn like a lost compare-and-set: the transaction is rolled back.
  */
 async function writeTurn(tx: Database, turn: Commit): Promise<number> {
-  const { type, id, expected, json, replies, unseen = [], writes = [] } = turn;
-  const version = (await upsertState(tx).execute({ type, id, json, next: expected + 1, expected }))[0]?.version;
+  const { type, id, expected, json, replies, unseen = [], writes = [], forwarded = null } = turn;
+  const version = (await upsertState(tx).execute({ type, id, json, next: expected + 1, expected, forwarded }))[0]?.version;
   if (version === undefined) throw new CasConflict();
   if (replies.length > 0) {
     const values = replies.map((r) => ({
@@ -285,6 +287,7 @@ function storedIds(db: Database, type: string, id: string, requestIds: readonly 
 interface LoadedRow {
   readonly json: string;
   readonly version: number | string;
+  readonly forwarded: string | null;
   readonly replies: string;
 }
 
@@ -317,7 +320,7 @@ async function commitRows(statement: BatchStatement, commits: readonly Commit[])
   if (later > 0) {
     return [...(await commitRows(statement, commits.slice(0, later))), ...(await commitRows(statement, commits.slice(later)))];
   }
-  const rows = commits.map((c) => ({ t: c.type, i: c.id, e: c.expected, s: c.json }));
+  const rows = commits.map((c) => ({ t: c.type, i: c.id, e: c.expected, s: c.json, f: c.forwarded }));
   const replies = commits.flatMap((c) => {
     const unseen = new Set(c.unseen);
     return c.replies.map((r) => ({ t: c.type, i: c.id, q: r.requestId, r: r.json, x: r.expiresAt, c: unseen.has(r.requestId) }));

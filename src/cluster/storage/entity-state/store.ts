@@ -4,6 +4,8 @@ import type { OpenTransaction } from "../transaction.ts";
 export interface StoredState {
   readonly json: string;
   readonly version: number;
+  /** The replies to forwarded calls kept with the state (entity/forwarded-replies.ts); "" or absent when none. */
+  readonly forwarded?: string | undefined;
 }
 
 export interface ReplyRecord {
@@ -31,6 +33,8 @@ export interface Commit {
   readonly expected: number;
   readonly json: string;
   readonly replies: readonly ReplyRecord[];
+  /** The replies to forwarded calls, when they changed ("" for none left); undefined keeps the stored ones. */
+  readonly forwarded?: string | undefined;
   /**
    * Request ids of `replies` the mailbox could not rule out (its reply index overflowed): if one
    * of them already has a stored reply, nothing is written and the commit fails like a version

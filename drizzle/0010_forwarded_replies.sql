@@ -1,0 +1,1 @@
+ALTER TABLE "entity_state" ADD COLUMN "forwarded_replies" text;
