@@ -54,11 +54,12 @@ export class ReplyIndex {
       this.entries.set(reply.requestId, reply);
       this.bytes += weight(reply);
     }
+    // Over a bound, the oldest go. An expired one goes without loss (storage forgets it too); a
+    // live one leaves a gap. Expired replies within the bounds cost nothing but room: they stay.
+    if (this.entries.size <= this.maxEntries && this.bytes <= this.maxBytes) return;
     const now = Date.now();
     for (const [id, reply] of this.entries) {
-      const full = this.entries.size > this.maxEntries || this.bytes > this.maxBytes;
-      if (!full && reply.expiresAt > now) break;
-      // An expired reply may go without loss: storage forgets it too. A live one leaves a gap.
+      if (this.entries.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
       if (reply.expiresAt > now) this.complete = false;
       this.entries.delete(id);
       this.bytes -= weight(reply);

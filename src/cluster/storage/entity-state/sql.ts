@@ -75,7 +75,7 @@ const batchCommit = (checked: boolean) => `
     returning entity_type, entity_id, version
   ), r as (
     insert into entity_replies (entity_type, entity_id, request_id, reply, expires_at)
-    select rq.t, rq.i, rq.q, rq.r, to_timestamp(rq.x / 1000.0) from rq
+    select rq.t, rq.i, rq.q, rq.r, to_timestamp(rq.x::float8 / 1000) from rq
     join s on s.entity_type = rq.t and s.entity_id = rq.i${checked ? " on conflict do nothing" : ""}
   )
   select entity_type, entity_id, version from s`;
@@ -104,7 +104,7 @@ const VERSION_CONFLICT = "CL002";
 /** The replies of a pipelined commit, as JSON text `[{q: request id, r: reply, x: expiry ms}, …]`. */
 const REPLIES_WRITE = `
   insert into entity_replies (entity_type, entity_id, request_id, reply, expires_at)
-  select $1, $2, x.q, x.r, to_timestamp(x.x / 1000.0) from json_to_recordset(($3::text)::json) as x(q text, r text, x bigint)
+  select $1, $2, x.q, x.r, to_timestamp(x.x::float8 / 1000) from json_to_recordset(($3::text)::json) as x(q text, r text, x bigint)
   on conflict do nothing`;
 
 /**
@@ -113,11 +113,11 @@ const REPLIES_WRITE = `
  */
 const LOAD = `
   select s.state as json, s.version, s.forwarded_replies as forwarded, (
-    select coalesce(json_agg(json_build_array(r.request_id, r.reply, r.x) order by r.created_at desc), '[]')::text from (
+    select coalesce(json_agg(json_build_array(r.request_id, r.reply, r.x) order by r.created_at desc, r.x desc), '[]')::text from (
       select request_id, reply, created_at, (extract(epoch from expires_at) * 1000)::bigint as x
       from entity_replies
       where entity_type = $1 and entity_id = $2 and expires_at > now()
-      order by created_at desc limit ($3::text)::int
+      order by created_at desc, expires_at desc limit ($3::text)::int
     ) r
   ) as replies
   from entity_state s where s.entity_type = $1 and s.entity_id = $2`;
@@ -321,10 +321,11 @@ async function commitRows(statement: BatchStatement, commits: readonly Commit[])
     return [...(await commitRows(statement, commits.slice(0, later))), ...(await commitRows(statement, commits.slice(later)))];
   }
   const rows = commits.map((c) => ({ t: c.type, i: c.id, e: c.expected, s: c.json, f: c.forwarded }));
-  const replies = commits.flatMap((c) => {
-    const unseen = new Set(c.unseen);
-    return c.replies.map((r) => ({ t: c.type, i: c.id, q: r.requestId, r: r.json, x: r.expiresAt, c: unseen.has(r.requestId) }));
-  });
+  const replies: { t: string; i: string; q: string; r: string; x: number; c: boolean }[] = [];
+  for (const c of commits) {
+    for (const r of c.replies)
+      replies.push({ t: c.type, i: c.id, q: r.requestId, r: r.json, x: r.expiresAt, c: c.unseen?.includes(r.requestId) === true });
+  }
   const written = new Map<string, number>();
   for (const row of await statement([JSON.stringify(rows), JSON.stringify(replies)])) {
     written.set(key(row.entity_type, row.entity_id), Number(row.version));

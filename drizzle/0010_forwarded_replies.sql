@@ -1,1 +1,0 @@
-ALTER TABLE "entity_state" ADD COLUMN "forwarded_replies" text;
