@@ -22,6 +22,7 @@ import { waitFor } from "../../tests/support/wait.ts";
 import { FAULTS, FaultInjector, type FaultName } from "./faults.ts";
 import { CounterWorkload } from "./kinds/counter.ts";
 import { DurableWorkload } from "./kinds/durable.ts";
+import { ForwardedWorkload } from "./kinds/forwarded.ts";
 import { KvWorkload } from "./kinds/kv.ts";
 import { SingletonWorkload } from "./kinds/singleton.ts";
 import { TickerWorkload } from "./kinds/ticker.ts";
@@ -96,6 +97,7 @@ function workloads(run: string): WorkloadKind[] {
     new TransferWorkload(run, 2, 6),
     new TickerWorkload(1),
     new DurableWorkload(run, 2, 6),
+    new ForwardedWorkload(run, 2, 6),
   ];
 }
 

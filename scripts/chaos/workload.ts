@@ -5,6 +5,8 @@ import type { Random } from "./random.ts";
 export interface Operation<T = unknown> {
   /** Idempotency key (or exec/timer id) that every attempt of this operation reuses. */
   readonly key: string;
+  /** Sent once, never retried: a call without an idempotency key (a retry would be another call). */
+  readonly once?: boolean;
   send(api: Client, signal: AbortSignal): Promise<T>;
   /** The operation was acknowledged with `reply`. */
   acknowledged(reply: T): void;
@@ -115,6 +117,7 @@ export async function drive(
         stats.failures[cause] = (stats.failures[cause] ?? 0) + 1;
       }
       if (!retryable(error)) throw error;
+      if (op.once) return false;
       await pause(attempt, random);
     }
   }
