@@ -18,7 +18,8 @@ export class BatchReplies {
   readonly unseen: string[] = [];
   /** Ids the index could not rule out whose calls failed here: storage says whether they were applied before. */
   readonly refused: string[] = [];
-  private readonly settled = new Map<string, Outcome>();
+  /** Outcomes by request id, once the batch has one (most batches of most entities carry none). */
+  private settled: Map<string, Outcome> | undefined;
   /** The forwarded replies as this batch left them; undefined while it saw no minted id. */
   private draft: ForwardedReplies | undefined;
   private recorded = false;
@@ -32,7 +33,7 @@ export class BatchReplies {
   earlier(call: Call): Outcome | undefined {
     const { requestId, minted } = call;
     if (requestId === undefined) return undefined;
-    const settled = this.settled.get(requestId);
+    const settled = this.settled?.get(requestId);
     if (settled) return settled;
     if (minted) {
       const answer = (this.draft ?? this.forwarded).answer(minted);
@@ -78,7 +79,7 @@ export class BatchReplies {
 
   /** Remembers `outcome` for the rest of the batch: a second copy of the call gets it too. */
   settle(call: Call, outcome: Outcome): void {
-    if (call.requestId !== undefined) this.settled.set(call.requestId, outcome);
+    if (call.requestId !== undefined) (this.settled ??= new Map()).set(call.requestId, outcome);
   }
 
   /** The state row's new forwarded replies, if the batch saw minted ids. */
