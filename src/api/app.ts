@@ -2,7 +2,7 @@ import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type AnyContract, contract as runnerContract } from "../../contract/index.ts";
-import { formatTraceparent, type Logger, Overloaded, parseTraceparent, startSpan, withTrace } from "../cluster/index.ts";
+import { formatTraceparent, type Logger, Overloaded, parseTraceparent, startSpan, traceFields } from "../cluster/index.ts";
 import { adminGuard } from "./auth.ts";
 import { retryAfterSeconds, toHttpError } from "./http-error.ts";
 import { type ApiEnv, readBody } from "./request-body.ts";
@@ -33,7 +33,7 @@ export function createApp(services: ApiServices, options: AppOptions): Hono<ApiE
   app.onError((error, c) => {
     const http = toHttpError(error);
     if (http.status >= 500 && http.status !== 501 && http.status !== 503)
-      log.error({ err: error, method: c.req.method, path: c.req.path }, "request failed");
+      log.error({ err: error, method: c.req.method, path: c.req.path, ...traceFields(c.get("trace")) }, "request failed");
     return c.json(http.body(), http.status as ContentfulStatusCode, http.headers);
   });
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
@@ -43,7 +43,8 @@ export function createApp(services: ApiServices, options: AppOptions): Hono<ApiE
   app.use(async (c, next) => {
     const started = performance.now();
     const trace = startSpan(parseTraceparent(c.req.header("traceparent")));
-    await withTrace(trace, next);
+    c.set("trace", trace);
+    await next();
     c.res.headers.set("traceresponse", formatTraceparent(trace));
     // "/*" is the route of the middleware itself: nothing matched, or a refusal before routing (413).
     const route = c.req.routePath === "/*" ? "unmatched" : c.req.routePath;
@@ -54,7 +55,8 @@ export function createApp(services: ApiServices, options: AppOptions): Hono<ApiE
     app.use(async (c, next) => {
       const started = performance.now();
       await next();
-      log.debug({ method: c.req.method, path: c.req.path, status: c.res.status, ms: +(performance.now() - started).toFixed(2) }, "request");
+      const ms = +(performance.now() - started).toFixed(2);
+      log.debug({ method: c.req.method, path: c.req.path, status: c.res.status, ms, ...traceFields(c.get("trace")) }, "request");
     });
   }
   if (options.adminToken !== undefined) {

@@ -20,7 +20,7 @@ export function requestContext(c: Context<ApiEnv>): ApiContext {
   if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY)) {
     throw new HttpError(400, `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY} characters`);
   }
-  return { requestId: key, timeoutMs: requestTimeout(c.req.header("request-timeout")) };
+  return { requestId: key, timeoutMs: requestTimeout(c.req.header("request-timeout")), trace: c.get("trace") };
 }
 
 /** `Request-Timeout: <ms>`: a positive integer of milliseconds, at most the cluster's cap. */

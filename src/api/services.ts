@@ -7,6 +7,7 @@ import {
   ClusterError,
   type Json,
   type Operator,
+  type TraceContext,
 } from "../cluster/index.ts";
 import type { DashboardSource } from "./dashboard/dashboard.ts";
 
@@ -38,6 +39,8 @@ export interface ApiContext {
   readonly requestId: string | undefined;
   /** `Request-Timeout` (ms): how long the caller waits; the cluster's default when absent. */
   readonly timeoutMs?: number | undefined;
+  /** The request's span: the call carries it to the owner and into the calls it makes. */
+  readonly trace?: TraceContext | undefined;
 }
 
 const entityInfo = ({ address, runner }: ActiveEntity): EntityInfo => ({
@@ -58,8 +61,8 @@ export function clusterServices(
 ): ApiServices {
   const { admission, ...rest } = extras;
   const entry = admission && new Admission({ mailboxLimit: Number.POSITIVE_INFINITY, ...admission });
-  const call = (type: string, id: string, rpc: string, args: unknown, { requestId, timeoutMs }: ApiContext) =>
-    cluster.call(type, id, rpc, args, { requestId, timeoutMs });
+  const call = (type: string, id: string, rpc: string, args: unknown, { requestId, timeoutMs, trace }: ApiContext) =>
+    cluster.call(type, id, rpc, args, { requestId, timeoutMs, trace });
   return {
     ...rest,
     callEntity: entry ? (type, id, rpc, args, ctx) => entry.admit(0, `${type}/${id}`, () => call(type, id, rpc, args, ctx)) : call,

@@ -22,7 +22,6 @@ import { SqlSingletonRunStore } from "./storage/singletons/sql.ts";
 import { SqlTimerStore } from "./storage/timers/sql.ts";
 import { SqlWorkflowStore } from "./storage/workflows/sql.ts";
 import { TimerService } from "./timers/service.ts";
-import { currentTrace } from "./trace.ts";
 import type { GrpcTransport } from "./transport/grpc.ts";
 import type { InboundHandler } from "./transport/wire.ts";
 import { SIGNAL_RPC } from "./workflow/signal.ts";
@@ -235,7 +234,7 @@ export class Cluster {
       fresh: false,
       callChain: options.callChain ?? [],
       deadline: Math.min(options.deadline ?? Number.POSITIVE_INFINITY, Date.now() + (options.timeoutMs ?? limits.callTimeoutMs)),
-      trace: options.trace ?? currentTrace(),
+      trace: options.trace,
       signal: options.signal,
     });
   }

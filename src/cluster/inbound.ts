@@ -5,7 +5,7 @@ import { ClusterError, toClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { TrafficSample } from "./metrics/traffic.ts";
 import type { Ownership } from "./ownership/ownership.ts";
-import { startSpan, withTrace } from "./trace.ts";
+import { startSpan, traceFields } from "./trace.ts";
 import type { InboundHandler, Locate } from "./transport/wire.ts";
 
 export interface InboundDeps {
@@ -28,19 +28,17 @@ export function inboundHandler({ runnerId, log, ownership, runtime, locate, traf
   return {
     call: (received) => {
       const call = received.trace ? { ...received, trace: startSpan(received.trace) } : received;
-      return withTrace(call.trace, () => {
-        const { shard } = call.address;
-        if (!ownership.isLocal(shard)) return Promise.reject(new ClusterError("NOT_OWNER", `${runnerId} does not serve shard ${shard}`));
-        const reply = runtime.call(call);
-        const served = (outcome: string) =>
-          log.debug({ entity: formatAddress(call.address), rpc: call.rpc, outcome }, "forwarded call served");
-        if (debug)
-          reply.then(
-            () => served("ok"),
-            (error: unknown) => served(toClusterError(error).code),
-          );
-        return reply;
-      });
+      const { shard } = call.address;
+      if (!ownership.isLocal(shard)) return Promise.reject(new ClusterError("NOT_OWNER", `${runnerId} does not serve shard ${shard}`));
+      const reply = runtime.call(call);
+      const served = (outcome: string) =>
+        log.debug({ entity: formatAddress(call.address), rpc: call.rpc, outcome, ...traceFields(call.trace) }, "forwarded call served");
+      if (debug)
+        reply.then(
+          () => served("ok"),
+          (error: unknown) => served(toClusterError(error).code),
+        );
+      return reply;
     },
     locate,
     activeEntities: () => runtime.activeEntities(),

@@ -45,7 +45,7 @@ export type { ListedTimer } from "./storage/timers/store.ts";
 export type { ExecutionRecord, ExecutionStatus, StoredExecution, StoredJournalEntry } from "./storage/workflows/store.ts";
 export type { PendingTimer, TimerEvent, Timers } from "./timers/timer.ts";
 export type { ClusterTls, EtcdSecurity, HttpTls, PostgresSsl } from "./tls.ts";
-export { currentTrace, formatTraceparent, parseTraceparent, startSpan, type TraceContext, withTrace } from "./trace.ts";
+export { formatTraceparent, parseTraceparent, startSpan, type TraceContext, traceFields } from "./trace.ts";
 export { Auditable } from "./traits/auditable.ts";
 export { defineTrait, type MutationEvent, type Trait, type TraitDefinition, type TraitRpc } from "./traits/trait.ts";
 export { Versioned } from "./traits/versioned.ts";

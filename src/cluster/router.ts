@@ -9,6 +9,7 @@ import type { Logger } from "./log.ts";
 import { type ClusterMetrics, noMetrics } from "./metrics/metrics.ts";
 import { MintedIds } from "./minted-ids.ts";
 import type { Ownership } from "./ownership/ownership.ts";
+import { traceFields } from "./trace.ts";
 import type { GrpcTransport } from "./transport/grpc.ts";
 
 /** While ownership moves: short, since a new owner usually serves within a lease round. */
@@ -88,7 +89,7 @@ export class Router {
         }
         remote = true;
         this.metrics.calls.forwarded.inc(this.runtime.labels(address.type, call.rpc));
-        if (this.debug) this.log.debug({ entity, rpc: call.rpc, owner, attempt }, "call forwarded");
+        if (this.debug) this.log.debug({ entity, rpc: call.rpc, owner, attempt, ...traceFields(call.trace) }, "call forwarded");
         const id = minted.seq === undefined ? undefined : this.minted.id(entity, minted.seq);
         return await untilAbandoned(call, this.transport.call(owner, { ...call, requestId, fresh, minted: id }));
       } catch (error) {
@@ -99,7 +100,7 @@ export class Router {
           throw new ClusterError("UNAVAILABLE", `${entity} unreachable after ${attempt} attempts: ${error.message}`);
         }
         this.metrics.calls.retries.inc({ reason: error.code });
-        if (attempt % 10 === 0) this.log.warn({ entity, attempt, err: error.message }, "still retrying call");
+        if (attempt % 10 === 0) this.log.warn({ entity, attempt, err: error.message, ...traceFields(call.trace) }, "still retrying call");
         await sleep(pause, undefined, { signal: call.signal }).catch(() => {});
       }
     }

@@ -48,4 +48,17 @@ export class Scrape {
   series(prefix: string): number {
     return this.samples.filter((s) => s.name.startsWith(prefix)).length;
   }
+
+  /** The series named `prefix…`, each as `name{label="value",…}`, sorted. */
+  seriesKeys(prefix: string): string[] {
+    return this.samples
+      .filter((s) => s.name.startsWith(prefix))
+      .map(
+        (s) =>
+          `${s.name}{${Object.entries(s.labels)
+            .map(([k, v]) => `${k}="${v}"`)
+            .join(",")}}`,
+      )
+      .sort();
+  }
 }
