@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { CRON_TEST_NAME, SINGLETON_NAME, TICKER_NAME } from "../contract/index.ts";
-import { clusterServices, createApp, type HttpServer, listen } from "./api/index.ts";
+import { clusterServices, createApp, earlyRefusal, type HttpServer, listen } from "./api/index.ts";
 import { Cluster, type Logger, openStorage } from "./cluster/index.ts";
 import type { Config } from "./config.ts";
 import { cronTestRun } from "./entities/cron-test.ts";
@@ -55,21 +55,19 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
   cluster.registerSingleton(TICKER_NAME, runTicker, { onShutdown: tickerShutdown });
   cluster.registerCron(CRON_TEST_NAME, config.cronTestSchedule, cronTestRun(cluster));
   if (!config.adminToken) log.warn("ADMIN_TOKEN is not set: the operator API (/admin/*) is open to anyone who can reach the HTTP port");
-  const app = createApp(
-    clusterServices(cluster, {
-      dashboard: { adminToken: config.adminToken, traffic: () => cluster.traffic() },
-      admission: { maxInflight: config.maxInflight, onRefused: (reason) => cluster.metrics.calls.refused.inc({ reason }) },
-    }),
-    {
-      maxBodyBytes: config.maxBodyBytes,
-      log,
-      adminToken: config.adminToken,
-    },
-  );
+  const services = clusterServices(cluster, {
+    dashboard: { adminToken: config.adminToken, traffic: () => cluster.traffic() },
+    admission: { maxInflight: config.maxInflight, onRefused: (reason) => cluster.metrics.calls.refused.inc({ reason }) },
+  });
+  const app = createApp(services, {
+    maxBodyBytes: config.maxBodyBytes,
+    log,
+    adminToken: config.adminToken,
+  });
   // Bind the HTTP port before joining: a runner that cannot serve must not take shards.
   let http: HttpServer;
   try {
-    http = await listen(app, config.listen.host, config.listen.port, config.httpTls);
+    http = await listen(app, config.listen.host, config.listen.port, config.httpTls, earlyRefusal(services));
   } catch (error) {
     await cluster.shutdown().catch(() => {});
     throw error;

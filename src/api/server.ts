@@ -1,8 +1,9 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
+import { getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { HttpTls } from "../cluster/index.ts";
+import type { EarlyRefusal } from "./early-refusal.ts";
 import type { ApiEnv } from "./request-body.ts";
 
 export interface HttpServer {
@@ -12,15 +13,25 @@ export interface HttpServer {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Serves `app` through `node:http` (`node:https` with `tls`), which Node and Deno both provide. */
-export function listen(app: Hono<ApiEnv>, host: string, port: number, tls?: HttpTls): Promise<HttpServer> {
-  const secure = tls ? { createServer: createHttpsServer, serverOptions: { cert: tls.cert, key: tls.key } } : {};
+/**
+ * Serves `app` through `node:http` (`node:https` with `tls`), which Node and Deno both provide.
+ * `early` may answer a request before the app does (an overload refusal).
+ */
+export function listen(app: Hono<ApiEnv>, host: string, port: number, tls?: HttpTls, early?: EarlyRefusal): Promise<HttpServer> {
+  const served = getRequestListener(app.fetch);
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    if (!early?.(req, res)) void served(req, res);
+  };
+  const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, listener) : createServer(listener);
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, hostname: host, port, ...secure }, (info: AddressInfo) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      const address = server.address();
       resolve({
-        port: info.port,
+        port: typeof address === "object" && address ? address.port : port,
         close: (graceMs = 5_000) =>
           new Promise<void>((done) => {
+            // Deno's node:http may lack these two.
             const force = setTimeout(() => {
               if ("closeAllConnections" in server) server.closeAllConnections();
               done();
@@ -33,6 +44,5 @@ export function listen(app: Hono<ApiEnv>, host: string, port: number, tls?: Http
           }),
       });
     });
-    server.once("error", reject);
   });
 }

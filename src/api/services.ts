@@ -7,6 +7,7 @@ import {
   ClusterError,
   type Json,
   type Operator,
+  type Overloaded,
   type TraceContext,
 } from "../cluster/index.ts";
 import type { DashboardSource } from "./dashboard/dashboard.ts";
@@ -32,6 +33,8 @@ export interface ApiServices {
   metrics(): Promise<string>;
   /** Records an HTTP request, by route template (never the raw path). */
   observeRequest(method: string, route: string, status: number, seconds: number): void;
+  /** With an entry bound: the refusal an entity call arriving now gets (see api/early-refusal.ts), if any. */
+  refusalNow?(): Overloaded | undefined;
 }
 
 /** Request-scoped context: the caller's idempotency key and deadline, if it sent them. */
@@ -66,6 +69,7 @@ export function clusterServices(
   return {
     ...rest,
     callEntity: entry ? (type, id, rpc, args, ctx) => entry.admit(0, `${type}/${id}`, () => call(type, id, rpc, args, ctx)) : call,
+    ...(entry ? { refusalNow: () => entry.refusalNow() } : {}),
     hasEntity: (type) => cluster.has(type),
     ready: () => cluster.ready,
     operator: cluster.operator,

@@ -37,6 +37,16 @@ export class Admission {
   }
 
   /**
+   * The refusal a call arriving now gets for the runner's bound, counted as one; undefined while
+   * there is room. For a caller that can refuse before doing any work for the call (the HTTP entry).
+   */
+  refusalNow(): Overloaded | undefined {
+    if (this.inflight < this.bounds.maxInflight) return undefined;
+    this.bounds.onRefused?.("inflight");
+    return overloaded("inflight", `runner has ${this.inflight} calls in flight (MAX_INFLIGHT ${this.bounds.maxInflight})`);
+  }
+
+  /**
    * Runs `work` if the runner and the entity have room (the entity's mailbox holds `backlog`
    * queued calls), else refuses it without running it.
    */
