@@ -69,14 +69,14 @@ test("the record: replies below what the router settled go, their late copies ar
   draft.record(minted(5, 3), "5", now + 1_000);
   draft.note(minted(6, 5), now + 1_000);
   draft.record(minted(6, 5), "6", now + 1_000);
-  assert.equal(draft.answer(minted(5)), { json: "5", expiresAt: now + 1_000 });
+  assert.equal(draft.answer(minted(5)), { json: "5" });
   draft.note(minted(7, 6), now + 1_000);
   assert.is(draft.answer(minted(5)), "stale");
   assert.is(draft.answer(minted(4)), "stale");
   assert.is(draft.answer(minted(7)), undefined);
   assert.is(draft.answer(minted(0, 0, "another router")), undefined);
   const again = ForwardedReplies.parse(draft.serialize());
-  assert.equal(again.answer(minted(6)), { json: "6", expiresAt: now + 1_000 });
+  assert.equal(again.answer(minted(6)), { json: "6" });
   assert.is(again.answer(minted(5)), "stale");
   // Past its calls' deadlines (and the grace), a router's record goes whole: nothing can arrive.
   assert.is(again.draft(now + 1_000).serialize(), "");

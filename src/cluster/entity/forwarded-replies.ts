@@ -3,20 +3,11 @@ import type { MintedId } from "../call.ts";
 /** What an attempt of a forwarded call gets without being applied. */
 export type ForwardedAnswer = { readonly json: string } | "stale" | undefined;
 
-interface Reply {
-  readonly json: string;
-  readonly expiresAt: number;
-}
+/** A reply as kept: [sequence number, reply JSON, expiry ms]. */
+type Reply = [seq: number, json: string, expiresAt: number];
 
-/** One router's calls to this entity: what it settled, until when its attempts may arrive, and the replies it may still ask for. */
-interface RouterRecord {
-  below: number;
-  until: number;
-  readonly replies: Map<number, Reply>;
-}
-
-/** As stored: router → [settledBelow, until, [[seq, reply JSON, expires ms], …]]. */
-type Stored = Record<string, [number, number, [number, string, number][]]>;
+/** One router's calls to this entity, as kept: what it settled, until when its attempts may arrive, and the replies it may still ask for. */
+type RouterRecord = [router: string, below: number, until: number, replies: Reply[]];
 
 /**
  * The replies to forwarded calls (request ids the router minted) that their routers may still ask
@@ -33,69 +24,62 @@ type Stored = Record<string, [number, number, [number, string, number][]]>;
  * Immutable once committed: a batch works on a `draft()`, which replaces it when its commit succeeds.
  */
 export class ForwardedReplies {
-  private constructor(private readonly routers: Map<string, RouterRecord>) {}
+  // Plain arrays, in the stored shape: an entity has a router or two, with a reply or two each,
+  // and a batch copies and writes them whole (Maps cost more to copy than to search here).
+  private constructor(private readonly routers: RouterRecord[]) {}
 
-  static readonly none = new ForwardedReplies(new Map());
+  static readonly none = new ForwardedReplies([]);
 
   /** From the state row's column (null or "" when there are none). */
   static parse(text: string | null | undefined): ForwardedReplies {
-    if (!text) return ForwardedReplies.none;
-    const stored = JSON.parse(text) as Stored;
-    const routers = new Map<string, RouterRecord>();
-    for (const [router, [below, until, replies]] of Object.entries(stored)) {
-      routers.set(router, { below, until, replies: new Map(replies.map(([seq, json, expiresAt]) => [seq, { json, expiresAt }])) });
-    }
-    return new ForwardedReplies(routers);
+    return text ? new ForwardedReplies(JSON.parse(text) as RouterRecord[]) : ForwardedReplies.none;
   }
 
   get empty(): boolean {
-    return this.routers.size === 0;
+    return this.routers.length === 0;
   }
 
   answer(id: MintedId): ForwardedAnswer {
-    const record = this.routers.get(id.router);
+    const record = this.routers.find((r) => r[0] === id.router);
     if (!record) return undefined;
-    if (id.seq < record.below) return "stale";
-    return record.replies.get(id.seq);
+    if (id.seq < record[1]) return "stale";
+    const reply = record[3].find((r) => r[0] === id.seq);
+    return reply && { json: reply[1] };
   }
 
   /** A copy a batch may change, without what expired by `now`. */
   draft(now = Date.now()): ForwardedReplies {
-    const routers = new Map<string, RouterRecord>();
-    for (const [router, r] of this.routers) {
-      if (r.until <= now) continue;
-      const replies = new Map<number, Reply>();
-      for (const [seq, reply] of r.replies) if (reply.expiresAt > now) replies.set(seq, reply);
-      routers.set(router, { below: r.below, until: r.until, replies });
+    const routers: RouterRecord[] = [];
+    for (const [router, below, until, replies] of this.routers) {
+      if (until > now) routers.push([router, below, until, replies.filter((r) => r[2] > now)]);
     }
     return new ForwardedReplies(routers);
   }
 
   /** A call of `id` arrived, whose attempts may arrive until `until`: the replies its router settled go. */
   note(id: MintedId, until: number): void {
-    let record = this.routers.get(id.router);
+    let record = this.routers.find((r) => r[0] === id.router);
     if (!record) {
-      record = { below: id.settledBelow, until, replies: new Map() };
-      this.routers.set(id.router, record);
+      record = [id.router, id.settledBelow, until, []];
+      this.routers.push(record);
     }
-    record.until = Math.max(record.until, until);
-    if (id.settledBelow <= record.below) return;
-    record.below = id.settledBelow;
-    for (const seq of record.replies.keys()) if (seq < record.below) record.replies.delete(seq);
+    record[2] = Math.max(record[2], until);
+    if (id.settledBelow <= record[1]) return;
+    record[1] = id.settledBelow;
+    record[3] = record[3].filter((r) => r[0] >= id.settledBelow);
   }
 
   /** The reply of an applied call (after `note`). */
   record(id: MintedId, json: string, expiresAt: number): void {
-    this.routers.get(id.router)?.replies.set(id.seq, { json, expiresAt });
+    const replies = this.routers.find((r) => r[0] === id.router)?.[3];
+    if (!replies) return;
+    const at = replies.findIndex((r) => r[0] === id.seq);
+    if (at >= 0) replies.splice(at, 1);
+    replies.push([id.seq, json, expiresAt]);
   }
 
   /** The column's text: "" when there is nothing. */
   serialize(): string {
-    if (this.routers.size === 0) return "";
-    const stored: Stored = {};
-    for (const [router, r] of this.routers) {
-      stored[router] = [r.below, r.until, [...r.replies].map(([seq, reply]) => [seq, reply.json, reply.expiresAt])];
-    }
-    return JSON.stringify(stored);
+    return this.routers.length === 0 ? "" : JSON.stringify(this.routers);
   }
 }
