@@ -2,6 +2,7 @@ import { Etcd3 } from "etcd3";
 import { type Backoff, backoffDelay } from "../backoff.ts";
 import type { Logger } from "../log.ts";
 import type { EtcdSecurity } from "../tls.ts";
+import { deferDestroyInGoaway } from "../transport/deno-http2.ts";
 import { assignShards } from "./assignment.ts";
 import type { OwnershipJournal } from "./journal.ts";
 import { FencedLease, type LeaseEvents } from "./lease.ts";
@@ -61,6 +62,7 @@ export class EtcdOwnership implements Ownership {
 
   constructor(private readonly options: EtcdOwnershipOptions) {
     const { credentials, auth, serverName } = options.security ?? {};
+    deferDestroyInGoaway(); // etcd's graceful restart sends a GOAWAY too (Deno: see deno-http2.ts)
     this.client = new Etcd3({
       hosts: [...options.endpoints],
       dialTimeout: 5_000,

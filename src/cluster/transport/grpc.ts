@@ -10,6 +10,7 @@ import type { Logger } from "../log.ts";
 import type { TrafficSample } from "../metrics/traffic.ts";
 import type { ClusterTls } from "../tls.ts";
 import { type CallDuplex, CallStream } from "./call-stream.ts";
+import { deferDestroyInGoaway } from "./deno-http2.ts";
 import { InboundCallStream, type ServerCallDuplex } from "./inbound-call-stream.ts";
 import { decodeStatus, encodeStatus, type InboundHandler, type RunnerStatus, type WireRunnerStatus } from "./wire.ts";
 
@@ -56,6 +57,9 @@ const protoPath = fileURLToPath(new URL("./cluster.proto", import.meta.url));
 const definition = protoLoader.loadSync(protoPath, { keepCase: true, longs: Number, defaults: true, oneofs: true });
 const RunnerService = (grpc.loadPackageDefinition(definition) as unknown as { cluster: { Runner: grpc.ServiceClientConstructor } }).cluster
   .Runner;
+
+// Under Deno, a peer's GOAWAY must not destroy a session inside nghttp2 (see deno-http2.ts).
+deferDestroyInGoaway();
 
 const SECRET_HEADER = "x-cluster-secret";
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
