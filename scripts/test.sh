@@ -2,9 +2,8 @@
 # The test command (`npm test`): typecheck, lint (Biome, import cycles), unit suites, the examples,
 # integration suites (PGlite and a
 # throw-away Postgres), the bash e2e suite against a runner on Node (embedded PGlite), against a
-# runner on Deno (Postgres), Deno's GOAWAY reproduction (scripts/repro/deno-goaway.ts), against a
-# 3-runner cluster (etcd, one runner on Deno), then the
-# cluster failure and hostile-input tests, the bash suite again with TLS on every link (a cluster
+# runner on Deno (Postgres) and against a 3-runner cluster (etcd, one runner on Deno), Deno's
+# GOAWAY reproduction (scripts/repro/deno-goaway.ts), then the cluster failure and hostile-input tests, the bash suite again with TLS on every link (a cluster
 # and services of its own), the dashboard in a real browser (scripts/test-dashboard.sh), the
 # multi-host test (scripts/hosts.sh: network namespaces), and a short chaos run on a cluster of its
 # own (scripts/chaos/run.sh on Node runners; CHAOS_DURATION seconds, default 50). deploy/ is
@@ -157,9 +156,9 @@ stage examples scripts/uvu.sh examples
 stage integration env POSTGRES_URL="$PG_URL" scripts/uvu.sh tests/integration
 stage e2e-node-embedded e2e node node-embedded
 stage e2e-deno-postgres e2e deno deno-postgres POSTGRES_URL="$PG_URL"
+stage e2e-cluster cluster_e2e
 # Deno's HTTP/2 abort on a received GOAWAY, without and with the runner's workaround (README: Chaos).
 stage deno-goaway node --import tsx scripts/repro/deno-goaway.ts
-stage e2e-cluster cluster_e2e
 stage cluster-failover env CLUSTER_STATE="$RUN_DIR" LEASE_TTL_MS=2000 scripts/uvu.sh tests/cluster
 # The shared cluster and its services are done with: stop them, so the chaos run (which brings up
 # and restarts services of its own) has the two cores to itself.
