@@ -14,7 +14,7 @@
  *   node --import tsx scripts/repro/deno-goaway.ts [--sessions N] [--attempts K] [--case client|server]
  *
  * Each case runs a Deno process (node_modules/.bin/deno) through N such sessions (default 1,000),
- * first without the fix (src/cluster/transport/deno-http2.ts), up to 2K attempts (K: default 3) until
+ * first without the fix (src/cluster/deno-http2.ts), up to 2K attempts (K: default 3) until
  * one dies (each dies about every other time), then with it, K attempts that must all live. Checks: the runs with the fix; how the
  * runs without it ended is reported beside them. Ends with `N passed, N failed`.
  */
@@ -48,7 +48,7 @@ interface Outcome {
 
 /** Under Deno: one side of a case. Prints "ready PORT" once serving (server) or "done" at the end. */
 async function victim(role: Case): Promise<void> {
-  if (flags.fixed) (await import("../../src/cluster/transport/deno-http2.ts")).deferDestroyInGoaway();
+  if (flags.fixed) (await import("../../src/cluster/deno-http2.ts")).deferDestroyInGoaway();
   if (role === "server") {
     const server = await serve(false);
     console.log(`ready ${(server.address() as AddressInfo).port}`);

@@ -10,7 +10,7 @@ import type { Logger } from "../log.ts";
 import type { TrafficSample } from "../metrics/traffic.ts";
 import type { ClusterTls } from "../tls.ts";
 import { type CallDuplex, CallStream } from "./call-stream.ts";
-import { deferDestroyInGoaway } from "./deno-http2.ts";
+import { deferDestroyInGoaway } from "../deno-http2.ts";
 import { InboundCallStream, type ServerCallDuplex } from "./inbound-call-stream.ts";
 import { decodeStatus, encodeStatus, type InboundHandler, type RunnerStatus, type WireRunnerStatus } from "./wire.ts";
 
