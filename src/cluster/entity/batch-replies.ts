@@ -79,7 +79,9 @@ export class BatchReplies {
 
   /** Remembers `outcome` for the rest of the batch: a second copy of the call gets it too. */
   settle(call: Call, outcome: Outcome): void {
-    if (call.requestId !== undefined) (this.settled ??= new Map()).set(call.requestId, outcome);
+    if (call.requestId === undefined) return;
+    this.settled ??= new Map();
+    this.settled.set(call.requestId, outcome);
   }
 
   /** The state row's new forwarded replies, if the batch saw minted ids. */

@@ -1,8 +1,8 @@
 import { Etcd3 } from "etcd3";
 import { type Backoff, backoffDelay } from "../backoff.ts";
+import { deferDestroyInGoaway } from "../deno-http2.ts";
 import type { Logger } from "../log.ts";
 import type { EtcdSecurity } from "../tls.ts";
-import { deferDestroyInGoaway } from "../deno-http2.ts";
 import { assignShards } from "./assignment.ts";
 import type { OwnershipJournal } from "./journal.ts";
 import { FencedLease, type LeaseEvents } from "./lease.ts";

@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import type { Call } from "../call.ts";
+import { deferDestroyInGoaway } from "../deno-http2.ts";
 import type { EntityAddress } from "../entity/address.ts";
 import { ClusterError } from "../errors.ts";
 import { limits } from "../limits.ts";
@@ -10,7 +11,6 @@ import type { Logger } from "../log.ts";
 import type { TrafficSample } from "../metrics/traffic.ts";
 import type { ClusterTls } from "../tls.ts";
 import { type CallDuplex, CallStream } from "./call-stream.ts";
-import { deferDestroyInGoaway } from "../deno-http2.ts";
 import { InboundCallStream, type ServerCallDuplex } from "./inbound-call-stream.ts";
 import { decodeStatus, encodeStatus, type InboundHandler, type RunnerStatus, type WireRunnerStatus } from "./wire.ts";
 
