@@ -54,16 +54,15 @@ export class Router {
   /** Forwarded calls without a request id get one minted, kept by every retry. */
   private async route(call: Call): Promise<unknown> {
     if (expired(call)) throw deadlineExceeded(call, "was not sent: its deadline had passed");
-    const entity = formatAddress(call.address);
-    const minted: { seq?: number } = {};
+    const minted: Minted = {};
     try {
-      return await this.attempts(call, entity, minted);
+      return await this.attempts(call, minted);
     } finally {
-      if (minted.seq !== undefined) this.minted.settle(entity, minted.seq);
+      if (minted.entity !== undefined && minted.seq !== undefined) this.minted.settle(minted.entity, minted.seq);
     }
   }
 
-  private async attempts(call: Call, entity: string, minted: { seq?: number }): Promise<unknown> {
+  private async attempts(call: Call, minted: Minted): Promise<unknown> {
     const { address, deadline } = call;
     const budgetMs = Math.round(deadline - Date.now());
     let requestId = call.requestId;
@@ -75,7 +74,9 @@ export class Router {
       try {
         if (this.ownership.isLocal(address.shard)) {
           // A local call may wait behind a turn that waits on it (a cycle): the deadline ends the wait.
-          const local = minted.seq === undefined ? call : { ...call, requestId, fresh: false, minted: this.minted.id(entity, minted.seq) };
+          const { entity, seq } = minted;
+          const local =
+            entity === undefined || seq === undefined ? call : { ...call, requestId, fresh: false, minted: this.minted.id(entity, seq) };
           return await untilAbandoned(call, withDeadline(local, this.runtime.call(local), budgetMs));
         }
         const owner = this.ownership.ownerOf(address.shard);
@@ -84,27 +85,36 @@ export class Router {
         // An id minted for this attempt has no earlier attempt: the owner need not doubt it.
         const fresh = !requestId;
         if (!requestId) {
-          minted.seq = this.minted.mint(entity);
+          minted.entity = formatAddress(address);
+          minted.seq = this.minted.mint(minted.entity);
           requestId = this.minted.requestId(minted.seq);
         }
         remote = true;
         this.metrics.calls.forwarded.inc(this.runtime.labels(address.type, call.rpc));
-        if (this.debug) this.log.debug({ entity, rpc: call.rpc, owner, attempt, ...traceFields(call.trace) }, "call forwarded");
-        const id = minted.seq === undefined ? undefined : this.minted.id(entity, minted.seq);
+        if (this.debug)
+          this.log.debug({ entity: formatAddress(address), rpc: call.rpc, owner, attempt, ...traceFields(call.trace) }, "call forwarded");
+        const id = minted.entity === undefined || minted.seq === undefined ? undefined : this.minted.id(minted.entity, minted.seq);
         return await untilAbandoned(call, this.transport.call(owner, { ...call, requestId, fresh, minted: id }));
       } catch (error) {
         if (!(error instanceof ClusterError) || call.signal?.aborted || !retryable(error, remote, requestId !== undefined)) throw error;
         const pause = backoffDelay(attempt, OWNER_BACKOFF);
         if (Date.now() + pause >= deadline) {
           this.metrics.calls.retries.inc({ reason: "deadline" });
-          throw new ClusterError("UNAVAILABLE", `${entity} unreachable after ${attempt} attempts: ${error.message}`);
+          throw new ClusterError("UNAVAILABLE", `${formatAddress(address)} unreachable after ${attempt} attempts: ${error.message}`);
         }
         this.metrics.calls.retries.inc({ reason: error.code });
-        if (attempt % 10 === 0) this.log.warn({ entity, attempt, err: error.message, ...traceFields(call.trace) }, "still retrying call");
+        if (attempt % 10 === 0)
+          this.log.warn({ entity: formatAddress(address), attempt, err: error.message, ...traceFields(call.trace) }, "still retrying call");
         await sleep(pause, undefined, { signal: call.signal }).catch(() => {});
       }
     }
   }
+}
+
+/** The id a forwarded call got minted, once it has one: the entity it goes to, and its sequence number. */
+interface Minted {
+  entity?: string;
+  seq?: number;
 }
 
 function retryable(error: ClusterError, remote: boolean, hasRequestId: boolean): boolean {

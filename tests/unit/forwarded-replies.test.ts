@@ -59,6 +59,14 @@ test("the router: an attempt says the lowest id it still waits for, per entity; 
   ids.settle("T/a", b);
   ids.settle("T/b", c);
   assert.is(ids.entities, 0);
+  // Three at once, settled out of order: the lowest still waited for is what counts.
+  const [x, y, z] = [ids.mint("T/c"), ids.mint("T/c"), ids.mint("T/c")];
+  ids.settle("T/c", y);
+  assert.is(ids.id("T/c", z).settledBelow, x);
+  ids.settle("T/c", x);
+  assert.is(ids.id("T/c", z).settledBelow, z);
+  ids.settle("T/c", z);
+  assert.is(ids.entities, 0);
   assert.is.not(new MintedIds().router, ids.router);
 });
 
