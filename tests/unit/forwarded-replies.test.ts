@@ -5,45 +5,21 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { z } from "zod";
 import type { Call, MintedId } from "../../src/cluster/call.ts";
 import { ForwardedReplies } from "../../src/cluster/entity/forwarded-replies.ts";
-import { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
-import { type ClusterError, defineEntity, silentLogger } from "../../src/cluster/index.ts";
+import type { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
+import type { ClusterError } from "../../src/cluster/index.ts";
 import { limits } from "../../src/cluster/limits.ts";
 import { MintedIds } from "../../src/cluster/minted-ids.ts";
 import { callOf } from "../support/call.ts";
 import { MemoryStore } from "../support/memory-store.ts";
+import { tallyAt, tallyRuntime } from "../support/tally.ts";
 
-const Tally = defineEntity(
-  {
-    type: "Tally",
-    rpcs: {
-      add: { kind: "mutation" as const, args: z.object({ n: z.number() }), output: z.number() },
-      read: { kind: "query" as const, args: z.object({}), output: z.array(z.number()) },
-    },
-  },
-  {
-    state: z.object({ items: z.array(z.number()) }),
-    initial: () => ({ items: [] }),
-    handlers: {
-      add: (s, { n }) => s.items.push(n),
-      read: (s) => [...s.items],
-    },
-  },
-);
-
-function runtimeOn(store: MemoryStore, idleMs = 60_000) {
-  const runtime = new EntityRuntime({ store, log: silentLogger, idleMs });
-  runtime.register(Tally);
-  return runtime;
-}
-const at = (id: string) => ({ type: "Tally", id, shard: 0 });
 const minted = (seq: number, settledBelow = seq, router = "r1"): MintedId => ({ router, seq, settledBelow });
 /** A forwarded call's attempt: `fresh` only for the first. */
 const forwarded = (id: string, n: number, m: MintedId, fresh = true): Call =>
-  callOf(at(id), "add", { n }, { requestId: `${m.router}.${m.seq}`, minted: m, fresh });
-const read = (runtime: EntityRuntime, id: string) => runtime.call(callOf(at(id), "read", {}));
+  callOf(tallyAt(id), "add", { n }, { requestId: `${m.router}.${m.seq}`, minted: m, fresh });
+const read = (runtime: EntityRuntime, id: string) => runtime.call(callOf(tallyAt(id), "read", {}));
 const stored = (store: MemoryStore, id: string) => ForwardedReplies.parse(store.rows.get(`Tally/${id}`)?.forwarded);
 
 test("the router: an attempt says the lowest id it still waits for, per entity; settled ids leave no trace", () => {
@@ -94,7 +70,7 @@ test("the record: replies below what the router settled go, their late copies ar
 
 test("a forwarded call writes no reply row: its reply rides in the state row, and a retry after the reply was lost gets it from memory", async () => {
   const store = new MemoryStore();
-  const runtime = runtimeOn(store);
+  const runtime = tallyRuntime(store);
   assert.is(await runtime.call(forwarded("f", 7, minted(1))), 1);
   assert.is(store.replies.size, 0);
   const kept = stored(store, "f").answer(minted(1));
@@ -106,7 +82,7 @@ test("a forwarded call writes no reply row: its reply rides in the state row, an
 
 test("once the router has its answer, the next call drops the reply: the state row keeps only what may still be asked for", async () => {
   const store = new MemoryStore();
-  const runtime = runtimeOn(store);
+  const runtime = tallyRuntime(store);
   for (let seq = 0; seq < 50; seq++) assert.is(await runtime.call(forwarded("busy", seq, minted(seq))), seq + 1);
   const row = stored(store, "busy");
   const last = row.answer(minted(49));
@@ -118,7 +94,7 @@ test("once the router has its answer, the next call drops the reply: the state r
 
 test("a late copy of a call its router settled is refused, not applied, even after the reply was dropped", async () => {
   const store = new MemoryStore();
-  const runtime = runtimeOn(store);
+  const runtime = tallyRuntime(store);
   assert.is(await runtime.call(forwarded("late", 1, minted(1))), 1);
   assert.is(await runtime.call(forwarded("late", 2, minted(2, 2))), 2);
   const copy = await runtime.call(forwarded("late", 1, minted(1), false)).catch((e: unknown) => e);
@@ -128,12 +104,12 @@ test("a late copy of a call its router settled is refused, not applied, even aft
 
 test("a retry at a new owner, after eviction, and at a stale owner gets the reply committed with the state", async () => {
   const store = new MemoryStore();
-  assert.is(await runtimeOn(store).call(forwarded("moved", 3, minted(1))), 1);
-  const next = runtimeOn(store);
+  assert.is(await tallyRuntime(store).call(forwarded("moved", 3, minted(1))), 1);
+  const next = tallyRuntime(store);
   assert.is(await next.call(forwarded("moved", 3, minted(1), false)), 1);
   assert.equal(await read(next, "moved"), [3]);
 
-  const evicting = runtimeOn(store, 20);
+  const evicting = tallyRuntime(store, 20);
   evicting.start();
   assert.is(await evicting.call(forwarded("evicted", 4, minted(1))), 1);
   while (evicting.activeCount > 0) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -141,22 +117,22 @@ test("a retry at a new owner, after eviction, and at a stale owner gets the repl
   assert.equal(await read(evicting, "evicted"), [4]);
   await evicting.stop();
 
-  const zombie = runtimeOn(store);
+  const zombie = tallyRuntime(store);
   assert.is(await zombie.call(forwarded("z", 1, minted(1))), 1);
-  const owner = runtimeOn(store);
+  const owner = tallyRuntime(store);
   assert.is(await owner.call(forwarded("z", 2, minted(2, 1))), 2);
   const refused = await zombie.call(forwarded("z", 2, minted(2, 1), false)).catch((e: unknown) => e);
   assert.is((refused as ClusterError).code, "CONFLICT");
   assert.is(await zombie.call(forwarded("z", 2, minted(2, 1), false)), 2);
-  assert.equal(await owner.call(callOf(at("z"), "read", {})), [1, 2]);
+  assert.equal(await owner.call(callOf(tallyAt("z"), "read", {})), [1, 2]);
   assert.is(store.replies.size, 0);
 });
 
 test("a retried minted id the index may have dropped is checked by the commit: a row a runner of before wrote answers it", async () => {
   const store = new MemoryStore();
-  const runtime = runtimeOn(store);
+  const runtime = tallyRuntime(store);
   // Keyed calls overflow the index: a miss is no longer proof.
-  for (let n = 0; n < limits.replyIndexEntries + 2; n++) await runtime.call(callOf(at("old"), "add", { n }, { requestId: `k${n}` }));
+  for (let n = 0; n < limits.replyIndexEntries + 2; n++) await runtime.call(callOf(tallyAt("old"), "add", { n }, { requestId: `k${n}` }));
   // An older runner applied a forwarded call and kept its reply as a row (its format of before).
   store.replies.set("Tally/old/r0.9", { requestId: "r0.9", json: "99", expiresAt: Date.now() + 60_000 });
   assert.is(await runtime.call(forwarded("old", 9, minted(9, 9, "r0"), false)), 99);

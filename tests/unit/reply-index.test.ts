@@ -5,46 +5,16 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { z } from "zod";
 import { ReplyIndex, replyExpiry } from "../../src/cluster/entity/reply-index.ts";
-import { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
-import { badRequest, type ClusterError, defineEntity, silentLogger } from "../../src/cluster/index.ts";
+import type { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
+import type { ClusterError } from "../../src/cluster/index.ts";
 import { limits } from "../../src/cluster/limits.ts";
 import { callOf } from "../support/call.ts";
 import { MemoryStore } from "../support/memory-store.ts";
+import { tallyAt, tallyRuntime } from "../support/tally.ts";
 
-const Tally = defineEntity(
-  {
-    type: "Tally",
-    rpcs: {
-      add: { kind: "mutation" as const, args: z.object({ n: z.number() }), output: z.number() },
-      /** Refuses a value it already holds: applied twice, a retry would fail instead of answering. */
-      claim: { kind: "mutation" as const, args: z.object({ n: z.number() }), output: z.number() },
-      read: { kind: "query" as const, args: z.object({}), output: z.array(z.number()) },
-    },
-  },
-  {
-    state: z.object({ items: z.array(z.number()) }),
-    initial: () => ({ items: [] }),
-    handlers: {
-      add: (s, { n }) => s.items.push(n),
-      claim: (s, { n }) => {
-        if (s.items.includes(n)) throw badRequest(`${n} is taken`);
-        return s.items.push(n);
-      },
-      read: (s) => [...s.items],
-    },
-  },
-);
-
-function runtimeOn(store: MemoryStore, idleMs = 60_000) {
-  const runtime = new EntityRuntime({ store, log: silentLogger, idleMs });
-  runtime.register(Tally);
-  return runtime;
-}
-const at = (id: string) => ({ type: "Tally", id, shard: 0 });
 const add = (runtime: EntityRuntime, id: string, n: number, requestId?: string, extra = {}) =>
-  runtime.call(callOf(at(id), "add", { n }, { requestId, ...extra }));
+  runtime.call(callOf(tallyAt(id), "add", { n }, { requestId, ...extra }));
 const reply = (requestId: string, json = "1", expiresAt = Date.now() + 60_000) => ({ requestId, json, expiresAt });
 
 test("index: knows what it holds; complete until it drops a live reply for room (count or bytes)", () => {
@@ -74,7 +44,7 @@ test("index: an expired reply leaves without making the index incomplete", () =>
 
 test("minted ids expire shortly after their deadline; client keys after 24 h", () => {
   const deadline = Date.now() + 30_000;
-  const call = callOf(at("x"), "add", { n: 1 }, { requestId: "m", deadline, minted: { router: "r", seq: 0, settledBelow: 0 } });
+  const call = callOf(tallyAt("x"), "add", { n: 1 }, { requestId: "m", deadline, minted: { router: "r", seq: 0, settledBelow: 0 } });
   assert.is(replyExpiry(call), deadline + limits.mintedReplyGraceMs);
   const client = replyExpiry({ ...call, minted: undefined });
   assert.ok(Math.abs(client - (Date.now() + limits.retentionMs)) < 1_000);
@@ -82,11 +52,11 @@ test("minted ids expire shortly after their deadline; client keys after 24 h", (
 
 test("a retry after the reply was lost is answered from the index: no read, applied once", async () => {
   const store = new MemoryStore();
-  const runtime = runtimeOn(store);
+  const runtime = tallyRuntime(store);
   assert.is(await add(runtime, "lost", 7, "r1"), 1);
   assert.is(await add(runtime, "lost", 7, "r1"), 1);
   assert.is(await add(runtime, "lost", 8, "r2"), 2);
-  assert.equal(await runtime.call(callOf(at("lost"), "read", {})), [7, 8]);
+  assert.equal(await runtime.call(callOf(tallyAt("lost"), "read", {})), [7, 8]);
   assert.equal(
     { loads: store.loads, finds: store.finds, checked: store.checked, commits: store.commits },
     { loads: 1, finds: 0, checked: 0, commits: 2 },
@@ -95,7 +65,7 @@ test("a retry after the reply was lost is answered from the index: no read, appl
 
 test("a retry beyond the index is answered from storage: the commit's check refuses the second application", async () => {
   const store = new MemoryStore();
-  const runtime = runtimeOn(store);
+  const runtime = tallyRuntime(store);
   const many = limits.replyIndexEntries + 6;
   for (let n = 0; n < many; n++) await add(runtime, "deep", n, `k${n}`);
   // k0 was dropped from the index for room: its retry is applied, refused by the commit, read back.
@@ -103,10 +73,10 @@ test("a retry beyond the index is answered from storage: the commit's check refu
   assert.is(store.duplicates, 1);
   assert.is(store.finds, 1);
   // A failed retry (the handler refuses what it already did) gets the stored reply too.
-  await runtime.call(callOf(at("deep"), "claim", { n: 1000 }, { requestId: "c" }));
+  await runtime.call(callOf(tallyAt("deep"), "claim", { n: 1000 }, { requestId: "c" }));
   for (let n = 0; n < many; n++) await add(runtime, "deep", -n, `more${n}`);
-  assert.is(await runtime.call(callOf(at("deep"), "claim", { n: 1000 }, { requestId: "c" })), many + 1);
-  const items = (await runtime.call(callOf(at("deep"), "read", {}))) as number[];
+  assert.is(await runtime.call(callOf(tallyAt("deep"), "claim", { n: 1000 }, { requestId: "c" })), many + 1);
+  const items = (await runtime.call(callOf(tallyAt("deep"), "read", {}))) as number[];
   assert.is(items.length, 2 * many + 1);
   // A freshly minted id cannot have been applied: no check.
   const checked = store.checked;
@@ -116,37 +86,37 @@ test("a retry beyond the index is answered from storage: the commit's check refu
 
 test("a retry at a new owner (another runtime on the same storage) is answered from the replies loaded with the state", async () => {
   const store = new MemoryStore();
-  assert.is(await add(runtimeOn(store), "moved", 3, "h1"), 1);
-  const next = runtimeOn(store);
+  assert.is(await add(tallyRuntime(store), "moved", 3, "h1"), 1);
+  const next = tallyRuntime(store);
   assert.is(await add(next, "moved", 3, "h1"), 1);
-  assert.equal(await next.call(callOf(at("moved"), "read", {})), [3]);
+  assert.equal(await next.call(callOf(tallyAt("moved"), "read", {})), [3]);
   assert.is(store.finds, 0);
 });
 
 test("a retry after eviction is answered from the replies reloaded with the state", async () => {
   const store = new MemoryStore();
-  const runtime = runtimeOn(store, 20);
+  const runtime = tallyRuntime(store, 20);
   runtime.start();
   assert.is(await add(runtime, "evicted", 4, "e1"), 1);
   while (runtime.activeCount > 0) await new Promise((resolve) => setTimeout(resolve, 10));
   assert.is(await add(runtime, "evicted", 4, "e1"), 1);
-  assert.equal(await runtime.call(callOf(at("evicted"), "read", {})), [4]);
+  assert.equal(await runtime.call(callOf(tallyAt("evicted"), "read", {})), [4]);
   assert.equal({ loads: store.loads, finds: store.finds }, { loads: 2, finds: 0 });
   await runtime.stop();
 });
 
 test("a stale owner (zombie) whose index misses a reply the new owner committed: its commit fails, it reloads, the retry gets that reply", async () => {
   const store = new MemoryStore();
-  const zombie = runtimeOn(store);
+  const zombie = tallyRuntime(store);
   assert.is(await add(zombie, "z", 1, "before"), 1);
-  const owner = runtimeOn(store);
+  const owner = tallyRuntime(store);
   assert.is(await add(owner, "z", 2, "during"), 2);
   // The zombie's copy is stale: its turn is refused by the compare-and-set, nothing is written.
   const refused = await add(zombie, "z", 2, "during").catch((e: unknown) => e);
   assert.is((refused as ClusterError).code, "CONFLICT");
   // Its retry (the router retries CONFLICT) finds the new owner's reply in the reloaded index.
   assert.is(await add(zombie, "z", 2, "during"), 2);
-  assert.equal(await owner.call(callOf(at("z"), "read", {})), [1, 2]);
+  assert.equal(await owner.call(callOf(tallyAt("z"), "read", {})), [1, 2]);
   assert.equal(JSON.parse(store.rows.get("Tally/z")?.json ?? "").items, [1, 2]);
 });
 
