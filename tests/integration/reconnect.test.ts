@@ -3,66 +3,13 @@
  * blip): it answers again at once. Postgres only (PGlite has no connections), through a TCP proxy
  * in front of it whose client sockets the test resets.
  */
-import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { sql } from "drizzle-orm";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { openStorage, type Storage, silentLogger } from "../../src/cluster/index.ts";
 import { OpenTransaction } from "../../src/cluster/storage/transaction.ts";
+import { ResettingProxy } from "../support/resetting-proxy.ts";
 import { waitFor } from "../support/wait.ts";
-
-/** Forwards to Postgres; `reset()` drops every connection with a TCP reset, as a crashing peer would. */
-class ResettingProxy {
-  private readonly toClients = new Set<Socket>();
-  private readonly server: Server;
-
-  constructor(target: { host: string; port: number }) {
-    this.server = createServer((client) => {
-      const upstream = createConnection(target);
-      this.toClients.add(client);
-      client.on("close", () => this.toClients.delete(client));
-      for (const [from, to] of [
-        [client, upstream],
-        [upstream, client],
-      ] as const) {
-        from.on("error", () => to.destroy());
-        from.on("close", () => to.destroy());
-        from.pipe(to);
-      }
-    });
-  }
-
-  private port = 0;
-
-  /** Listens (on the port it had, once it had one); resolves with the port. */
-  listen(): Promise<number> {
-    return new Promise((resolve) =>
-      this.server.listen(this.port, "127.0.0.1", () => {
-        this.port = (this.server.address() as { port: number }).port;
-        resolve(this.port);
-      }),
-    );
-  }
-
-  /** Refuses new connections until `listen` again (Postgres down); the open ones stay. */
-  refuse(): void {
-    this.server.close();
-  }
-
-  get connections(): number {
-    return this.toClients.size;
-  }
-
-  reset(): void {
-    for (const s of this.toClients) s.resetAndDestroy();
-  }
-
-  close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.reset();
-    return closed;
-  }
-}
 
 /** How long until a query is answered again. */
 async function msUntilAnswered(storage: Storage): Promise<number> {
