@@ -18,6 +18,17 @@
  * handler awaited it stopped answering for good, in CI's chaos run). Patched: once the connection
  * closed, the transaction's queries are refused at once (tests/integration/reconnect.test.ts).
  *
+ * And queries that neither a connection's close nor its transaction's failure ever settled:
+ *  - a connection reset (ECONNRESET) reports the socket's error first and its close a moment
+ *    later, and the close fails pending queries only when it came without an error: a query sent
+ *    in between (the rollback to a turn's savepoint, right after its query failed) waited for ever;
+ *  - a transaction's query held back in the transaction's own queue, while its connection was busy
+ *    with a statement the driver describes first (one with parameters), was never sent nor failed
+ *    when that connection closed.
+ * An entity whose turn awaited one stopped answering for good (chaos run, Postgres restarts, seed
+ * 1). Patched: the close fails whatever is still pending, and the transaction's queued queries with
+ * it (tests/integration/turn-sql-reset.test.ts).
+ *
  * Fails loudly if the driver changed: check whether upstream fixed it.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -52,12 +63,23 @@ const connectionEdits = [
     nextWriteTimer = chunk = null // ${MARK}: unsent bytes belong to the dead connection
     socket.removeListener('data', data)`,
   ],
+  [
+    `    !hadError && (query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))`,
+    `    // ${MARK}: after an error too, as queries may have been sent between the socket's error and its close
+    ;(query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))`,
+  ],
 ];
 
 const transactionEdits = [
   [
     `        new Promise((_, reject) => connection.onclose = reject)`,
-    `        new Promise((_, reject) => connection.onclose = e => reject(gone = e)) // ${MARK}`,
+    `        new Promise((_, reject) => connection.onclose = e => { // ${MARK}
+          gone = e
+          // Queries held back while the connection was busy (behind a statement described first) would wait for it for ever.
+          while (queries.length)
+            queries.shift().reject(e)
+          reject(e)
+        })`,
   ],
   [
     `    let savepoints = 0
