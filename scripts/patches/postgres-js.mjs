@@ -104,11 +104,13 @@ const files = ["src", "cjs/src", "cf/src"].flatMap((dir) => [
 ]);
 for (const [file, edits] of files) {
   if (!existsSync(file)) continue;
-  let text = readFileSync(file, "utf8");
-  if (text.includes(MARK)) continue;
+  const before = readFileSync(file, "utf8");
+  let text = before;
+  // Edit by edit: an install patched by an older version of this script gets the edits added since.
   for (const [from, to] of edits) {
+    if (text.includes(to)) continue;
     if (!text.includes(from)) throw new Error(`${file}: the code to patch is not there (postgres-js changed?)`);
     text = text.replace(from, to);
   }
-  writeFileSync(file, text);
+  if (text !== before) writeFileSync(file, text);
 }
