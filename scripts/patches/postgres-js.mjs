@@ -80,6 +80,8 @@ const transactionEdits = [
             queries.shift().reject(e)
           reject(e)
         })`,
+    // What an earlier version of this script made of the same code: edited again, not refused.
+    `        new Promise((_, reject) => connection.onclose = e => reject(gone = e)) // ${MARK}`,
   ],
   [
     `    let savepoints = 0
@@ -102,15 +104,19 @@ const files = ["src", "cjs/src", "cf/src"].flatMap((dir) => [
   [join(root, dir, "connection.js"), connectionEdits],
   [join(root, dir, "index.js"), transactionEdits],
 ]);
+// Edit by edit: an install patched by an older version of this script gets the edits added since
+// (and the earlier forms of edits changed since). Nothing is written unless every file's edits apply.
+const patched = [];
 for (const [file, edits] of files) {
   if (!existsSync(file)) continue;
   const before = readFileSync(file, "utf8");
   let text = before;
-  // Edit by edit: an install patched by an older version of this script gets the edits added since.
-  for (const [from, to] of edits) {
+  for (const [from, to, ...earlier] of edits) {
     if (text.includes(to)) continue;
-    if (!text.includes(from)) throw new Error(`${file}: the code to patch is not there (postgres-js changed?)`);
-    text = text.replace(from, to);
+    const found = [from, ...earlier].find((code) => text.includes(code));
+    if (found === undefined) throw new Error(`${file}: the code to patch is not there (postgres-js changed?)`);
+    text = text.replace(found, to);
   }
-  if (text !== before) writeFileSync(file, text);
+  if (text !== before) patched.push([file, text]);
 }
+for (const [file, text] of patched) writeFileSync(file, text);
