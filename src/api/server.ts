@@ -18,7 +18,8 @@ export interface HttpServer {
  * `early` may answer a request before the app does (an overload refusal).
  */
 export function listen(app: Hono<ApiEnv>, host: string, port: number, tls?: HttpTls, early?: EarlyRefusal): Promise<HttpServer> {
-  const served = getRequestListener(app.fetch);
+  // The host names the request's URL when it has no Host header (HTTP/1.0 health checkers), as `serve` did.
+  const served = getRequestListener(app.fetch, { hostname: host });
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     if (!early?.(req, res)) void served(req, res);
   };

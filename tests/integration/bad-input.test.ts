@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { MAX_ID_LENGTH } from "../../contract/index.ts";
@@ -182,6 +183,18 @@ for (const backend of BACKENDS) {
       assert.match(message, c.error);
     });
   }
+
+  it("an HTTP/1.0 request without a Host header (a health checker) is served", async ({ runner }) => {
+    const { hostname, port } = new URL(runner?.url as string);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => socket.end("GET /health HTTP/1.0\r\n\r\n"));
+      let text = "";
+      socket.on("data", (chunk) => (text += chunk.toString("latin1")));
+      socket.on("end", () => resolve(text));
+      socket.on("error", reject);
+    });
+    assert.match(answer, /^HTTP\/1\.[01] 200 /);
+  });
 
   it("nothing changed and the runner is alive", async ({ runner }) => {
     const api = createClient(runner?.url as string);
