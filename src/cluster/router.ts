@@ -4,7 +4,7 @@ import type { Call } from "./call.ts";
 import { abandoned, deadlineExceeded, expired, untilAbandoned, withDeadline } from "./deadline.ts";
 import { formatAddress } from "./entity/address.ts";
 import type { EntityRuntime } from "./entity/runtime.ts";
-import { ClusterError, toClusterError } from "./errors.ts";
+import { ClusterError, Overloaded, toClusterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { type ClusterMetrics, noMetrics } from "./metrics/metrics.ts";
 import { MintedIds } from "./minted-ids.ts";
@@ -54,18 +54,20 @@ export class Router {
   /** Forwarded calls without a request id get one minted, kept by every retry. */
   private async route(call: Call): Promise<unknown> {
     if (expired(call)) throw deadlineExceeded(call, "was not sent: its deadline had passed");
-    const minted: Minted = {};
+    const minted: { id?: Minted } = {};
     try {
       return await this.attempts(call, minted);
     } finally {
-      if (minted.entity !== undefined && minted.seq !== undefined) this.minted.settle(minted.entity, minted.seq);
+      if (minted.id) this.minted.settle(minted.id.entity, minted.id.seq);
     }
   }
 
-  private async attempts(call: Call, minted: Minted): Promise<unknown> {
+  private async attempts(call: Call, minted: { id?: Minted }): Promise<unknown> {
     const { address, deadline } = call;
     const budgetMs = Math.round(deadline - Date.now());
     let requestId = call.requestId;
+    /** An attempt reached a peer and its outcome is unknown: it may still apply. */
+    let uncertain = false;
     for (let attempt = 1; ; attempt++) {
       if (call.signal?.aborted) throw abandoned(call, "before it was sent");
       // Which errors are safe to retry depends on where the attempt ran: a local turn that failed
@@ -74,9 +76,8 @@ export class Router {
       try {
         if (this.ownership.isLocal(address.shard)) {
           // A local call may wait behind a turn that waits on it (a cycle): the deadline ends the wait.
-          const { entity, seq } = minted;
-          const local =
-            entity === undefined || seq === undefined ? call : { ...call, requestId, fresh: false, minted: this.minted.id(entity, seq) };
+          const id = minted.id;
+          const local = id ? { ...call, requestId, fresh: false, minted: this.minted.id(id.entity, id.seq) } : call;
           return await untilAbandoned(call, withDeadline(local, this.runtime.call(local), budgetMs));
         }
         const owner = this.ownership.ownerOf(address.shard);
@@ -85,18 +86,27 @@ export class Router {
         // An id minted for this attempt has no earlier attempt: the owner need not doubt it.
         const fresh = !requestId;
         if (!requestId) {
-          minted.entity = formatAddress(address);
-          minted.seq = this.minted.mint(minted.entity);
-          requestId = this.minted.requestId(minted.seq);
+          const entity = formatAddress(address);
+          minted.id = { entity, seq: this.minted.mint(entity) };
+          requestId = this.minted.requestId(minted.id.seq);
         }
         remote = true;
         this.metrics.calls.forwarded.inc(this.runtime.labels(address.type, call.rpc));
         if (this.debug)
           this.log.debug({ entity: formatAddress(address), rpc: call.rpc, owner, attempt, ...traceFields(call.trace) }, "call forwarded");
-        const id = minted.entity === undefined || minted.seq === undefined ? undefined : this.minted.id(minted.entity, minted.seq);
+        const id = minted.id && this.minted.id(minted.id.entity, minted.id.seq);
         return await untilAbandoned(call, this.transport.call(owner, { ...call, requestId, fresh, minted: id }));
       } catch (error) {
+        if (error instanceof Overloaded && uncertain) {
+          // A refusal says "not applied", but an earlier attempt of this call may still apply:
+          // the caller must not take it for a call it may simply send again (one without a key).
+          throw new ClusterError(
+            "UNAVAILABLE",
+            `${formatAddress(address)}.${call.rpc}: outcome unknown, an earlier attempt may still apply (now ${error.message})`,
+          );
+        }
         if (!(error instanceof ClusterError) || call.signal?.aborted || !retryable(error, remote, requestId !== undefined)) throw error;
+        if (remote && error.code === "UNAVAILABLE") uncertain = true;
         const pause = backoffDelay(attempt, OWNER_BACKOFF);
         if (Date.now() + pause >= deadline) {
           this.metrics.calls.retries.inc({ reason: "deadline" });
@@ -111,10 +121,10 @@ export class Router {
   }
 }
 
-/** The id a forwarded call got minted, once it has one: the entity it goes to, and its sequence number. */
+/** The id minted for a forwarded call: the entity it goes to, and its sequence number. */
 interface Minted {
-  entity?: string;
-  seq?: number;
+  readonly entity: string;
+  readonly seq: number;
 }
 
 function retryable(error: ClusterError, remote: boolean, hasRequestId: boolean): boolean {

@@ -3,10 +3,11 @@ import * as assert from "uvu/assert";
 import { z } from "zod";
 import { toHttpError } from "../../src/api/http-error.ts";
 import { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
-import { type ClusterError, defineEntity, Overloaded, silentLogger } from "../../src/cluster/index.ts";
+import { ClusterError, defineEntity, Overloaded, silentLogger } from "../../src/cluster/index.ts";
 import type { RefusalReason } from "../../src/cluster/overload.ts";
 import { SoleOwnership } from "../../src/cluster/ownership/ownership.ts";
 import { Router } from "../../src/cluster/router.ts";
+import type { GrpcTransport } from "../../src/cluster/transport/grpc.ts";
 import { decodeReply, errorReply } from "../../src/cluster/transport/wire.ts";
 import { callOf } from "../support/call.ts";
 import { MemoryStore } from "../support/memory-store.ts";
@@ -84,6 +85,21 @@ test("the router hands a refusal straight to its caller: no retry inside the clu
     [1, "OVERLOADED", "OVERLOADED"],
   );
   assert.ok(Date.now() - t0 < 1_000, "refused at once, not retried with backoff");
+});
+
+test("a refusal after an attempt whose outcome is unknown is no refusal: the caller hears UNAVAILABLE (it may still apply)", async () => {
+  const { runtime, at, settle } = setup(1, 1_000);
+  // The shard is a peer's; its first attempt breaks on the way back (it may have applied), the retry is refused.
+  const remote = Object.assign(new SoleOwnership("test", 1), { isLocal: () => false, ownerOf: () => "peer" });
+  const answers: Error[] = [new ClusterError("UNAVAILABLE", "stream broke"), new Overloaded("overloaded: peer full", 250)];
+  const transport = { call: async () => Promise.reject(answers.shift()) } as unknown as GrpcTransport;
+  const outcome = await settle(new Router(remote, runtime, transport, silentLogger).call(callOf(at("u"), "add", {})));
+  assert.is((outcome as { error: ClusterError }).error.code, "UNAVAILABLE");
+  assert.match((outcome as { error: ClusterError }).error.message, /outcome unknown/);
+  // Refused at once, with nothing sent before: a plain refusal.
+  answers.push(new Overloaded("overloaded: peer full", 250));
+  const refused = await settle(new Router(remote, runtime, transport, silentLogger).call(callOf(at("v"), "add", {})));
+  assert.is((refused as { error: ClusterError }).error.code, "OVERLOADED");
 });
 
 test("a refusal crosses the wire with its hint, and the API answers 503 overloaded with Retry-After", () => {
