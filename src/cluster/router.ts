@@ -83,9 +83,10 @@ export class Router {
         const owner = this.ownership.ownerOf(address.shard);
         // Nothing was attempted, so waiting for an owner is always safe.
         if (!owner || !this.transport) throw new ClusterError("NOT_OWNER", `no runner serves shard ${address.shard} yet`);
-        // An id minted for this attempt has no earlier attempt: the owner need not doubt it.
+        // An id minted for this attempt has no earlier attempt: the owner need not doubt it. Only calls a
+        // retry could apply twice get one: the others would hold back what the entity may forget.
         const fresh = !requestId;
-        if (!requestId) {
+        if (!requestId && this.runtime.needsRequestId(address.type, call.rpc)) {
           const entity = formatAddress(address);
           minted.id = { entity, seq: this.minted.mint(entity) };
           requestId = this.minted.requestId(minted.id.seq);

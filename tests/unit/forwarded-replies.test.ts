@@ -8,9 +8,12 @@ import * as assert from "uvu/assert";
 import type { Call, MintedId } from "../../src/cluster/call.ts";
 import { ForwardedReplies } from "../../src/cluster/entity/forwarded-replies.ts";
 import type { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
-import type { ClusterError } from "../../src/cluster/index.ts";
+import { type ClusterError, silentLogger } from "../../src/cluster/index.ts";
 import { limits } from "../../src/cluster/limits.ts";
 import { MintedIds } from "../../src/cluster/minted-ids.ts";
+import { SoleOwnership } from "../../src/cluster/ownership/ownership.ts";
+import { Router } from "../../src/cluster/router.ts";
+import type { GrpcTransport } from "../../src/cluster/transport/grpc.ts";
 import { callOf } from "../support/call.ts";
 import { MemoryStore } from "../support/memory-store.ts";
 import { tallyAt, tallyRuntime } from "../support/tally.ts";
@@ -44,6 +47,18 @@ test("the router: an attempt says the lowest id it still waits for, per entity; 
   ids.settle("T/c", z);
   assert.is(ids.entities, 0);
   assert.is.not(new MintedIds().router, ids.router);
+});
+
+test("a router mints ids for the forwarded calls a retry could apply twice (mutations), not for queries", async () => {
+  const sent: Call[] = [];
+  const transport = { call: async (_peer: string, call: Call) => sent.push(call) } as unknown as GrpcTransport;
+  const remote = Object.assign(new SoleOwnership("entry", 1), { isLocal: () => false, ownerOf: () => "owner" });
+  const router = new Router(remote, tallyRuntime(new MemoryStore()), transport, silentLogger);
+  await router.call(callOf(tallyAt("f"), "add", { n: 1 }));
+  await router.call(callOf(tallyAt("f"), "read", {}));
+  assert.ok(sent[0]?.minted && sent[0].requestId === `${router.minted.router}.${sent[0].minted.seq}` && sent[0].fresh);
+  assert.equal([sent[1]?.requestId, sent[1]?.minted], [undefined, undefined]);
+  assert.is(router.minted.entities, 0, "nothing left in flight");
 });
 
 test("the record: replies below what the router settled go, their late copies are stale, expired ones are left out", () => {

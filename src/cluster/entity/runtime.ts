@@ -122,6 +122,16 @@ export class EntityRuntime {
     return this.types.has(typeName);
   }
 
+  /**
+   * Whether a retry of `rpc` could apply it twice, so that a forwarded call of it needs an id: not
+   * a query (it changes nothing) nor a workflow (its exec id is its key; it may run for minutes).
+   * Unknown here (another runner's type), it might: it gets one.
+   */
+  needsRequestId(type: string, rpc: string): boolean {
+    const kind = this.types.get(type)?.rpcs.get(rpc)?.kind;
+    return kind !== "query" && kind !== "workflow";
+  }
+
   start(): void {
     const every = Math.max(50, Math.min(this.options.idleMs / 2, 5_000));
     this.sweeper = setInterval(() => this.evictIdle(), every);
