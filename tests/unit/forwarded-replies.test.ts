@@ -5,10 +5,11 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { z } from "zod";
 import type { Call, MintedId } from "../../src/cluster/call.ts";
 import { ForwardedReplies } from "../../src/cluster/entity/forwarded-replies.ts";
-import type { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
-import { type ClusterError, silentLogger } from "../../src/cluster/index.ts";
+import { EntityRuntime } from "../../src/cluster/entity/runtime.ts";
+import { type ClusterError, defineEntity, silentLogger } from "../../src/cluster/index.ts";
 import { limits } from "../../src/cluster/limits.ts";
 import { MintedIds } from "../../src/cluster/minted-ids.ts";
 import { SoleOwnership } from "../../src/cluster/ownership/ownership.ts";
@@ -153,6 +154,49 @@ test("a retried minted id the index may have dropped is checked by the commit: a
   assert.is(await runtime.call(forwarded("old", 9, minted(9, 9, "r0"), false)), 99);
   assert.is(store.duplicates, 1);
   assert.is(((await read(runtime, "old")) as number[]).length, limits.replyIndexEntries + 2);
+});
+
+
+test("a retried reentrant call (it joined a running turn) applies once, in that turn and after it committed", async () => {
+  let release = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const Loop = defineEntity(
+    {
+      type: "Loop",
+      rpcs: {
+        outer: { kind: "mutation" as const, args: z.object({}), output: z.null() },
+        add: { kind: "mutation" as const, args: z.object({ n: z.number() }), output: z.number() },
+        read: { kind: "query" as const, args: z.object({}), output: z.array(z.number()) },
+      },
+    },
+    {
+      state: z.object({ items: z.array(z.number()) }),
+      initial: () => ({ items: [] }),
+      handlers: {
+        // Waits, as a turn waits for the call it made that comes back into this entity.
+        outer: async () => {
+          await held;
+          return null;
+        },
+        add: (s, { n }) => s.items.push(n),
+        read: (s) => [...s.items],
+      },
+    },
+  );
+  const store = new MemoryStore();
+  const runtime = new EntityRuntime({ store, log: silentLogger, idleMs: 60_000 });
+  runtime.register(Loop);
+  const at = { type: "Loop", id: "l", shard: 0 };
+  const outer = runtime.call(callOf(at, "outer", {}));
+  await new Promise((resolve) => setImmediate(resolve));
+  const back = (m: MintedId, fresh: boolean) =>
+    callOf(at, "add", { n: 7 }, { requestId: `${m.router}.${m.seq}`, minted: m, fresh, callChain: ["Loop/l"] });
+  assert.is(await runtime.call(back(minted(3), true)), 1);
+  assert.is(await runtime.call(back(minted(3), false)), 1, "a retry within the turn gets the first reply");
+  release();
+  await outer;
+  assert.is(await runtime.call({ ...back(minted(3), false), callChain: [] }), 1, "and after it committed");
+  assert.equal(await runtime.call(callOf(at, "read", {})), [7]);
 });
 
 test.run();

@@ -77,6 +77,28 @@ export class BatchReplies {
     if (doubtful && call.requestId !== undefined) this.refused.push(call.requestId);
   }
 
+  /**
+   * `apply`, unless `call` was applied before, with its outcome recorded as the batch's loop records
+   * it (for a call that joins the batch's turn from outside the loop: a reentrant one).
+   */
+  async once(call: Call, mutation: boolean, apply: () => Promise<unknown>): Promise<Outcome> {
+    const earlier = mutation ? this.earlier(call) : undefined;
+    if (earlier) return earlier;
+    const doubtful = mutation && this.doubtful(call);
+    if (mutation) this.applying(call);
+    let outcome: Outcome;
+    try {
+      const reply = await apply();
+      if (mutation) this.applied(call, reply, doubtful);
+      outcome = { ok: true, reply };
+    } catch (error) {
+      this.failed(call, doubtful);
+      outcome = { ok: false, error };
+    }
+    if (mutation) this.settle(call, outcome);
+    return outcome;
+  }
+
   /** Remembers `outcome` for the rest of the batch: a second copy of the call gets it too. */
   settle(call: Call, outcome: Outcome): void {
     if (call.requestId === undefined) return;

@@ -33,8 +33,8 @@ export class Mailbox {
   private readonly queue: Queued[] = [];
   private running = false;
   private idleWaiters: (() => void)[] | undefined;
-  /** The batch being applied, if any: reentrant calls join it. */
-  private turn: Turn | undefined;
+  /** The batch being applied, if any, and what it knows of its request ids: reentrant calls join it. */
+  private turn: { readonly writes: Turn; readonly ids: BatchReplies } | undefined;
   lastActive = Date.now();
 
   // A runner may hold 100,000 of these: what all mailboxes share lives in one `host`.
@@ -60,7 +60,7 @@ export class Mailbox {
 
   post(queued: Queued): void {
     if (this.turn && queued.call.callChain.length > 0 && queued.call.callChain.includes(this.key)) {
-      void this.reenter(queued, this.turn);
+      void this.reenter(queued, this.turn.writes, this.turn.ids);
       return;
     }
     this.queue.push(queued);
@@ -135,7 +135,7 @@ export class Mailbox {
     const ids = new BatchReplies(this.replies, this.forwarded);
     const outcomes: Outcome[] = [];
     const turn: Turn = { writes: [], effects: [], mutated: false };
-    this.turn = turn;
+    this.turn = { writes: turn, ids };
     // Rollback without a copy per call: `base` is a serialized checkpoint and `replay` the
     // synchronous mutations applied since. A failed mutation restores `base` and re-applies `replay`
     // (handlers are deterministic given state, args and ctx). Asynchronous handlers may have effects
@@ -229,16 +229,17 @@ export class Mailbox {
    * with the turn; a failure is returned to its caller (validate before mutating: a reentrant call
    * has no rollback of its own, the turn it joins is still in progress).
    */
-  private async reenter(queued: Queued, turn: Turn): Promise<void> {
-    try {
-      if (expired(queued.call)) throw deadlineExceeded(queued.call, "was not applied: its deadline had passed");
-      const reply =
-        (await queued.impl.handler(this.state, queued.call.args, turnContext(this.host, this.address, queued.call, turn, turn))) ?? null;
-      if (queued.impl.kind === "mutation") turn.mutated = true;
-      queued.resolve(reply);
-    } catch (error) {
-      queued.reject(error);
-    }
+  private async reenter(queued: Queued, turn: Turn, ids: BatchReplies): Promise<void> {
+    const { call, impl } = queued;
+    // A retry of a reentrant call (its reply lost) is deduplicated like any other: in the batch or committed.
+    const outcome = await ids.once(call, impl.kind === "mutation", async () => {
+      if (expired(call)) throw deadlineExceeded(call, "was not applied: its deadline had passed");
+      const reply = (await impl.handler(this.state, call.args, turnContext(this.host, this.address, call, turn, turn))) ?? null;
+      if (impl.kind === "mutation") turn.mutated = true;
+      return reply;
+    });
+    if (outcome.ok) queued.resolve(outcome.reply);
+    else queued.reject(outcome.error);
   }
 
   /** Back to the checkpoint, then forward through the mutations that succeeded since. */
