@@ -67,7 +67,7 @@ export async function startRunner(config: Config, log: Logger): Promise<Runner> 
   // Bind the HTTP port before joining: a runner that cannot serve must not take shards.
   let http: HttpServer;
   try {
-    http = await listen(app, config.listen.host, config.listen.port, config.httpTls, earlyRefusal(services));
+    http = await listen(app, config.listen.host, config.listen.port, config.httpTls, earlyRefusal(services, config.maxBodyBytes));
   } catch (error) {
     await cluster.shutdown().catch(() => {});
     throw error;

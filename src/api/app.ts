@@ -13,6 +13,7 @@ import { buildRouter } from "./trpc.ts";
 
 /** Methods counted by name; any other a client invents is "other" (no series per made-up method). */
 const METHODS = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]);
+export const methodLabel = (method: string | undefined): string => (method !== undefined && METHODS.has(method) ? method : "other");
 
 export interface AppOptions {
   readonly maxBodyBytes: number;
@@ -48,7 +49,7 @@ export function createApp(services: ApiServices, options: AppOptions): Hono<ApiE
     c.res.headers.set("traceresponse", formatTraceparent(trace));
     // "/*" is the route of the middleware itself: nothing matched, or a refusal before routing (413).
     const route = c.req.routePath === "/*" ? "unmatched" : c.req.routePath;
-    services.observeRequest(METHODS.has(c.req.method) ? c.req.method : "other", route, c.res.status, (performance.now() - started) / 1000);
+    services.observeRequest(methodLabel(c.req.method), route, c.res.status, (performance.now() - started) / 1000);
   });
 
   if (log.isLevelEnabled("debug")) {

@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type AnyContract, procedureList, contract as runnerContract } from "../../contract/index.ts";
+import { formatTraceparent, parseTraceparent, startSpan } from "../cluster/index.ts";
+import { methodLabel } from "./app.ts";
 import { toHttpError } from "./http-error.ts";
 import type { ApiServices } from "./services.ts";
 
@@ -7,43 +9,60 @@ import type { ApiServices } from "./services.ts";
 export type EarlyRefusal = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 /**
- * Refuses an entity call at the door while the runner's entry bound (`MAX_INFLIGHT`) is reached:
- * 503 overloaded with `Retry-After`, as the app itself would, but before any of the request is
- * routed, read or validated. Under overload most arrivals are refused, so what a refusal costs is
- * what decides whether the admitted calls keep their throughput: through the app (a Fetch
- * request, middleware, routing, body, schema) it cost a fair part of what serving the call does.
- * Operational routes (health, metrics, admin, docs) are never refused here.
+ * Refuses a REST entity call at the door while the runner's entry bound (`MAX_INFLIGHT`) is
+ * reached: 503 overloaded with `Retry-After` and `traceresponse`, as the app itself would answer,
+ * but before any of the request is routed, read or validated. Under overload most arrivals are
+ * refused, so what a refusal costs decides whether the admitted calls keep their throughput:
+ * through the app (a Fetch request, middleware, routing, body, schema) it cost a fair part of what
+ * serving the call does. Operational routes (health, metrics, admin, docs) are never refused here,
+ * nor `/trpc` (its clients expect tRPC's own error shape: the app's admission refuses those).
+ *
+ * A request whose body it does not read (Node drains it to keep the connection) gets
+ * `Connection: close` when the body may be large: more than `maxBodyBytes`, or chunked.
  */
-export function earlyRefusal(services: ApiServices, contract: AnyContract = runnerContract): EarlyRefusal | undefined {
+export function earlyRefusal(
+  services: ApiServices,
+  maxBodyBytes: number,
+  contract: AnyContract = runnerContract,
+): EarlyRefusal | undefined {
   const refusalNow = services.refusalNow;
   if (!refusalNow) return undefined;
-  const entityProcedures = procedureList(contract).filter((p) => p.entity !== undefined);
-  /** First path segments of entity routes (`/counter/{id}/…` → `counter`), and tRPC groups of entities. */
-  const segments = new Set(entityProcedures.map((p) => p.procedure.path.split("/")[1] as string));
-  const groups = new Set(entityProcedures.map((p) => p.group));
+  /** First path segments of entity routes (`/counter/{id}/…` → `counter`). */
+  const segments = new Set(
+    procedureList(contract)
+      .filter((p) => p.entity !== undefined)
+      .map((p) => p.procedure.path.split("/")[1] as string),
+  );
   return (req, res) => {
     const url = req.url ?? "/";
-    const end = nextDelimiter(url, 1);
-    const first = url.slice(1, end);
-    const entityCall = first === "trpc" ? groups.has(url.slice(end + 1, nextDelimiter(url, end + 1, "."))) : segments.has(first);
-    if (!entityCall) return false;
+    if (!segments.has(url.slice(1, segmentEnd(url)))) return false;
     const refusal = refusalNow();
     if (!refusal) return false;
     const started = performance.now();
     const http = toHttpError(refusal);
     const body = JSON.stringify(http.body());
-    res.writeHead(http.status, { ...http.headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+    const declared = req.headers["content-length"];
+    const unbounded = req.headers["transfer-encoding"] !== undefined || (declared !== undefined && !(Number(declared) <= maxBodyBytes));
+    const traceparent = req.headers.traceparent;
+    const trace = startSpan(parseTraceparent(typeof traceparent === "string" ? traceparent : undefined));
+    res.writeHead(http.status, {
+      ...http.headers,
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(body),
+      traceresponse: formatTraceparent(trace),
+      ...(unbounded ? { connection: "close" } : {}),
+    });
     res.end(body);
-    services.observeRequest(req.method ?? "other", "refused", http.status, (performance.now() - started) / 1000);
+    services.observeRequest(methodLabel(req.method), "refused", http.status, (performance.now() - started) / 1000);
     return true;
   };
 }
 
-/** Where the path segment starting at `from` ends: at `/`, `?`, `extra` or the end. */
-function nextDelimiter(url: string, from: number, extra = "/"): number {
-  for (let i = from; i < url.length; i++) {
+/** Where the first path segment of `url` ends: at `/`, `?` or the end. */
+function segmentEnd(url: string): number {
+  for (let i = 1; i < url.length; i++) {
     const c = url[i];
-    if (c === "/" || c === "?" || c === extra) return i;
+    if (c === "/" || c === "?") return i;
   }
   return url.length;
 }

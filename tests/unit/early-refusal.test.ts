@@ -1,7 +1,7 @@
 /**
- * The HTTP entry's early refusal: while the runner's entry bound is reached, an entity call (REST
- * or tRPC) is answered 503 overloaded at the door, as the app would answer it; operational routes
- * always reach the app.
+ * The HTTP entry's early refusal: while the runner's entry bound is reached, a REST entity call is
+ * answered 503 overloaded at the door, as the app would answer it; operational routes and tRPC
+ * (its clients expect tRPC's error shape) always reach the app.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { test } from "uvu";
@@ -24,15 +24,15 @@ function fixture(maxInflight: number) {
     refusalNow: () => admission.refusalNow(),
     observeRequest: (method: string, route: string, status: number) => observed.push([method, route, status]),
   } as unknown as ApiServices;
-  const gate = earlyRefusal(services);
+  const gate = earlyRefusal(services, 1024);
   if (!gate) throw new Error("no early refusal with an entry bound");
-  const send = (method: string, url: string): Answer | undefined => {
+  const send = (method: string, url: string, headers: Record<string, string> = {}): Answer | undefined => {
     const answer: Answer = {};
     const res = {
       writeHead: (status: number, headers: Record<string, string | number>) => Object.assign(answer, { status, headers }),
       end: (body: string) => Object.assign(answer, { body }),
     } as unknown as ServerResponse;
-    return gate({ method, url } as IncomingMessage, res) ? answer : undefined;
+    return gate({ method, url, headers } as unknown as IncomingMessage, res) ? answer : undefined;
   };
   return { admission, send, refused, observed };
 }
@@ -47,7 +47,7 @@ test("at the bound, entity calls are refused 503 overloaded with Retry-After, co
   const { admission, send, refused, observed } = fixture(1);
   let release = () => {};
   const held = admission.admit(0, "Counter/x", () => new Promise<void>((resolve) => (release = resolve)));
-  for (const url of ["/counter/a/increment", "/counter/a?x=1", "/kv/k/set", "/trpc/counter.increment", "/trpc/kv.get?input=1"]) {
+  for (const url of ["/counter/a/increment", "/counter/a?x=1", "/kv/k/set"]) {
     const answer = send("POST", url);
     assert.is(answer?.status, 503, url);
     assert.is(answer?.headers?.["Retry-After"], "1");
@@ -56,11 +56,21 @@ test("at the bound, entity calls are refused 503 overloaded with Retry-After, co
     assert.ok(body.retry_after_ms > 0);
     assert.match(body.reason, /MAX_INFLIGHT 1/);
     assert.is(answer?.headers?.["content-length"], Buffer.byteLength(answer?.body ?? ""));
+    assert.match(String(answer?.headers?.traceresponse), /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    assert.is(answer?.headers?.connection, undefined, "a small body is drained, the connection kept");
   }
-  for (const url of ["/health", "/ready", "/metrics", "/admin/runners", "/trpc/system.health", "/docs", "/", "/counterfeit/a"]) {
+  // A body it will not read may be large: the connection is closed rather than drained without end.
+  assert.is(send("POST", "/counter/a/increment", { "content-length": "1000000" })?.headers?.connection, "close");
+  assert.is(send("POST", "/counter/a/increment", { "transfer-encoding": "chunked" })?.headers?.connection, "close");
+  // The caller's trace is kept.
+  const traced = send("POST", "/counter/a/increment", { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" });
+  assert.match(String(traced?.headers?.traceresponse), /^00-4bf92f3577b34da6a3ce929d0e0e4736-/);
+  assert.equal(send("BREW", "/counter/a/increment") && observed.at(-1), ["other", "refused", 503], "a made-up method is counted as other");
+  for (const url of ["/health", "/ready", "/metrics", "/admin/runners", "/trpc/counter.increment", "/docs", "/", "/counterfeit/a"]) {
     assert.is(send("GET", url), undefined, url);
   }
-  assert.equal(refused, ["inflight", "inflight", "inflight", "inflight", "inflight"]);
+  assert.equal(refused.length, 7);
+  assert.ok(refused.every((r) => r === "inflight"));
   assert.equal(observed[0], ["POST", "refused", 503]);
   release();
   await held;
@@ -68,7 +78,7 @@ test("at the bound, entity calls are refused 503 overloaded with Retry-After, co
 });
 
 test("without an entry bound there is no early refusal", () => {
-  assert.is(earlyRefusal({} as ApiServices), undefined);
+  assert.is(earlyRefusal({} as ApiServices, 1024), undefined);
 });
 
 test.run();

@@ -156,7 +156,6 @@ test("a retried minted id the index may have dropped is checked by the commit: a
   assert.is(((await read(runtime, "old")) as number[]).length, limits.replyIndexEntries + 2);
 });
 
-
 test("a retried reentrant call (it joined a running turn) applies once, in that turn and after it committed", async () => {
   let release = () => {};
   const held = new Promise<void>((resolve) => (release = resolve));
