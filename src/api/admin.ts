@@ -1,5 +1,6 @@
 import type { AdminExecution, AdminTimer, JournalEntryInfo, RunnerInfo } from "../../contract/index.ts";
 import type { ListedTimer, Operator, RunnerStatus, StoredExecution, StoredJournalEntry } from "../cluster/index.ts";
+import type { ApiContext } from "./services.ts";
 
 /** Default page size of the admin lists. */
 const DEFAULT_LIMIT = 100;
@@ -57,7 +58,7 @@ const limit = (v: unknown) => (v === undefined ? DEFAULT_LIMIT : Number(v));
 const key = (input: Record<string, unknown>) => ({ type: str(input.entity_type), id: str(input.entity_id), execId: str(input.exec_id) });
 
 /** The /admin procedures over the cluster's operator view, in the contract's shapes (input already validated). */
-export function adminResolvers(operator: Operator): Record<string, (input: Record<string, unknown>) => Promise<unknown>> {
+export function adminResolvers(operator: Operator): Record<string, (input: Record<string, unknown>, ctx: ApiContext) => Promise<unknown>> {
   return {
     runners: async () => (await operator.runners()).map(runnerInfo),
     drain: async (input) => runnerInfo(await operator.drain(str(input.address), true)),
@@ -77,8 +78,8 @@ export function adminResolvers(operator: Operator): Record<string, (input: Recor
       const found = await operator.execution(key(input));
       return { execution: execution(found.execution), journal: found.journal.map(journalEntry) };
     },
-    cancelWorkflow: async (input) => execution(await operator.cancelExecution(key(input))),
-    resumeWorkflow: async (input) => execution(await operator.resumeExecution(key(input))),
+    cancelWorkflow: async (input, ctx) => execution(await operator.cancelExecution(key(input), ctx.trace)),
+    resumeWorkflow: async (input, ctx) => execution(await operator.resumeExecution(key(input), ctx.trace)),
     timers: async (input) =>
       (
         await operator.timers({
@@ -88,9 +89,9 @@ export function adminResolvers(operator: Operator): Record<string, (input: Recor
           limit: limit(input.limit),
         })
       ).map(timer),
-    cancelTimer: async (input) => {
+    cancelTimer: async (input, ctx) => {
       const [type, id] = [str(input.entity_type), str(input.entity_id)];
-      const cancelled = await operator.cancelTimer(type, id, str(input.timer_id));
+      const cancelled = await operator.cancelTimer(type, id, str(input.timer_id), ctx.trace);
       return { entity_type: type, entity_id: id, ...cancelled };
     },
   };

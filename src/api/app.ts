@@ -83,8 +83,8 @@ export function createApp(services: ApiServices, options: AppOptions): Hono<ApiE
         const refusal = errors.map((e) => e.cause).find((cause) => cause instanceof Overloaded);
         return refusal ? { headers: { "Retry-After": retryAfterSeconds(refusal.retryAfterMs) } } : {};
       },
-      onError: ({ error, path }) => {
-        if (error.code === "INTERNAL_SERVER_ERROR") log.error({ err: error, path }, "trpc request failed");
+      onError: ({ error, path, ctx }) => {
+        if (error.code === "INTERNAL_SERVER_ERROR") log.error({ err: error, path, ...traceFields(ctx?.trace) }, "trpc request failed");
       },
     });
   });

@@ -32,13 +32,14 @@ function runnerResolvers(services: ApiServices, contract: AnyContract): Resolver
           throw new HttpError(503, "runner is not ready (joining the cluster, draining or stopping)", undefined, {}, { ready: false });
         return { ready: true };
       },
-      signal: async (input) =>
+      signal: async (input, ctx) =>
         services.signal(
           input.entity_type as string,
           input.entity_id as string,
           input.exec_id as string,
           input.name as string,
           (input.payload ?? null) as Json,
+          ctx,
         ),
       shards: async () => services.shards(),
       entities: async (input) => services.entities(input.local === "true"),

@@ -24,7 +24,7 @@ export interface ApiServices {
   /** The operator API's view of the cluster (the /admin routes), if the service has them. */
   readonly operator?: Operator;
   /** Delivers a workflow signal, exactly once. */
-  signal(type: string, id: string, execId: string, name: string, payload: Json): Promise<null>;
+  signal(type: string, id: string, execId: string, name: string, payload: Json, ctx: ApiContext): Promise<null>;
   shards(): ShardInfo[];
   entities(localOnly: boolean): Promise<EntityInfo[]>;
   /** The dashboard's sources (a runner serving a contract without the dashboard needs none). */
@@ -83,9 +83,9 @@ export function clusterServices(
       active_executions: cluster.activeExecutionCount,
       entity_idle_ms: cluster.entityIdleMs,
     }),
-    signal: async (type, id, execId, name, payload) => {
+    signal: async (type, id, execId, name, payload, { trace }) => {
       if (!cluster.has(type)) throw new ClusterError("NOT_IMPLEMENTED", `${type} is not hosted by this runner`);
-      await cluster.signal(type, id, execId, name, payload);
+      await cluster.signal(type, id, execId, name, payload, { trace });
       return null;
     },
     shards: () => cluster.shards().map((p) => ({ shard_id: p.shard, owner: p.owner ?? null, local: p.local })),

@@ -50,7 +50,7 @@ export interface CallOptions {
   readonly callChain?: readonly string[];
   /** How long the caller waits, retries and failovers included (default 30 s). */
   readonly timeoutMs?: number;
-  /** The trace the call belongs to; by default the one being served where the call is made. */
+  /** The trace the call belongs to (a call made in a turn gets the turn's: see CallOrigin); none by default. */
   readonly trace?: TraceContext | undefined;
   /**
    * Epoch milliseconds after which nobody waits: a call made inside another call's turn inherits

@@ -153,7 +153,7 @@ export class Cluster {
       transport: this.transport,
       workflows: workflowStore,
       timers: this.timerStore,
-      call: (type, id, rpc, args) => this.call(type, id, rpc, args),
+      call: (type, id, rpc, args, trace) => this.call(type, id, rpc, args, { trace }),
       log,
       onCancelled: (workflow) => metrics.workflowCancelled(workflow),
     });

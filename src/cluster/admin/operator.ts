@@ -8,6 +8,7 @@ import type { Ownership } from "../ownership/ownership.ts";
 import type { ListedTimer, TimerFilter, TimerStore } from "../storage/timers/store.ts";
 import type { ExecutionFilter, ExecutionKey, StoredExecution, StoredJournalEntry, WorkflowAdminStore } from "../storage/workflows/store.ts";
 import type { PendingTimer } from "../timers/timer.ts";
+import { type TraceContext, traceFields } from "../trace.ts";
 import type { GrpcTransport } from "../transport/grpc.ts";
 import type { RunnerStatus } from "../transport/wire.ts";
 import { CANCEL_EXECUTION_RPC } from "../workflow/cancel.ts";
@@ -20,7 +21,8 @@ export interface OperatorOptions {
   readonly workflows: WorkflowAdminStore;
   readonly timers: TimerStore;
   /** Calls an entity RPC wherever the entity lives (the router). */
-  readonly call: (type: string, id: string, rpc: string, args: unknown) => Promise<unknown>;
+  /** A call to an entity, wherever it lives, in the operator's request's trace. */
+  readonly call: (type: string, id: string, rpc: string, args: unknown, trace: TraceContext | undefined) => Promise<unknown>;
   readonly log: Logger;
   /** Told of each execution an operator cancelled (the workflow metrics count them). */
   readonly onCancelled?: (workflow: string) => void;
@@ -122,28 +124,28 @@ export class Operator {
    * they ran: `compensated` or `compensation_failed`, `cancelled` if there was nothing to compensate
    * (`compensating` if the shard moved meanwhile: the new owner goes on with them).
    */
-  async cancelExecution(key: ExecutionKey): Promise<StoredExecution> {
+  async cancelExecution(key: ExecutionKey, trace?: TraceContext): Promise<StoredExecution> {
     const { runtime, workflows, log } = this.options;
     if (!runtime.has(key.type)) throw notFound(`no entity type ${key.type}`);
-    await this.options.call(key.type, key.id, CANCEL_EXECUTION_RPC, { exec_id: key.execId });
+    await this.options.call(key.type, key.id, CANCEL_EXECUTION_RPC, { exec_id: key.execId }, trace);
     const cancelled = await workflows.find(key);
     if (!cancelled) throw notFound(`no execution ${key.execId} of ${key.type}/${key.id}`);
     this.options.onCancelled?.(cancelled.workflow);
     log.info(
-      { entity: `${key.type}/${key.id}`, execId: key.execId, status: cancelled.status },
+      { entity: `${key.type}/${key.id}`, execId: key.execId, status: cancelled.status, ...traceFields(trace) },
       "workflow execution cancelled by an operator",
     );
     return cancelled;
   }
 
   /** Runs a failed execution again from its failed step, on its shard's owner, with its stored input; answers once it ends. */
-  async resumeExecution(key: ExecutionKey): Promise<StoredExecution> {
+  async resumeExecution(key: ExecutionKey, trace?: TraceContext): Promise<StoredExecution> {
     const found = await this.options.workflows.find(key);
     if (!found) throw notFound(`no execution ${key.execId} of ${key.type}/${key.id}`);
     if (found.status !== "failed") {
       throw new ClusterError("ALREADY_EXISTS", `execution ${key.execId} is ${found.status}: only failed executions can be resumed`);
     }
-    await this.options.call(key.type, key.id, found.workflow, JSON.parse(found.input));
+    await this.options.call(key.type, key.id, found.workflow, JSON.parse(found.input), trace);
     return (await this.options.workflows.find(key)) ?? found;
   }
 
@@ -152,9 +154,9 @@ export class Operator {
   }
 
   /** Cancels a pending timer by a turn on its entity, at the entity's owner. */
-  async cancelTimer(type: string, id: string, timerId: string): Promise<PendingTimer> {
+  async cancelTimer(type: string, id: string, timerId: string, trace?: TraceContext): Promise<PendingTimer> {
     if (!this.options.runtime.has(type)) throw notFound(`no entity type ${type}`);
-    const cancelled = (await this.options.call(type, id, CANCEL_TIMER_RPC, { timer_id: timerId })) as PendingTimer | null;
+    const cancelled = (await this.options.call(type, id, CANCEL_TIMER_RPC, { timer_id: timerId }, trace)) as PendingTimer | null;
     if (!cancelled) throw notFound(`${formatAddress({ type, id })} has no pending timer ${timerId}`);
     return cancelled;
   }

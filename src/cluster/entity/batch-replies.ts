@@ -106,6 +106,23 @@ export class BatchReplies {
     this.settled.set(call.requestId, outcome);
   }
 
+  /**
+   * Calls refused in the batch whose request ids the index could not rule out: if one was applied
+   * before, its caller gets the stored reply (`find` reads them), as a retry would have. Failures only.
+   */
+  async answerRefused(
+    batch: readonly { readonly call: Call }[],
+    outcomes: Outcome[],
+    find: (requestIds: readonly string[]) => Promise<readonly ReplyRecord[]>,
+  ): Promise<void> {
+    if (this.refused.length === 0) return;
+    for (const reply of await find(this.refused).catch(() => [])) {
+      batch.forEach((queued, i) => {
+        if (queued.call.requestId === reply.requestId) outcomes[i] = { ok: true, reply: JSON.parse(reply.json) };
+      });
+    }
+  }
+
   /** The state row's new forwarded replies, if the batch saw minted ids. */
   forwardedText(): string | undefined {
     return this.draft?.serialize();

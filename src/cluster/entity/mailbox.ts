@@ -3,6 +3,7 @@ import { ClusterError } from "../errors.ts";
 import { limits } from "../limits.ts";
 import { toCallerError } from "../storage/failures.ts";
 import type { OpenTransaction } from "../storage/transaction.ts";
+import { traceFields } from "../trace.ts";
 import type { EntityAddress } from "./address.ts";
 import { formatAddress } from "./address.ts";
 import { BatchReplies } from "./batch-replies.ts";
@@ -97,7 +98,9 @@ export class Mailbox {
           });
         } catch (error) {
           const failure = toCallerError(error, `turn of ${this.key} failed`);
-          if (failure.code === "INTERNAL") this.host.log.error({ err: error, entity: this.key }, "turn failed");
+          // The batch's first call names a trace to follow it by (the others failed with it).
+          if (failure.code === "INTERNAL")
+            this.host.log.error({ err: error, entity: this.key, ...traceFields(batch[0]?.call.trace) }, "turn failed");
           for (const queued of batch) queued.reject(failure);
         }
       }
@@ -207,8 +210,7 @@ export class Mailbox {
       // Nothing to commit. On a lost connection the server has dropped the transaction already.
       await (await open.catch(() => undefined))?.rollback().catch(() => {});
     }
-    // A refusal (no reply stored) of a call that may have been applied before: storage decides.
-    if (ids.refused.length > 0) await this.answerRefusedFromStorage(batch, outcomes, ids.refused);
+    await ids.answerRefused(batch, outcomes, (refused) => this.host.store.findReplies(this.address.type, this.address.id, refused));
     for (const effect of turn.effects) {
       try {
         effect();
@@ -250,19 +252,6 @@ export class Mailbox {
     for (const [queued, ctx] of replay) {
       const again = queued.impl.handler(this.state, queued.call.args, { ...ctx, transact: ignore, afterCommit: ignore });
       if (again instanceof Promise) throw new ClusterError("INTERNAL", `replay of ${queued.call.rpc} became asynchronous`);
-    }
-  }
-
-  /**
-   * Calls refused in this batch whose request ids the index could not rule out: if one was
-   * applied before, its caller gets the stored reply, as a retry would have before. Failures only.
-   */
-  private async answerRefusedFromStorage(batch: readonly Queued[], outcomes: Outcome[], refused: readonly string[]): Promise<void> {
-    const found = await this.host.store.findReplies(this.address.type, this.address.id, refused).catch(() => []);
-    for (const reply of found) {
-      batch.forEach((q, i) => {
-        if (q.call.requestId === reply.requestId) outcomes[i] = { ok: true, reply: JSON.parse(reply.json) };
-      });
     }
   }
 

@@ -58,7 +58,7 @@ export class InboundCallStream {
     }
     result.then(
       (value) => this.reply(call.id, value),
-      (error: unknown) => this.fail(call.id, error),
+      (error: unknown) => this.fail(call.id, error, call),
     );
   }
 
@@ -73,8 +73,12 @@ export class InboundCallStream {
     this.answered(reply);
   }
 
-  private fail(id: number, error: unknown): void {
-    if (toClusterError(error).code === "INTERNAL") this.log.error({ err: error }, "forwarded call failed");
+  private fail(id: number, error: unknown, call?: WireCallRequest): void {
+    if (toClusterError(error).code === "INTERNAL") {
+      // Named as the caller's lines name it: entity, RPC and trace (as the caller sent it).
+      const about = call && { entity: `${call.entity_type}/${call.entity_id}`, rpc: call.rpc, traceparent: call.traceparent || undefined };
+      this.log.error({ err: error, ...about }, "forwarded call failed");
+    }
     this.answered(errorReply(id, error));
   }
 
