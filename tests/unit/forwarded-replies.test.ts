@@ -82,6 +82,10 @@ test("the record: replies below what the router settled go, their late copies ar
   assert.is(again.draft(now + 1_000).serialize(), "");
   assert.ok(ForwardedReplies.parse("").empty);
   assert.ok(ForwardedReplies.none.empty, "a draft never changes what it was drawn from");
+  // What this version did not write is refused by name, not guessed at.
+  for (const bad of ["{", "{}", '[["r", 1, 2]]', '[["r", 1, 2, [[1, 2, 3]]]]']) {
+    assert.throws(() => ForwardedReplies.parse(bad), /unreadable forwarded_replies/);
+  }
 });
 
 test("a forwarded call writes no reply row: its reply rides in the state row, and a retry after the reply was lost gets it from memory", async () => {

@@ -1,4 +1,5 @@
 import type { MintedId } from "../call.ts";
+import { ClusterError } from "../errors.ts";
 
 /** What an attempt of a forwarded call gets without being applied. */
 export type ForwardedAnswer = { readonly json: string } | "stale" | undefined;
@@ -30,9 +31,22 @@ export class ForwardedReplies {
 
   static readonly none = new ForwardedReplies([]);
 
-  /** From the state row's column (null or "" when there are none). */
+  /**
+   * From the state row's column (null or "" when there are none). Anything else than what
+   * `serialize` writes is refused by name: guessing would risk applying a call twice.
+   */
   static parse(text: string | null | undefined): ForwardedReplies {
-    return text ? new ForwardedReplies(JSON.parse(text) as RouterRecord[]) : ForwardedReplies.none;
+    if (!text) return ForwardedReplies.none;
+    let stored: unknown;
+    try {
+      stored = JSON.parse(text);
+    } catch {
+      stored = undefined;
+    }
+    if (!Array.isArray(stored) || !stored.every(isRouterRecord)) {
+      throw new ClusterError("INTERNAL", `unreadable forwarded_replies (not written by this version?): ${text.slice(0, 120)}`);
+    }
+    return new ForwardedReplies(stored);
   }
 
   get empty(): boolean {
@@ -82,4 +96,14 @@ export class ForwardedReplies {
   serialize(): string {
     return this.routers.length === 0 ? "" : JSON.stringify(this.routers);
   }
+}
+
+const isNumber = (x: unknown): x is number => typeof x === "number" && Number.isFinite(x);
+
+function isRouterRecord(x: unknown): x is RouterRecord {
+  if (!Array.isArray(x) || x.length !== 4 || typeof x[0] !== "string" || !isNumber(x[1]) || !isNumber(x[2]) || !Array.isArray(x[3]))
+    return false;
+  return (x[3] as unknown[]).every(
+    (r) => Array.isArray(r) && r.length === 3 && isNumber(r[0]) && typeof r[1] === "string" && isNumber(r[2]),
+  );
 }
