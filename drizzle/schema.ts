@@ -39,7 +39,7 @@ export const entityReplies = pgTable(
   },
   // BRIN: replies are inserted in expiry order (all keep 24 h), so block ranges say where the
   // expired ones are at almost no cost per insert, where a btree entry cost each reply.
-  (t) => [primaryKey({ columns: [t.entityType, t.entityId, t.requestId] }), index("entity_replies_expires_at").using("brin", t.expiresAt)],
+  (t) => [primaryKey({ columns: [t.entityType, t.entityId, t.requestId] }), index("entity_replies_expiry_brin").using("brin", t.expiresAt)],
 );
 export * from "./singletons.ts";
 export * from "./timers.ts";
