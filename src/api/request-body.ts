@@ -1,9 +1,9 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-/** What the API's handlers find in their context: the request body, read once and checked. */
 import type { TraceContext } from "../cluster/index.ts";
 import { HttpError } from "./http-error.ts";
 
+/** What the API's handlers find in their context: the request body, read once and checked, and the request's span. */
 export type ApiEnv = { Variables: { body: string; trace: TraceContext } };
 
 /**

@@ -51,9 +51,8 @@ export class Admission {
    * queued calls), else refuses it without running it.
    */
   admit<T>(backlog: number, entity: string, work: () => Promise<T>): Promise<T> {
-    if (this.inflight >= this.bounds.maxInflight) {
-      return this.refuse("inflight", `runner has ${this.inflight} calls in flight (MAX_INFLIGHT ${this.bounds.maxInflight})`);
-    }
+    const busy = this.refusalNow();
+    if (busy) return Promise.reject(busy);
     if (backlog >= this.bounds.mailboxLimit) {
       return this.refuse("mailbox", `${entity} has ${backlog} calls queued (MAILBOX_LIMIT ${this.bounds.mailboxLimit})`);
     }

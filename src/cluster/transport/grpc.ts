@@ -58,9 +58,6 @@ const definition = protoLoader.loadSync(protoPath, { keepCase: true, longs: Numb
 const RunnerService = (grpc.loadPackageDefinition(definition) as unknown as { cluster: { Runner: grpc.ServiceClientConstructor } }).cluster
   .Runner;
 
-// Under Deno, a peer's GOAWAY must not destroy a session inside nghttp2 (see deno-http2.ts).
-deferDestroyInGoaway();
-
 const SECRET_HEADER = "x-cluster-secret";
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   // Notice a dead peer within seconds even when no call is in flight.
@@ -111,7 +108,10 @@ export class GrpcTransport {
   private readonly inflight = new Map<string, Set<grpc.ClientUnaryCall>>();
   private readonly inbound = new Set<InboundCallStream>();
 
-  constructor(private readonly options: GrpcTransportOptions) {}
+  constructor(private readonly options: GrpcTransportOptions) {
+    // Under Deno, a peer's GOAWAY must not destroy a session inside nghttp2 (see deno-http2.ts).
+    deferDestroyInGoaway();
+  }
 
   /** Starts serving `handler` on the runner's address. */
   listen(handler: InboundHandler): Promise<void> {
