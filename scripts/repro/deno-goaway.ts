@@ -14,9 +14,11 @@
  *   node --import tsx scripts/repro/deno-goaway.ts [--sessions N] [--attempts K] [--case client|server]
  *
  * Each case runs a Deno process (node_modules/.bin/deno) through N such sessions (default 1,000),
- * first without the fix (src/cluster/deno-http2.ts), up to 2K attempts (K: default 3) until
- * one dies (each dies about every other time), then with it, K attempts that must all live. Checks: the runs with the fix; how the
- * runs without it ended is reported beside them. Ends with `N passed, N failed`.
+ * first without the fix (src/cluster/deno-http2.ts), up to 2×K attempts (K: default 3) until one
+ * dies (one in two does), then with it: K attempts of 3×N sessions each that must all live. Without
+ * the fix a run of 3×N sessions lives one time in eight, so K = 3 of them all living by chance is
+ * a 1-in-500 event. Checks: the runs with the fix; how the runs without it ended is reported beside
+ * them (none dying means Deno may have fixed it). Ends with `N passed, N failed`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import * as http2 from "node:http2";
@@ -82,9 +84,9 @@ async function serve(goaway: boolean): Promise<http2.Http2Server> {
   return server;
 }
 
-/** Under Node: `sessions` sessions to `port`, each closed (a GOAWAY) after one request; stops early if `alive` turns false. */
-async function closeSessions(port: number, alive: () => boolean): Promise<void> {
-  for (let i = 0; i < sessions && alive(); i++) {
+/** Under Node: `count` sessions to `port`, each closed (a GOAWAY) after one request; stops early if `alive` turns false. */
+async function closeSessions(port: number, count: number, alive: () => boolean): Promise<void> {
+  for (let i = 0; i < count && alive(); i++) {
     const session = http2.connect(`http://127.0.0.1:${port}`);
     session.on("error", () => {});
     const closed = new Promise((resolve) => session.once("close", resolve));
@@ -97,8 +99,11 @@ async function closeSessions(port: number, alive: () => boolean): Promise<void> 
   }
 }
 
+/** A run's sessions: three times more with the fix, for its survival to prove something. */
+const runSessions = (fixed: boolean) => (fixed ? 3 : 1) * sessions;
+
 function startDeno(role: Case, fixed: boolean, port?: number): { child: ChildProcess; lines: string[]; exited: Promise<Outcome> } {
-  const args = ["run", "-A", self, "--role", role, "--sessions", String(sessions)];
+  const args = ["run", "-A", self, "--role", role, "--sessions", String(runSessions(fixed))];
   if (port !== undefined) args.push("--port", String(port));
   if (fixed) args.push("--fixed");
   // No core file from the runs meant to die (a Deno core is ~600 MB).
@@ -137,7 +142,7 @@ async function attempt(kind: Case, fixed: boolean): Promise<Outcome> {
       }
     }, 20);
   });
-  if (ready) await closeSessions(Number(ready.split(" ")[1]), () => !ended);
+  if (ready) await closeSessions(Number(ready.split(" ")[1]), runSessions(fixed), () => !ended);
   // Still there after the sessions: it lived (and is stopped here).
   const lived = !ended;
   if (lived) child.kill("SIGTERM");
@@ -162,13 +167,17 @@ async function main(): Promise<void> {
     let survived = 0;
     for (let i = 1; i <= attempts; i++) {
       const outcome = await attempt(kind, true);
-      console.log(`${kind}, with the fix, attempt ${i}: ${outcome.died ? `died (${outcome.how})` : `lived through ${sessions} sessions`}`);
+      console.log(
+        `${kind}, with the fix, attempt ${i}: ${outcome.died ? `died (${outcome.how})` : `lived through ${runSessions(true)} sessions`}`,
+      );
       if (!outcome.died) survived++;
     }
     const ok = survived === attempts;
     if (ok) passed++;
     else failed++;
-    console.log(`${ok ? "PASS" : "FAIL"}: ${kind}: with the fix, ${survived} of ${attempts} runs lived through ${sessions} sessions`);
+    console.log(
+      `${ok ? "PASS" : "FAIL"}: ${kind}: with the fix, ${survived} of ${attempts} runs lived through ${runSessions(true)} sessions`,
+    );
     console.log(
       reproduced
         ? `  (without it: the abort reproduced, ${reproduced})`
