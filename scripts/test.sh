@@ -169,7 +169,7 @@ stage dashboard scripts/test-dashboard.sh
 # Three runners, etcd and Postgres on hosts of their own (network namespaces); SKIP without CAP_NET_ADMIN.
 stage multi-host scripts/hosts.sh
 # One runner on Deno: its HTTP/2 abort on GOAWAY, which had kept this stage on Node, is worked
-# around (src/cluster/transport/deno-http2.ts; README, "Chaos and hostile input").
+# around (src/cluster/deno-http2.ts; README, "Chaos and hostile input").
 stage chaos scripts/chaos/run.sh --deno 1 --duration "${CHAOS_DURATION:-50}" --out "$REPO/bench-results/chaos-short.json"
 
 printf '\n========================================\n'
