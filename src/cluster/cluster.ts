@@ -20,6 +20,7 @@ import { type SingletonContext, SingletonManager, type SingletonOptions, type Si
 import { SqlStateStore } from "./storage/entity-state/sql.ts";
 import { SqlSingletonRunStore } from "./storage/singletons/sql.ts";
 import { SqlTimerStore } from "./storage/timers/sql.ts";
+import { SqlWorkflowAdminStore } from "./storage/workflows/admin-sql.ts";
 import { SqlWorkflowStore } from "./storage/workflows/sql.ts";
 import { TimerService } from "./timers/service.ts";
 import type { GrpcTransport } from "./transport/grpc.ts";
@@ -151,7 +152,7 @@ export class Cluster {
       ownership: this.ownership,
       runtime: this.runtime,
       transport: this.transport,
-      workflows: workflowStore,
+      workflows: new SqlWorkflowAdminStore(options.storage.db),
       timers: this.timerStore,
       call: (type, id, rpc, args, trace) => this.call(type, id, rpc, args, { trace }),
       log,
