@@ -9,7 +9,7 @@ import { inboundHandler } from "./inbound.ts";
 import type { Json } from "./json.ts";
 import { limits } from "./limits.ts";
 import { ClusterMetrics } from "./metrics/metrics.ts";
-import { callTotals, clusterTraffic, type RunnerTraffic, TrafficSampler } from "./metrics/traffic.ts";
+import { callTotals, type RunnerTraffic, TrafficSampler } from "./metrics/traffic.ts";
 import { DEFAULT_ADMISSION } from "./overload.ts";
 import type { EtcdOwnership } from "./ownership/etcd-ownership.ts";
 import { OwnershipJournal } from "./ownership/journal.ts";
@@ -18,12 +18,14 @@ import { shardOf } from "./ownership/shard.ts";
 import { Router } from "./router.ts";
 import { type SingletonContext, SingletonManager, type SingletonOptions, type SingletonRun } from "./singleton/manager.ts";
 import { SqlStateStore } from "./storage/entity-state/sql.ts";
+import { pruneEvery } from "./storage/pruning.ts";
 import { SqlSingletonRunStore } from "./storage/singletons/sql.ts";
 import { SqlTimerStore } from "./storage/timers/sql.ts";
 import { SqlWorkflowAdminStore } from "./storage/workflows/admin-sql.ts";
 import { SqlWorkflowStore } from "./storage/workflows/sql.ts";
 import { TimerService } from "./timers/service.ts";
 import type { GrpcTransport } from "./transport/grpc.ts";
+import { fromPeers } from "./transport/peers.ts";
 import type { InboundHandler } from "./transport/wire.ts";
 import { SIGNAL_RPC } from "./workflow/signal.ts";
 
@@ -205,13 +207,7 @@ export class Cluster {
     await this.transport?.listen(this.inbound());
     await this.ownership.start();
     this.singletons.start();
-    const prune = () => {
-      const cutoff = new Date(Date.now() - limits.retentionMs);
-      this.store.pruneReplies(new Date()).catch((err: unknown) => this.options.log.warn({ err }, "reply pruning failed"));
-      this.timerStore.pruneFired(cutoff).catch((err: unknown) => this.options.log.warn({ err }, "fired timer pruning failed"));
-    };
-    this.pruner = setInterval(prune, limits.pruneEveryMs);
-    this.pruner.unref();
+    this.pruner = pruneEvery(limits.pruneEveryMs, this.store, this.timerStore, this.options.log);
   }
 
   has(entityType: string): boolean {
@@ -268,31 +264,29 @@ export class Cluster {
 
   /** Entities active anywhere in the cluster (peers that do not answer in time are left out, and logged). */
   async allEntities(): Promise<ActiveEntity[]> {
-    const transport = this.transport;
-    const peers = this.ownership.runners().filter((r) => r !== this.runnerId);
-    if (!transport || peers.length === 0) return this.localEntities();
-    const remote = await Promise.all(
-      peers.map((peer) =>
-        transport.activeEntities(peer, limits.peerQueryTimeoutMs).then(
-          (list) => list.map((address) => ({ address, runner: peer })),
-          (err: unknown) => {
-            this.options.log.warn({ err, peer }, "peer did not list its entities");
-            return [];
-          },
-        ),
-      ),
+    const remote = await this.askPeers("its entities", async (transport, peer) =>
+      (await transport.activeEntities(peer, limits.peerQueryTimeoutMs)).map((address) => ({ address, runner: peer })),
     );
-    return [...this.localEntities(), ...remote.flat()];
+    return [...this.localEntities(), ...remote];
   }
 
-  /** Every runner's recent traffic (see TrafficSampler). */
-  traffic(): Promise<RunnerTraffic[]> {
+  /** Every runner's recent traffic (see TrafficSampler), this one's first. */
+  async traffic(): Promise<RunnerTraffic[]> {
+    const remote = await this.askPeers("its traffic samples", async (transport, peer) => [
+      { runner: peer, samples: await transport.traffic(peer, limits.peerQueryTimeoutMs) },
+    ]);
+    return [{ runner: this.runnerId, samples: this.sampler.recent() }, ...remote];
+  }
+
+  private async askPeers<T>(what: string, ask: (transport: GrpcTransport, peer: string) => Promise<readonly T[]>): Promise<T[]> {
     const transport = this.transport;
-    const peers = transport && {
-      peers: () => this.ownership.runners().filter((r) => r !== this.runnerId),
-      ask: (peer: string, timeoutMs: number) => transport.traffic(peer, timeoutMs),
-    };
-    return clusterTraffic({ runner: this.runnerId, samples: this.sampler.recent() }, peers, limits.peerQueryTimeoutMs, this.options.log);
+    if (!transport) return [];
+    return fromPeers(
+      this.ownership.runners().filter((r) => r !== this.runnerId),
+      (peer) => ask(transport, peer),
+      what,
+      this.options.log,
+    );
   }
 
   /** False until this runner holds its lease (cluster mode), and while it drains or stops. */

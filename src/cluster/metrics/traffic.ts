@@ -1,4 +1,3 @@
-import type { Logger } from "../log.ts";
 import type { ClusterMetrics } from "./metrics.ts";
 
 /** One second of a runner's calls: [unix seconds, calls/s, p50 ms, p99 ms] (the latencies null without calls). */
@@ -100,33 +99,4 @@ export async function callTotals(metrics: ClusterMetrics): Promise<CallTotals> {
 export interface RunnerTraffic {
   readonly runner: string;
   readonly samples: readonly TrafficSample[];
-}
-
-/** How this runner reaches its peers' samples (the gRPC transport, in cluster mode). */
-export interface TrafficPeers {
-  /** The other live runners. */
-  readonly peers: () => readonly string[];
-  readonly ask: (peer: string, timeoutMs: number) => Promise<readonly TrafficSample[]>;
-}
-
-/** Every runner's recent traffic: this one's samples and its peers' (peers that do not answer in time are left out, and logged). */
-export async function clusterTraffic(
-  self: RunnerTraffic,
-  peers: TrafficPeers | undefined,
-  timeoutMs: number,
-  log: Logger,
-): Promise<RunnerTraffic[]> {
-  if (!peers) return [self];
-  const remote = await Promise.all(
-    peers.peers().map((peer) =>
-      peers.ask(peer, timeoutMs).then(
-        (samples): RunnerTraffic[] => [{ runner: peer, samples }],
-        (err: unknown) => {
-          log.warn({ err, peer }, "peer did not send its traffic samples");
-          return [];
-        },
-      ),
-    ),
-  );
-  return [self, ...remote.flat()];
 }
