@@ -15,7 +15,8 @@ export type EarlyRefusal = (req: IncomingMessage, res: ServerResponse) => boolea
  * refused, so what a refusal costs decides whether the admitted calls keep their throughput:
  * through the app (a Fetch request, middleware, routing, body, schema) it cost a fair part of what
  * serving the call does. Operational routes (health, metrics, admin, docs) are never refused here,
- * nor `/trpc` (its clients expect tRPC's own error shape: the app's admission refuses those).
+ * nor `/trpc` (its clients expect tRPC's own error shape: the app's admission refuses those), nor
+ * a method no entity route takes.
  *
  * A request whose body it does not read (Node drains it to keep the connection) gets
  * `Connection: close` when the body may be large: more than `maxBodyBytes`, or chunked.
@@ -27,15 +28,17 @@ export function earlyRefusal(
 ): EarlyRefusal | undefined {
   const refusalNow = services.refusalNow;
   if (!refusalNow) return undefined;
-  /** First path segments of entity routes (`/counter/{id}/…` → `counter`). */
-  const segments = new Set(
-    procedureList(contract)
-      .filter((p) => p.entity !== undefined)
-      .map((p) => p.procedure.path.split("/")[1] as string),
-  );
+  /** The methods of entity routes by their first path segment (`/counter/{id}/…` → `counter`). */
+  const methods = new Map<string, Set<string>>();
+  for (const { entity, procedure } of procedureList(contract)) {
+    if (entity === undefined) continue;
+    const segment = procedure.path.split("/")[1] as string;
+    methods.set(segment, (methods.get(segment) ?? new Set()).add(procedure.method));
+  }
   return (req, res) => {
     const url = req.url ?? "/";
-    if (!segments.has(url.slice(1, segmentEnd(url)))) return false;
+    // A method no entity route takes is bad input, not a call: the app answers it 4xx, overload or not.
+    if (!methods.get(url.slice(1, segmentEnd(url)))?.has(req.method ?? "")) return false;
     const refusal = refusalNow();
     if (!refusal) return false;
     const started = performance.now();
