@@ -10,6 +10,15 @@
 # checked after lint. Every stage ends with
 # `N passed, N failed`; so does this.
 set -uo pipefail
+# Every stage provisions its services and configures its runners itself. A runner variable left in
+# the caller's shell (src/config.ts reads them: the ETCD_ENDPOINTS of a cluster started by hand, say)
+# would reach every runner the stages start and point the embedded ones at that cluster. LOG_LEVEL
+# and RUST_LOG stay: they only change what the runners log.
+unset ADMIN_TOKEN CLUSTER_SECRET CLUSTER_TLS_CA CLUSTER_TLS_CERT CLUSTER_TLS_KEY CLUSTER_TLS_SERVER_NAME \
+  CRON_TEST_SCHEDULE DATA_DIR ENTITY_IDLE_MS ETCD_CA ETCD_CERT ETCD_ENDPOINTS ETCD_KEY ETCD_PASSWORD \
+  ETCD_PREFIX ETCD_TLS_SERVER_NAME ETCD_USERNAME GRPC_LISTEN_ADDR LEASE_TTL_MS LISTEN_ADDR MAILBOX_LIMIT \
+  MAX_BODY_BYTES MAX_INFLIGHT METRICS OWNERSHIP_LOG POSTGRES_CA POSTGRES_URL RUNNER_ADDRESS SHARD_COUNT \
+  TLS_CERT TLS_KEY CLUSTER_TESTS_URL CLUSTER_URLS CLUSTER_RESTART_CMD CLUSTER_STATE
 REPO="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$REPO"
 RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/cluster-test.XXXXXX")"
