@@ -13,6 +13,7 @@ const protocol = {
     add: { kind: "mutation" as const, args: z.object({ n: z.number() }), output: z.number() },
     addThenFail: { kind: "mutation" as const, args: z.object({ n: z.number() }), output: z.number() },
     addAsync: { kind: "mutation" as const, args: z.object({ n: z.number() }), output: z.number() },
+    addAsyncThenFail: { kind: "mutation" as const, args: z.object({ n: z.number() }), output: z.number() },
     read: { kind: "query" as const, args: z.object({}), output: z.array(z.number()) },
   },
 };
@@ -29,6 +30,11 @@ const Box = defineEntity(protocol, {
     addAsync: async (s, { n }) => {
       await new Promise((resolve) => setTimeout(resolve, 1));
       return s.items.push(n);
+    },
+    addAsyncThenFail: async (s, { n }) => {
+      s.items.push(n);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      throw badRequest("refused after changing state, asynchronously");
     },
     read: (s) => [...s.items],
   },
@@ -73,6 +79,26 @@ test("a handler that throws after changing state leaves no trace; its neighbours
   );
   assert.equal(await runtime.call(callOf(at("b"), "read", {})), [1, 3, 4, 6]);
   assert.equal(JSON.parse(store.rows.get("Box/b")?.json ?? "").items, [1, 3, 4, 6]);
+});
+
+test("after an asynchronous change, a failing change (either kind) goes back to just after it", async () => {
+  const { store, runtime, at } = setup();
+  const calls: [string, number][] = [
+    ["addAsync", 1],
+    ["addAsyncThenFail", 2],
+    ["addAsync", 3],
+    ["add", 4],
+    ["addAsyncThenFail", 5],
+    ["addAsync", 6],
+    ["addThenFail", 7],
+  ];
+  const results = await Promise.allSettled(calls.map(([rpc, n]) => runtime.call(callOf(at("c"), rpc, { n }))));
+  assert.equal(
+    results.map((r) => r.status),
+    ["fulfilled", "rejected", "fulfilled", "fulfilled", "rejected", "fulfilled", "rejected"],
+  );
+  assert.equal(await runtime.call(callOf(at("c"), "read", {})), [1, 3, 4, 6]);
+  assert.equal(JSON.parse(store.rows.get("Box/c")?.json ?? "").items, [1, 3, 4, 6]);
 });
 
 test("reading turns (a read ahead, then a synchronous change) are replayed, not read again, when a later turn of the batch fails", async () => {

@@ -142,9 +142,12 @@ export class Mailbox {
     // Rollback without a copy per call: `base` is a serialized checkpoint and `replay` the
     // synchronous mutations applied since. A failed mutation restores `base` and re-applies `replay`
     // (handlers are deterministic given state, args and ctx). Asynchronous handlers may have effects
-    // beyond the state, so they are never replayed: a checkpoint follows each one.
+    // beyond the state, so they are never replayed: the mutation after one checkpoints first. Not
+    // right after it: most batches end there, and the commit serializes the state anyway, so an
+    // entity with asynchronous handlers serializes its state once per batch instead of twice.
     let base = this.committedJson;
     let replay: [Queued, TurnContext][] = [];
+    let checkpointDue = false;
     const reads = batch.flatMap((queued) => queued.impl.prefetch?.() ?? []);
     if (reads.length > 0) await Promise.all(reads);
 
@@ -163,6 +166,11 @@ export class Mailbox {
           continue;
         }
         const doubtful = mutation && ids.doubtful(call);
+        if (mutation && checkpointDue) {
+          base = JSON.stringify(this.state);
+          replay = [];
+          checkpointDue = false;
+        }
         if (mutation) ids.applying(call);
         const own: Turn = { writes: [], effects: [], mutated: false };
         const ctx = turnContext(this.host, this.address, call, own, turn);
@@ -176,12 +184,8 @@ export class Mailbox {
             turn.mutated = true;
             turn.writes.push(...own.writes);
             turn.effects.push(...own.effects);
-            if (isAsync) {
-              base = JSON.stringify(this.state);
-              replay = [];
-            } else {
-              replay.push([queued, ctx]);
-            }
+            if (isAsync) checkpointDue = true;
+            else replay.push([queued, ctx]);
             ids.applied(call, reply, doubtful);
           }
           outcome = { ok: true, reply };
