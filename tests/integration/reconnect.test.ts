@@ -8,8 +8,8 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { openStorage, type Storage, silentLogger } from "../../src/cluster/index.ts";
 import { OpenTransaction } from "../../src/cluster/storage/transaction.ts";
-import { ResettingProxy } from "../support/resetting-proxy.ts";
-import { waitFor } from "../support/wait.ts";
+import { proxyInFront, type ResettingProxy } from "../support/resetting-proxy.ts";
+import { waitFor, within } from "../support/wait.ts";
 
 /** How long until a query is answered again. */
 async function msUntilAnswered(storage: Storage): Promise<number> {
@@ -25,25 +25,20 @@ async function msUntilAnswered(storage: Storage): Promise<number> {
 
 /** How `query` ended, or "still waiting" after `ms` (what a hung query looks like). */
 function outcome(query: Promise<unknown>, ms = 5_000): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const waiting = new Promise<string>((resolve) => {
-    timer = setTimeout(() => resolve("still waiting"), ms);
-  });
   const settled = query.then(
     () => "answered",
     () => "refused",
   );
-  return Promise.race([settled, waiting]).finally(() => clearTimeout(timer));
+  return within(settled, ms, "still waiting");
 }
 
 const postgresUrl = process.env.POSTGRES_URL;
 if (postgresUrl) {
   const it = suite<{ proxy: ResettingProxy; storage: Storage; proxied: string }>("Postgres pool after its connections were reset");
   it.before(async (ctx) => {
-    const target = new URL(postgresUrl);
-    ctx.proxy = new ResettingProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    target.port = String(await ctx.proxy.listen());
-    ctx.proxied = target.toString();
+    const { proxy, url } = await proxyInFront(postgresUrl);
+    ctx.proxy = proxy;
+    ctx.proxied = url;
     ctx.storage = await openStorage({ postgresUrl: ctx.proxied, dataDir: "", log: silentLogger, poolSize: 10 });
   });
   it.after(async (ctx) => {

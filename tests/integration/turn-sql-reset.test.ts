@@ -13,8 +13,9 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { z } from "zod";
 import { Cluster, ClusterError, defineEntity, openStorage, type Storage, silentLogger } from "../../src/cluster/index.ts";
-import { ResettingProxy } from "../support/resetting-proxy.ts";
+import { proxyInFront, type ResettingProxy } from "../support/resetting-proxy.ts";
 import { uniqueId } from "../support/unique-id.ts";
+import { within } from "../support/wait.ts";
 
 const protocol = {
   type: "SleepyAccount",
@@ -43,25 +44,20 @@ const SleepyAccount = defineEntity(protocol, {
 
 /** How `call` ended: its value, the code it failed with, or "no answer" after `ms` (what a stuck entity looks like). */
 function outcome(call: Promise<unknown>, ms = 5_000): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined;
-  const waiting = new Promise((resolve) => {
-    timer = setTimeout(() => resolve("no answer"), ms);
-  });
   const settled = call.then(
     (value) => value,
     (error: unknown) => (error instanceof ClusterError ? error.code : String(error)),
   );
-  return Promise.race([settled, waiting]).finally(() => clearTimeout(timer));
+  return within(settled, ms, "no answer");
 }
 
 const postgresUrl = process.env.POSTGRES_URL;
 if (postgresUrl) {
   const it = suite<{ proxy: ResettingProxy; storage: Storage; cluster: Cluster }>("A turn's ctx.sql whose connection is reset");
   it.before(async (ctx) => {
-    const target = new URL(postgresUrl);
-    ctx.proxy = new ResettingProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    target.port = String(await ctx.proxy.listen());
-    ctx.storage = await openStorage({ postgresUrl: target.toString(), dataDir: "", log: silentLogger, poolSize: 4 });
+    const { proxy, url } = await proxyInFront(postgresUrl);
+    ctx.proxy = proxy;
+    ctx.storage = await openStorage({ postgresUrl: url, dataDir: "", log: silentLogger, poolSize: 4 });
     const options = { mode: "single", runnerId: "it", shardCount: 4, entityIdleMs: 60_000 } as const;
     ctx.cluster = await Cluster.create({ ...options, storage: ctx.storage, log: silentLogger, entities: [SleepyAccount] });
     await ctx.cluster.start();

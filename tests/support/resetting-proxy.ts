@@ -73,3 +73,11 @@ export class ResettingProxy {
     return closed;
   }
 }
+
+/** A listening proxy in front of the Postgres of `postgresUrl`, and the URL that goes through it. */
+export async function proxyInFront(postgresUrl: string): Promise<{ proxy: ResettingProxy; url: string }> {
+  const target = new URL(postgresUrl);
+  const proxy = new ResettingProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  target.port = String(await proxy.listen());
+  return { proxy, url: target.toString() };
+}

@@ -25,3 +25,12 @@ export async function waitFor<T>(
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
+
+/** What `settled` resolves with, or `late` if it has not settled after `ms` (what a hung call looks like). */
+export function within<T, L extends string>(settled: Promise<T>, ms: number, late: L): Promise<T | L> {
+  let timer: NodeJS.Timeout | undefined;
+  const waiting = new Promise<L>((resolve) => {
+    timer = setTimeout(() => resolve(late), ms);
+  });
+  return Promise.race([settled, waiting]).finally(() => clearTimeout(timer));
+}
