@@ -13,13 +13,10 @@ export async function fromPeers<T>(
 ): Promise<T[]> {
   const answers = await Promise.all(
     peers.map((peer) =>
-      ask(peer).then(
-        (answer) => answer,
-        (err: unknown) => {
-          log.warn({ err, peer }, `peer did not send ${what}`);
-          return [];
-        },
-      ),
+      ask(peer).catch((err: unknown) => {
+        log.warn({ err, peer }, `peer did not send ${what}`);
+        return [];
+      }),
     ),
   );
   return answers.flat();
