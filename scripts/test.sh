@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # The test command (`npm test`): typecheck, lint (Biome, import cycles), unit suites, the examples,
-# integration suites (PGlite and a
-# throw-away Postgres), the bash e2e suite against a runner on Node (embedded PGlite), against a
-# runner on Deno (Postgres) and against a 3-runner cluster (etcd, one runner on Deno), Deno's
-# GOAWAY reproduction (scripts/repro/deno-goaway.ts), then the cluster failure and hostile-input tests, the bash suite again with TLS on every link (a cluster
-# and services of its own), the dashboard in a real browser (scripts/test-dashboard.sh), the
-# multi-host test (scripts/hosts.sh: network namespaces), and a short chaos run on a cluster of its
-# own (scripts/chaos/run.sh, one runner on Deno; CHAOS_DURATION seconds, default 50). deploy/ is
-# checked after lint. Every stage ends with
-# `N passed, N failed`; so does this.
+# integration suites (PGlite and a throw-away Postgres), the bash e2e suite against a runner on
+# Node (embedded PGlite), against a runner on Deno (Postgres) and against a 3-runner cluster (etcd,
+# one runner on Deno), Deno's GOAWAY reproduction (scripts/repro/deno-goaway.ts), then the cluster
+# failure and hostile-input tests, the bash suite again with TLS on every link (a cluster and
+# services of its own), the dashboard in a real browser (scripts/test-dashboard.sh), the multi-host
+# test (scripts/hosts.sh: network namespaces), and a short chaos run on a cluster of its own
+# (scripts/chaos/run.sh, one runner on Deno; CHAOS_DURATION seconds, default 50). deploy/ is checked
+# after lint. Every stage ends with `N passed, N failed`; so does this.
 set -uo pipefail
 # Every stage provisions its services and configures its runners itself. A runner variable left in
 # the caller's shell (src/config.ts reads them: the ETCD_ENDPOINTS of a cluster started by hand, say)
