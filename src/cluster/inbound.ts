@@ -1,4 +1,5 @@
 import type { Operator } from "./admin/operator.ts";
+import type { Call } from "./call.ts";
 import { formatAddress } from "./entity/address.ts";
 import type { EntityRuntime } from "./entity/runtime.ts";
 import { ClusterError, toClusterError } from "./errors.ts";
@@ -25,18 +26,18 @@ export interface InboundDeps {
  */
 export function inboundHandler({ runnerId, log, ownership, runtime, locate, traffic, operator }: InboundDeps): InboundHandler {
   const debug = log.isLevelEnabled("debug");
+  const served = (call: Call, outcome: string) =>
+    log.debug({ entity: formatAddress(call.address), rpc: call.rpc, outcome, ...traceFields(call.trace) }, "forwarded call served");
   return {
     call: (received) => {
       const call = received.trace ? { ...received, trace: startSpan(received.trace) } : received;
       const { shard } = call.address;
       if (!ownership.isLocal(shard)) return Promise.reject(new ClusterError("NOT_OWNER", `${runnerId} does not serve shard ${shard}`));
       const reply = runtime.call(call);
-      const served = (outcome: string) =>
-        log.debug({ entity: formatAddress(call.address), rpc: call.rpc, outcome, ...traceFields(call.trace) }, "forwarded call served");
       if (debug)
         reply.then(
-          () => served("ok"),
-          (error: unknown) => served(toClusterError(error).code),
+          () => served(call, "ok"),
+          (error: unknown) => served(call, toClusterError(error).code),
         );
       return reply;
     },

@@ -57,13 +57,16 @@ export class Admission {
       return this.refuse("mailbox", `${entity} has ${backlog} calls queued (MAILBOX_LIMIT ${this.bounds.mailboxLimit})`);
     }
     this.inflight++;
-    const done = () => {
-      this.inflight--;
-    };
     const pending = work();
-    pending.then(done, done);
+    pending.then(this.release, this.release);
     return pending;
   }
+
+  // Made once: tsx (esbuild's keepNames) gives every named function expression a defineProperty
+  // call where it is created, which per call cost ~5 % of a runner's throughput (see README, Benchmarks).
+  private readonly release = (): void => {
+    this.inflight--;
+  };
 
   private refuse(reason: RefusalReason, message: string): Promise<never> {
     this.bounds.onRefused?.(reason);

@@ -101,11 +101,12 @@ export function defineEntity<P extends EntityProtocol, S, const T extends readon
   if (onTimer || hasWorkflows) sections.push(timersSection);
   const layout = composeState(entity, { schema: definition.state, initial: definition.initial }, sections);
   const hooks = traits.flatMap((t) => (t.afterMutation ? [t.afterMutation] : []));
+  const withoutTimers = noTimers(entity);
   const context = (
     state: unknown,
     turn: TurnContext,
     writable: boolean,
-    timers: Timers = onTimer ? new EntityTimers(state, turn, writable) : noTimers(entity),
+    timers: Timers = onTimer ? new EntityTimers(state, turn, writable) : withoutTimers,
   ): EntityContext => handlerContext(turn, timers);
 
   const provided = new Map<string, { trait: string; handler: Handler<unknown, unknown, unknown>; kind: RpcProtocol["kind"] }>();

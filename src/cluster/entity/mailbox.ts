@@ -273,9 +273,23 @@ export class Mailbox {
       // The fence is asked inside the commit, right before the write (it also ends an open transaction).
       const open = await opening;
       const { type, id, shard } = this.address;
-      const fence = () => this.host.mayCommit(shard);
+      const { host } = this;
       const forwarded = ids.forwardedText();
-      version = await this.host.store.commit({ type, id, expected: this.version, json, replies, unseen, forwarded, writes, fence, open });
+      // A method: under tsx, an arrow-valued property costs a defineProperty per commit (see Admission).
+      version = await host.store.commit({
+        type,
+        id,
+        expected: this.version,
+        json,
+        replies,
+        unseen,
+        forwarded,
+        writes,
+        open,
+        fence() {
+          return host.mayCommit(shard);
+        },
+      });
     } catch (error) {
       this.rollback();
       if (error instanceof ClusterError && error.code === "NOT_OWNER") {

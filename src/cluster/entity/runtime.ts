@@ -147,10 +147,17 @@ export class EntityRuntime {
   call(call: Call): Promise<unknown> {
     const started = performance.now();
     const labels = this.labels(call.address.type, call.rpc);
-    const observe = () => this.metrics.calls.turnDuration.observe(labels, (performance.now() - started) / 1000);
     const reply = this.apply(call);
-    reply.then(observe, observe);
+    // Unnamed callbacks: a named one would cost a defineProperty per call under tsx (see Admission).
+    reply.then(
+      () => this.observeTurn(labels, started),
+      () => this.observeTurn(labels, started),
+    );
     return reply;
+  }
+
+  private observeTurn(labels: CallLabels, started: number): void {
+    this.metrics.calls.turnDuration.observe(labels, (performance.now() - started) / 1000);
   }
 
   private apply(call: Call): Promise<unknown> {

@@ -46,25 +46,35 @@ export type EntityCaller = (type: string, id: string, rpc: string, args: unknown
 
 /** The context of one call of the entity at `address`: its writes and effects land in `turn`, its queries in `batch`'s transaction. */
 export function turnContext(host: MailboxHost, address: EntityAddress, call: Call, turn: Turn, batch: Turn): TurnContext {
-  const chain = [...call.callChain, formatAddress(address)];
+  // Methods, not arrow-valued properties: under tsx (esbuild's keepNames) each of those costs a
+  // defineProperty call per turn, and this runs for every call (see README, Benchmarks).
   return {
     self: address,
     requestId: call.requestId,
     now: new Date(),
     workflows: host.executions(address),
-    transact: (write) => turn.writes.push(write),
-    afterCommit: (effect) => turn.effects.push(effect),
-    sql: (query) => {
+    transact(write) {
+      turn.writes.push(write);
+    },
+    afterCommit(effect) {
+      turn.effects.push(effect);
+    },
+    sql(query) {
       turn.queried = true;
       batch.sql ??= new TurnSql(host.store);
       return batch.sql.run(query);
     },
-    call: ((protocol: EntityProtocol, id: string, rpc: string, args: unknown) => {
-      const declared = protocol.rpcs[rpc];
-      if (!declared) return Promise.reject(new ClusterError("BAD_REQUEST", `${protocol.type} has no RPC ${rpc}`));
-      const from: CallOrigin = { callChain: chain, deadline: call.deadline, trace: call.trace };
-      return host.caller(protocol.type, id, rpc, args, from).then((reply) => declared.output.parse(reply));
-    }) as TurnContext["call"],
+    call: entityCall(host, address, call),
     timerSink: host.timerSink,
   };
+}
+
+/** `ctx.call` of a turn of `call`: its chain, deadline and trace go with the calls it makes. */
+function entityCall(host: MailboxHost, address: EntityAddress, call: Call): TurnContext["call"] {
+  return ((protocol: EntityProtocol, id: string, rpc: string, args: unknown) => {
+    const declared = protocol.rpcs[rpc];
+    if (!declared) return Promise.reject(new ClusterError("BAD_REQUEST", `${protocol.type} has no RPC ${rpc}`));
+    const from: CallOrigin = { callChain: [...call.callChain, formatAddress(address)], deadline: call.deadline, trace: call.trace };
+    return host.caller(protocol.type, id, rpc, args, from).then((reply) => declared.output.parse(reply));
+  }) as TurnContext["call"];
 }

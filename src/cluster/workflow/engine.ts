@@ -151,12 +151,20 @@ export class WorkflowEngine {
     return this.executions.size;
   }
 
+  /** Every turn's `ctx.workflows`: methods, for the reason `turnContext` gives. */
   reader(address: EntityAddress): ExecutionReader {
     const { store } = this.options;
+    const engine = this;
     return {
-      get: (execId) => store.get({ type: address.type, id: address.id, execId }),
-      list: () => store.list(address.type, address.id),
-      signal: (execId, name, payload) => this.deliver(address, execId, name, payload),
+      get(execId) {
+        return store.get({ type: address.type, id: address.id, execId });
+      },
+      list() {
+        return store.list(address.type, address.id);
+      },
+      signal(execId, name, payload) {
+        return engine.deliver(address, execId, name, payload);
+      },
     };
   }
 
