@@ -11,7 +11,7 @@ import type { TurnContext, TxWrite } from "./context.ts";
 import type { EntityType } from "./definition.ts";
 import { ForwardedReplies } from "./forwarded-replies.ts";
 import { ReplyIndex } from "./reply-index.ts";
-import { type MailboxHost, type Outcome, type Queued, type Turn, turnContext } from "./turn-context.ts";
+import { commitFence, type MailboxHost, type Outcome, type Queued, type Turn, turnContext } from "./turn-context.ts";
 
 /**
  * The single-threaded heart of an active entity: calls are applied one at a time, in arrival
@@ -273,23 +273,9 @@ export class Mailbox {
       // The fence is asked inside the commit, right before the write (it also ends an open transaction).
       const open = await opening;
       const { type, id, shard } = this.address;
-      const { host } = this;
+      const fence = commitFence(this.host, shard);
       const forwarded = ids.forwardedText();
-      // A method: under tsx, an arrow-valued property costs a defineProperty per commit (see Admission).
-      version = await host.store.commit({
-        type,
-        id,
-        expected: this.version,
-        json,
-        replies,
-        unseen,
-        forwarded,
-        writes,
-        open,
-        fence() {
-          return host.mayCommit(shard);
-        },
-      });
+      version = await this.host.store.commit({ type, id, expected: this.version, json, replies, unseen, forwarded, writes, fence, open });
     } catch (error) {
       this.rollback();
       if (error instanceof ClusterError && error.code === "NOT_OWNER") {

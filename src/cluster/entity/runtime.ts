@@ -145,19 +145,10 @@ export class EntityRuntime {
    * framework makes (activities, timer fires) are never refused: their callers would only retry.
    */
   call(call: Call): Promise<unknown> {
-    const started = performance.now();
-    const labels = this.labels(call.address.type, call.rpc);
+    const observe = this.metrics.turnTimer(this.labels(call.address.type, call.rpc));
     const reply = this.apply(call);
-    // Unnamed callbacks: a named one would cost a defineProperty per call under tsx (see Admission).
-    reply.then(
-      () => this.observeTurn(labels, started),
-      () => this.observeTurn(labels, started),
-    );
+    reply.then(observe, observe);
     return reply;
-  }
-
-  private observeTurn(labels: CallLabels, started: number): void {
-    this.metrics.calls.turnDuration.observe(labels, (performance.now() - started) / 1000);
   }
 
   private apply(call: Call): Promise<unknown> {

@@ -69,6 +69,11 @@ export function turnContext(host: MailboxHost, address: EntityAddress, call: Cal
   };
 }
 
+/** Whether a commit of an entity of `shard` may still be written (made per commit, unnamed: see `turnContext`). */
+export function commitFence(host: MailboxHost, shard: ShardId): () => boolean {
+  return () => host.mayCommit(shard);
+}
+
 /** `ctx.call` of a turn of `call`: its chain, deadline and trace go with the calls it makes. */
 function entityCall(host: MailboxHost, address: EntityAddress, call: Call): TurnContext["call"] {
   return ((protocol: EntityProtocol, id: string, rpc: string, args: unknown) => {
