@@ -41,19 +41,31 @@ export function untilAbandoned<T>(call: Call, work: Promise<T>): Promise<T> {
 export function withDeadline<T>(call: Call, work: Promise<T>, budgetMs: number): Promise<T> {
   if (!Number.isFinite(call.deadline)) return work;
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(deadlineExceeded(call, `did not answer within ${budgetMs} ms (the call's deadline)`)),
-      Math.max(0, call.deadline - Date.now()),
-    );
+    const timer: DeadlineTimer = {};
+    atDeadline(call, timer, () => reject(deadlineExceeded(call, `did not answer within ${budgetMs} ms (the call's deadline)`)));
     work.then(
       (value) => {
-        clearTimeout(timer);
+        clearTimeout(timer.handle);
         resolve(value);
       },
       (error: unknown) => {
-        clearTimeout(timer);
+        clearTimeout(timer.handle);
         reject(error);
       },
     );
   });
+}
+
+interface DeadlineTimer {
+  handle?: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * Runs `fire` once `call` has `expired` by the clock a mailbox reads before applying a queued
+ * call. libuv counts a timer from the event loop's cached time, which lags `Date.now()` while the
+ * loop is busy, so a timer may fire a millisecond early: a caller told TIMEOUT then, while a call
+ * it made still sat in a mailbox, could see that call apply after all.
+ */
+function atDeadline(call: Call, timer: DeadlineTimer, fire: () => void): void {
+  timer.handle = setTimeout(() => (expired(call) ? fire() : atDeadline(call, timer, fire)), Math.max(1, call.deadline - Date.now()));
 }
