@@ -126,7 +126,8 @@ for (const backend of STORAGE_BACKENDS) {
     const id = uniqueId("replies");
     let version = 0;
     for (let n = 1; n <= 5; n++) {
-      const replies = [reply(`r${n}`, String(n)), reply(`gone${n}`, "x", Date.now() - 1)];
+      // Expiries that grow with n order replies committed within one clock tick (PGlite's) as they came.
+      const replies = [reply(`r${n}`, String(n), later(3_599_000 + n)), reply(`gone${n}`, "x", Date.now() - 1)];
       version = (await store.commit({ type: "Counter", id, expected: version, json: String(n), replies })) as number;
     }
     const all = await store.load("Counter", id, 10);
