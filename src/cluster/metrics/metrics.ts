@@ -82,12 +82,6 @@ export class ClusterMetrics {
     readonly duration: Histogram<"method" | "route">;
   };
 
-  /** Observes, when called, the turn started now (an unnamed closure: see `Admission`'s release). */
-  turnTimer(labels: CallLabels): () => void {
-    const started = performance.now();
-    return () => this.calls.turnDuration.observe(labels, (performance.now() - started) / 1000);
-  }
-
   constructor(enabled: boolean) {
     const m = new Instruments(enabled);
     this.instruments = m;
@@ -145,6 +139,12 @@ export class ClusterMetrics {
       requests: m.counter("cluster_http_requests_total", "HTTP requests, by route template", ["method", "route", "status"]),
       duration: m.histogram("cluster_http_request_duration_seconds", "HTTP request duration, by route template", ["method", "route"]),
     };
+  }
+
+  /** Observes, when called, the turn started now (an unnamed closure: see `Admission`'s release). */
+  turnTimer(labels: CallLabels): () => void {
+    const started = performance.now();
+    return () => this.calls.turnDuration.observe(labels, (performance.now() - started) / 1000);
   }
 
   /** Gauges read at scrape time, once the cluster's parts exist. */
